@@ -1,0 +1,48 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { AppEnv } from './context';
+import { ApiError, errorResponse, isApiError } from './errors';
+import { jsonBody } from './middleware/json-body';
+import { health } from './routes/health';
+import { router } from './validation';
+
+/** Hono errors (malformed JSON from the validator, ...) and anything unexpected, in the one error shape. */
+export function handleError(err: unknown, c: Context<AppEnv>): Response {
+  if (isApiError(err)) return errorResponse(err);
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    const code =
+      status === 401
+        ? 'AUTHENTICATION_REQUIRED'
+        : status === 413
+          ? 'PAYLOAD_TOO_LARGE'
+          : status >= 500
+            ? 'SERVER_ERROR'
+            : 'INVALID_REQUEST';
+    const message = /malformed json/i.test(err.message) ? 'Malformed JSON in request body' : err.message || 'Invalid request';
+    return errorResponse(new ApiError(code, message));
+  }
+  console.error(`[${c.req.method} ${new URL(c.req.url).pathname}]`, err);
+  return errorResponse(new ApiError('SERVER_ERROR', 'Internal server error'));
+}
+
+/** The Worker's HTTP surface. Middleware order matters: see the README's "Request pipeline". */
+export function createApp() {
+  const app = router();
+  app.onError(handleError);
+  app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+
+  app.use('/api/*', jsonBody());
+
+  app.route('/', health);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'EdgeRooms',
+      version: '1.0.0',
+      description: 'REST API of EdgeRooms. Every /api path is also served under /api/v1.',
+    },
+  });
+  return app;
+}

@@ -1,0 +1,78 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/**
+ * Error codes, in the seeds' words (seed 000 first; seed 003's AUTH_FAILED/AUTHZ_FAILED/RATE_LIMIT/
+ * INTERNAL_ERROR are the same conditions under these names).
+ */
+export const ERROR_STATUS = {
+  INVALID_REQUEST: 400,
+  INVALID_ZONE: 400,
+  INVALID_STRUCTURE: 400,
+  AUTHENTICATION_REQUIRED: 401,
+  AUTHORIZATION_FAILED: 403,
+  TENANT_VIOLATION: 403,
+  NOT_FOUND: 404,
+  CHUNK_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMIT_EXCEEDED: 429,
+  SERVER_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The one REST error body: `{ error: CODE, message, details? }` (plus `retry_after` on 429, as seed 000 shows). */
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+  retry_after?: number;
+}
+
+/**
+ * Thrown anywhere in request handling; the app's error handler turns it into the REST error body.
+ * Dialects turn the same code and message into their own error frames.
+ */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: ContentfulStatusCode;
+  readonly details?: Record<string, unknown>;
+  readonly headers?: Record<string, string>;
+  readonly extra?: Partial<ErrorBody>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: Record<string, unknown>; headers?: Record<string, string>; extra?: Partial<ErrorBody> } = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.details = options.details;
+    this.headers = options.headers;
+    this.extra = options.extra;
+  }
+
+  toBody(): ErrorBody {
+    return {
+      ...this.extra,
+      error: this.code,
+      message: this.message,
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+export const isApiError = (e: unknown): e is ApiError => e instanceof ApiError;
+
+/** Builds the JSON Response for an error; the single place REST errors are rendered. */
+export function errorResponse(err: ApiError): Response {
+  return new Response(JSON.stringify(err.toBody()), {
+    status: err.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...err.headers },
+  });
+}

@@ -1,0 +1,35 @@
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from '../context';
+import { ApiError } from '../errors';
+
+/** Largest REST request body accepted (zone polygons and chunk requests fit well inside it). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** `/api` speaks JSON only: a body must say `application/json`; oversize bodies are 413 before parsing. */
+export const jsonBody = (): MiddlewareHandler<AppEnv> => {
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError('PAYLOAD_TOO_LARGE', `Request body is larger than ${MAX_BODY_BYTES} bytes`, {
+        details: { limit: MAX_BODY_BYTES },
+      });
+    },
+  });
+  return async (c, next) => {
+    if (!WITH_BODY.has(c.req.method)) return next();
+    const length = c.req.header('content-length');
+    const hasBody = length !== undefined ? length !== '0' : c.req.raw.body !== null;
+    if (hasBody) {
+      const type = c.req.header('content-type') ?? '';
+      if (!/^application\/([\w.+-]*\+)?json\b/i.test(type)) {
+        throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Request body must be JSON (Content-Type: application/json)', {
+          details: { content_type: type || null },
+        });
+      }
+    }
+    return limit(c, next);
+  };
+};

@@ -1,0 +1,30 @@
+import type { Hook } from '@hono/zod-openapi';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { z } from 'zod';
+import type { AppEnv } from './context';
+import { ApiError } from './errors';
+
+/** Turns a zod failure into details that name the failing field(s). */
+export function zodDetails(error: z.ZodError): Record<string, unknown> {
+  const issues = error.issues.map((i) => ({
+    field: i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys?.join(',') ?? '(body)'),
+    issue: i.code,
+    message: i.message,
+  }));
+  return { field: issues[0]?.field, issues };
+}
+
+/** Every OpenAPI route validates through this: 400 INVALID_REQUEST with the failing field in details. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (!result.success) {
+    const details = zodDetails(result.error as z.ZodError);
+    throw new ApiError(
+      'INVALID_REQUEST',
+      `Invalid ${result.target}: ${details.field} ${(result.error as z.ZodError).issues[0]?.message ?? ''}`.trim(),
+      { details: { ...details, location: result.target } },
+    );
+  }
+};
+
+/** A router whose routes validate with `validationHook` and appear in /openapi.json. */
+export const router = () => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
