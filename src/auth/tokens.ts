@@ -107,7 +107,7 @@ function stringClaim(payload: Record<string, unknown>, name: string): string {
  * Throws `ApiError('AUTHENTICATION_REQUIRED')` saying which of these failed.
  */
 export async function verifyAccessToken(env: Env, token: string): Promise<Identity> {
-  if (!token || token.split('.').length !== 3) throw unauthenticated('Access token is malformed', 'malformed');
+  if (typeof token !== 'string' || token.split('.').length !== 3) throw unauthenticated('Access token is malformed', 'malformed');
   const key = signingKey(env);
   let payload: Record<string, unknown>;
   try {

@@ -1,0 +1,57 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Identity, Role } from '../../auth/identity';
+import { tokenFromRequest, verifyAccessToken } from '../../auth/tokens';
+import type { AppEnv } from '../context';
+import { ApiError } from '../errors';
+
+/**
+ * Tenancy (seed 003): a request may name its tenant in `X-Tenant-ID`; it must be the token's. A request
+ * without the header acts in the token's tenant.
+ */
+export function assertTenant(identity: Identity, headerTenant: string | undefined | null): void {
+  if (headerTenant === undefined || headerTenant === null) return;
+  if (headerTenant.trim() !== identity.tenantId) {
+    throw new ApiError('TENANT_VIOLATION', `X-Tenant-ID "${headerTenant}" does not match the token's tenant`, {
+      details: { field: 'X-Tenant-ID' },
+    });
+  }
+}
+
+async function authenticate(c: Parameters<MiddlewareHandler<AppEnv>>[0], token: string): Promise<void> {
+  const identity = await verifyAccessToken(c.env, token);
+  assertTenant(identity, c.req.header('x-tenant-id'));
+  c.set('identity', identity);
+}
+
+/** 401 AUTHENTICATION_REQUIRED without a valid access token; sets `identity`; 403 TENANT_VIOLATION on a tenant mismatch. */
+export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const token = tokenFromRequest(c.req.raw);
+  if (!token) {
+    throw new ApiError('AUTHENTICATION_REQUIRED', 'Authentication required: send Authorization: Bearer <access_token>', {
+      details: { reason: 'missing' },
+    });
+  }
+  await authenticate(c, token);
+  await next();
+};
+
+/** Like requireAuth when a token is sent (a bad one is still 401); lets anonymous requests through. */
+export const optionalAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const token = tokenFromRequest(c.req.raw);
+  if (token) await authenticate(c, token);
+  await next();
+};
+
+/** 403 AUTHORIZATION_FAILED unless the caller holds one of `roles`. Use after requireAuth. */
+export const requireRole =
+  (...roles: Role[]): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const identity = c.get('identity');
+    if (!identity) throw new ApiError('AUTHENTICATION_REQUIRED', 'Authentication required');
+    if (!roles.includes(identity.role)) {
+      throw new ApiError('AUTHORIZATION_FAILED', `This action requires role ${roles.join(' or ')}`, {
+        details: { required: roles, role: identity.role },
+      });
+    }
+    await next();
+  };
