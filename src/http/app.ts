@@ -3,6 +3,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './context';
 import { ApiError, errorResponse, isApiError } from './errors';
 import { jsonBody } from './middleware/json-body';
+import { admin } from './routes/admin';
+import { auth } from './routes/auth';
 import { health } from './routes/health';
 import { router } from './validation';
 
@@ -35,6 +37,8 @@ export function createApp() {
   app.use('/api/*', jsonBody());
 
   app.route('/', health);
+  app.route('/api/auth', auth);
+  app.route('/api/admin', admin);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

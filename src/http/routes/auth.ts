@@ -1,0 +1,119 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { login, register } from '../../auth/accounts';
+import {
+  LoginRequest,
+  MessageResponse,
+  RefreshRequest,
+  RegisterRequest,
+  SessionResponse,
+  TenantHeaders,
+} from '../../auth/schemas';
+import { logout, refreshSession } from '../../auth/sessions';
+import { resolveTenant } from '../../auth/tenants';
+import { ApiError } from '../errors';
+import { requireAuth } from '../middleware/auth';
+import { router } from '../validation';
+
+/** Seed 000's authentication endpoints. Thin: parsing here, everything else in src/auth. */
+
+const ErrorBody = z
+  .object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
+  .openapi('Error');
+const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
+const session = (description: string) => ({ description, content: { 'application/json': { schema: SessionResponse } } });
+const json = <T extends z.ZodType>(schema: T, required = true) => ({
+  required,
+  content: { 'application/json': { schema } },
+});
+
+const registerRoute = createRoute({
+  method: 'post',
+  path: '/register',
+  summary: 'Register a player (creates its tenant if new) and start a session',
+  request: { headers: TenantHeaders, body: json(RegisterRequest) },
+  responses: {
+    201: session('Registered and logged in'),
+    400: error('Invalid body or weak password'),
+    403: error('tenant_id and X-Tenant-ID disagree'),
+    409: error('Username taken in this tenant'),
+  },
+});
+
+const loginRoute = createRoute({
+  method: 'post',
+  path: '/login',
+  summary: 'Log in with username and password',
+  request: { headers: TenantHeaders, body: json(LoginRequest) },
+  responses: {
+    200: session('Logged in'),
+    400: error('Invalid body'),
+    401: error('Invalid username or password'),
+  },
+});
+
+const refreshRoute = createRoute({
+  method: 'post',
+  path: '/refresh',
+  summary: 'Rotate a refresh token (Authorization: Bearer <refresh_token> or body)',
+  request: { headers: TenantHeaders, body: json(RefreshRequest, false) },
+  responses: {
+    200: session('New token pair; the presented refresh token is spent'),
+    401: error('Invalid, expired or reused refresh token (reuse revokes the whole session)'),
+  },
+});
+
+const logoutRoute = createRoute({
+  method: 'post',
+  path: '/logout',
+  summary: 'Revoke the session of the presented access token',
+  security: [{ Bearer: [] }],
+  middleware: [requireAuth] as const,
+  responses: {
+    200: { description: 'Logged out', content: { 'application/json': { schema: MessageResponse } } },
+    401: error('Missing or invalid access token'),
+  },
+});
+
+/** The refresh token from `Authorization: Bearer`, else from the body. */
+function presentedRefreshToken(authorization: string | undefined, body: { refresh_token?: string }): string {
+  const bearer = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
+  const token = bearer ?? body.refresh_token;
+  if (!token) {
+    throw new ApiError(
+      'AUTHENTICATION_REQUIRED',
+      'Refresh token required: send Authorization: Bearer <refresh_token> or {"refresh_token": "..."}',
+      { details: { field: 'refresh_token', reason: 'missing' } },
+    );
+  }
+  return token;
+}
+
+export const auth = router();
+
+auth.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+
+auth
+  .openapi(registerRoute, async (c) => {
+    const body = c.req.valid('json');
+    const tenantId = resolveTenant(body.tenant_id, c.req.valid('header')['x-tenant-id']);
+    const result = await register(c.env, {
+      tenantId,
+      username: body.username,
+      email: body.email,
+      password: body.password,
+    });
+    return c.json(result, 201);
+  })
+  .openapi(loginRoute, async (c) => {
+    const body = c.req.valid('json');
+    const tenantId = resolveTenant(body.tenant_id, c.req.valid('header')['x-tenant-id']);
+    return c.json(await login(c.env, { tenantId, username: body.username, password: body.password }), 200);
+  })
+  .openapi(refreshRoute, async (c) => {
+    const token = presentedRefreshToken(c.req.header('authorization'), c.req.valid('json'));
+    return c.json(await refreshSession(c.env, token, c.req.valid('header')['x-tenant-id']), 200);
+  })
+  .openapi(logoutRoute, async (c) => {
+    await logout(c.env, c.get('identity'));
+    return c.json({ message: 'Logged out successfully' }, 200);
+  });
