@@ -2,7 +2,9 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './context';
 import { ApiError, errorResponse, isApiError } from './errors';
+import { compress } from './middleware/compress';
 import { jsonBody } from './middleware/json-body';
+import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { health } from './routes/health';
@@ -34,6 +36,10 @@ export function createApp() {
   app.onError(handleError);
   app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
 
+  // Outermost first: compression sees the final answer; limits run before any body is read.
+  app.use('*', compress());
+  app.use('*', globalRateLimit);
+  app.use('/api/auth/*', authRateLimit);
   app.use('/api/*', jsonBody());
 
   app.route('/', health);

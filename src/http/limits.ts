@@ -1,0 +1,30 @@
+import type { RateRule } from '../core/limiter';
+
+const MINUTE = 60_000;
+
+/** Who a limit counts: the caller's IP, or the authenticated user (per tenant). */
+export type LimitScope = 'ip' | 'user';
+
+export interface LimitConfig extends RateRule {
+  /** The rule's id: names its stored state and appears as `details.scope` in a 429. */
+  id: string;
+}
+
+/**
+ * Seed 000's rate limits ("Rate Limiting" and the per-endpoint notes). A new per-route limit is a line here
+ * plus `rateLimitBy('NAME', 'user')` on the route. WebSocket message limits (1000/min per connection) are
+ * counted by each connection's own actor with the same `rateLimit()`, not here.
+ */
+export const LIMITS = {
+  /** Every request, per IP: DoS protection. */
+  GLOBAL: { id: 'global', limit: 1000, windowMs: MINUTE },
+  /** register, login, refresh, logout, per IP. */
+  AUTH: { id: 'auth', limit: 5, windowMs: MINUTE },
+  /** Every authenticated route, per user. */
+  USER: { id: 'user', limit: 500, windowMs: MINUTE },
+  ZONE_CREATE: { id: 'zone_create', limit: 10, windowMs: MINUTE },
+  STRUCTURE_PLACE: { id: 'structure_place', limit: 20, windowMs: MINUTE },
+  CHUNK_REQUEST: { id: 'chunk_request', limit: 100, windowMs: MINUTE },
+} as const satisfies Record<string, LimitConfig>;
+
+export type LimitName = keyof typeof LIMITS;

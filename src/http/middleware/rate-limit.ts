@@ -1,0 +1,86 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Identity } from '../../auth/identity';
+import { mostRestrictive, type RateDecision } from '../../core/limiter';
+import type { AppEnv } from '../context';
+import { ApiError } from '../errors';
+import { LIMITS, type LimitName, type LimitScope } from '../limits';
+
+/** The caller's IP: Cloudflare's `CF-Connecting-IP`, else the first `X-Forwarded-For` hop (local dev), else 'unknown'. */
+export function clientIp(headers: Headers): string {
+  const cf = headers.get('cf-connecting-ip')?.trim();
+  if (cf) return cf;
+  const forwarded = headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+  return forwarded || 'unknown';
+}
+
+/** `X-RateLimit-*` for a decision; `Reset` is the Unix second the bucket is full again. */
+export function rateLimitHeaders(d: RateDecision): Record<string, string> {
+  return {
+    'X-RateLimit-Limit': String(d.limit),
+    'X-RateLimit-Remaining': String(d.remaining),
+    'X-RateLimit-Reset': String(Math.ceil(d.resetAt / 1000)),
+  };
+}
+
+/** Whole seconds to wait, at least 1 (a `Retry-After: 0` invites an immediate retry that would fail). */
+export const retryAfterSeconds = (d: RateDecision): number => Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+
+/** Sets headers on the finished response, re-wrapping it once if its headers are immutable (a fetched response). */
+function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
+  try {
+    for (const [k, v] of Object.entries(headers)) c.res.headers.set(k, v);
+  } catch {
+    if (c.res.status === 101) return; // an upgrade's socket cannot be re-wrapped; it carries no body anyway
+    c.res = new Response(c.res.body, c.res);
+    for (const [k, v] of Object.entries(headers)) c.res.headers.set(k, v);
+  }
+}
+
+/** Durable Object key: one limiter object per IP or per (tenant, user). */
+function limiterKey(c: Context<AppEnv>, by: LimitScope): string {
+  const identity = c.get('identity') as Identity | undefined;
+  // A 'user' limit on a route reached without a verified identity falls back to counting the IP.
+  if (by === 'user' && identity) return `user:${identity.tenantId}:${identity.userId}`;
+  return `ip:${clientIp(c.req.raw.headers)}`;
+}
+
+/**
+ * Counts the request against `LIMITS[name]`, per IP or per user, in that key's `RateLimiter` object. A refusal
+ * is 429 `RATE_LIMIT_EXCEEDED` with `retry_after` and `Retry-After`; every answer that passes through (errors
+ * included: Hono turns a downstream throw into `c.res` before `next()` returns) gets the `X-RateLimit-*` headers
+ * of the most restrictive decision made for the request.
+ */
+export function rateLimitBy(name: LimitName, by: LimitScope): MiddlewareHandler<AppEnv> {
+  const { id, limit, windowMs } = LIMITS[name];
+  const rule = { id, limit, windowMs };
+  return async (c, next) => {
+    let decision: RateDecision | undefined;
+    try {
+      [decision] = await c.env.RATE_LIMITER.getByName(limiterKey(c, by)).hit([rule]);
+    } catch (err) {
+      // Fail open: an unreachable limiter must not take the API down with it.
+      console.error(`rate limiter ${id} unavailable`, err);
+    }
+    if (decision) {
+      c.set('rateLimit', mostRestrictive(c.get('rateLimit'), decision));
+      if (!decision.allowed) {
+        const retryAfter = retryAfterSeconds(decision);
+        throw new ApiError('RATE_LIMIT_EXCEEDED', 'Too many requests. Please try again later.', {
+          details: { limit, window_seconds: Math.round(windowMs / 1000), scope: id },
+          extra: { retry_after: retryAfter },
+          headers: { ...rateLimitHeaders(decision), 'Retry-After': String(retryAfter) },
+        });
+      }
+    }
+    await next();
+    const shown = c.get('rateLimit');
+    if (shown) setResponseHeaders(c, rateLimitHeaders(shown));
+  };
+}
+
+/** 1000/min per IP on every request. */
+export const globalRateLimit = rateLimitBy('GLOBAL', 'ip');
+/** 5/min per IP on register, login, refresh, logout. */
+export const authRateLimit = rateLimitBy('AUTH', 'ip');
+/** 500/min per authenticated user; mount after the auth middleware. */
+export const userRateLimit = rateLimitBy('USER', 'user');
