@@ -149,7 +149,7 @@ describe('POST /api/auth/login', () => {
     const p = await env.DB.prepare('SELECT last_login FROM players WHERE user_id = ?1')
       .bind(s.user_id)
       .first<{ last_login: string }>();
-    expect(p?.last_login > '2000-01-01T00:00:00.000Z').toBe(true);
+    expect((p?.last_login ?? '') > '2000-01-01T00:00:00.000Z').toBe(true);
   });
 
   it('refuses a wrong password and an unknown user with the same 401', async () => {
@@ -279,5 +279,19 @@ describe('POST /api/auth/logout', () => {
     expectError(await call('/api/auth/logout'), 401, 'AUTHENTICATION_REQUIRED');
     expectError(await call('/api/auth/logout', { token: s.refresh_token }), 401, 'AUTHENTICATION_REQUIRED');
     expectError(await call('/api/auth/logout', { token: 'a.b.c' }), 401, 'AUTHENTICATION_REQUIRED');
+  });
+});
+
+describe('/openapi.json', () => {
+  it('describes the identity routes from the schemas that validate them', async () => {
+    const r = await call('/openapi.json', { method: 'GET' });
+    expect(r.status).toBe(200);
+    for (const path of ['/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout']) {
+      expect(r.body.paths[path]?.post, path).toBeTruthy();
+    }
+    expect(r.body.paths['/api/admin/users/{id}/role']?.put).toBeTruthy();
+    expect(r.body.paths['/api/admin/service-tokens']?.post).toBeTruthy();
+    expect(r.body.components.schemas.RegisterRequest.additionalProperties).toBe(false);
+    expect(r.body.components.securitySchemes.Bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 });
