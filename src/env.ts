@@ -1,9 +1,11 @@
 import type { RateLimiter } from './actors/rate-limiter';
+import type { Room } from './actors/room';
 
 /** Bindings, vars and secrets of the Worker (wrangler.toml, .dev.vars, `wrangler secret put`). */
 export interface Env {
   DB: D1Database;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  ROOM: DurableObjectNamespace<Room>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

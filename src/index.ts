@@ -3,6 +3,7 @@ import { createApp } from './http/app';
 import { resolveVersion } from './http/versioning';
 
 export { RateLimiter } from './actors/rate-limiter';
+export { Room } from './actors/room';
 
 const app = createApp();
 

@@ -31,9 +31,12 @@ export interface ResyncResult<S = unknown> {
   latestSequence: number;
 }
 
-/** Long-polling answer, as seed 003 shows it. */
-export interface PollResponse {
-  events: LoggedEvent[];
+/**
+ * Long-polling answer, as seed 003 shows it. `events` are the dialect's event frames, exactly what a WebSocket
+ * of that dialect would have carried (each with its `eventId`), so a client handles them the same on every transport.
+ */
+export interface PollResponse<E = unknown> {
+  events: E[];
   hasMore: boolean;
   /** The id to pass as `lastEventId` next time (the last event returned, or the caller's own if none). */
   nextEventId: string | null;
@@ -56,3 +59,36 @@ export function parseEventId(eventId: string): { epoch: string; sequence: number
   if (!m) return null;
   return { epoch: m[1] as string, sequence: Number(m[2]) };
 }
+
+/** Reference a client resumes from: an event id, or a sequence of the current epoch (`lastSequence=0`: from the start). */
+export interface EventRef {
+  lastEventId?: string;
+  lastSequence?: number;
+  /** Seed 004's fallback when the client has no id: events after this instant (ISO 8601). */
+  lastEventTimestamp?: string;
+}
+
+/** RFC 6455 close codes the core uses (seed 001 lists the same). */
+export const CLOSE = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  INVALID_DATA: 1007,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+} as const;
+
+/** Codecs a connection can speak: JSON text frames or MessagePack binary frames, same envelope. */
+export type Codec = 'json' | 'msgpack';
+
+/** Query parameters a realtime connection (WebSocket or SSE) understands, whatever the dialect. */
+export const CONNECT_PARAMS = {
+  token: 'token',
+  codec: 'codec',
+  lastEventId: 'lastEventId',
+  lastSequence: 'lastSequence',
+  topics: 'topics',
+  types: 'types',
+} as const;

@@ -1,0 +1,712 @@
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from '../env';
+import { ApiError, isApiError } from '../http/errors';
+import { decodeFrame, encodeFrame, exceedsBytes, parseCodec } from './codec';
+import {
+  type ActorIdentity,
+  type BroadcastTarget,
+  type Connection,
+  type ConnectionLimits,
+  DEFAULT_LIMITS,
+  type Dialect,
+  type DialectApi,
+  type FrameError,
+} from './dialect';
+import { type EventFilter, type EventInput, EventLog } from './event-log';
+import { readForwarded } from './forward';
+import { rateLimit } from './limiter';
+import { normalizePoll, type PollParams, PollWaiters } from './polling';
+import {
+  PRESENCE_METADATA_MAX_BYTES,
+  type PresencePage,
+  type PresenceStatus,
+  PresenceStore,
+  presenceTransition,
+} from './presence';
+import {
+  CLOSE,
+  type Codec,
+  EVENT_RING_SIZE,
+  type EventRef,
+  type LoggedEvent,
+  type PollResponse,
+  REPLAY_LIMIT,
+  type ResyncResult,
+} from './protocol';
+import { Scheduler } from './scheduler';
+import { formatSse, parseTypes, SSE_RETRY_MS, SseHub, sseResumeId } from './sse';
+import { WriteBehind } from './write-behind';
+
+/** What each WebSocket carries through hibernation (well under the 16 KiB attachment limit). */
+export interface Attachment {
+  v: 1;
+  id: string;
+  identity: ActorIdentity;
+  dialect: string;
+  codec: Codec;
+  topics: string[];
+  connectedAt: number;
+  lastSeen: number;
+  /** GCRA state of the per-connection message limit. */
+  tat?: number;
+  /** Consecutive refused frames. */
+  strikes: number;
+}
+
+/** Actor-wide settings, stored in SQLite; tests and operators set them through `configure()`. */
+export interface ActorConfig {
+  ringSize: number;
+  replayLimit: number;
+  /** Delay between a write and its flush to D1. */
+  flushDelayMs: number;
+  /** Overrides of every dialect's limits, and dialect-specific values (keepalive intervals, ...). */
+  [key: string]: number | undefined;
+}
+
+const DEFAULT_CONFIG: ActorConfig = { ringSize: EVENT_RING_SIZE, replayLimit: REPLAY_LIMIT, flushDelayMs: 1_000 };
+
+const MAX_TOPICS = 32;
+const MAX_TOPIC_LENGTH = 64;
+/** The text a client may send for a liveness check answered by the runtime without waking the actor. */
+export const AUTO_PING = 'ping';
+export const AUTO_PONG = 'pong';
+
+const TIMER_IDLE = 'core:idle';
+const TIMER_FLUSH = 'core:flush';
+
+const randomId = (prefix: string): string => `${prefix}_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
+
+/**
+ * The realtime actor core: hibernatable WebSockets of Worker-authenticated identities, per-connection limits,
+ * an event log with gapless resync, SSE and long polling over the same log, presence, one multiplexed alarm,
+ * and write-behind to D1. Subclasses name their dialects and own their state.
+ */
+export abstract class RealtimeActor extends DurableObject<Env> implements DialectApi {
+  protected readonly sql: SqlStorage;
+  protected readonly log: EventLog;
+  protected readonly timers: Scheduler;
+  protected readonly outbox: WriteBehind;
+  protected readonly presence: PresenceStore;
+  protected readonly sse = new SseHub();
+  protected readonly waiters = new PollWaiters();
+  private settings: ActorConfig;
+  /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
+  private readonly closing = new Set<string>();
+
+  /** The wire formats this actor speaks, by name; a connection picks one at connect time. */
+  protected abstract readonly dialects: Record<string, Dialect>;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.log = new EventLog(this.sql);
+    this.timers = new Scheduler(this.sql, ctx.storage);
+    this.outbox = new WriteBehind(this.sql);
+    this.presence = new PresenceStore(this.sql);
+    this.sql.exec(
+      'CREATE TABLE IF NOT EXISTS _core_http_limits (user_id TEXT NOT NULL, dialect TEXT NOT NULL, tat REAL NOT NULL, PRIMARY KEY (user_id, dialect))',
+    );
+    const stored = this.sql.exec<{ value: string }>("SELECT value FROM _core_meta WHERE key = 'config'").toArray()[0];
+    this.settings = { ...DEFAULT_CONFIG, ...(stored ? (JSON.parse(stored.value) as Partial<ActorConfig>) : {}) };
+    this.log.setRingSize(this.settings.ringSize);
+    // Answered by the runtime while the actor sleeps; the idle sweep reads its timestamp.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(AUTO_PING, AUTO_PONG));
+  }
+
+  // ---- hooks for subclasses -------------------------------------------------------------------------------
+
+  /** The actor's state for `dialect`, limited to `scopes` when given (resync snapshots, SSE/poll truncation). */
+  protected abstract snapshotFor(dialect: string, scopes?: string[]): unknown;
+
+  /** Applies a just-logged event to the actor's state. Runs inside the append's transaction. */
+  protected applyEvent(_event: LoggedEvent): void {}
+
+  /** A dialect timer came due. */
+  protected onTimer(_name: string, _now: number): void | Promise<void> {}
+
+  // ---- RPC: administration ---------------------------------------------------------------------------------
+
+  /** Changes actor-wide settings (ring size, limits, intervals); the Worker never exposes this to clients. */
+  configure(patch: Partial<ActorConfig>): ActorConfig {
+    this.settings = { ...this.settings, ...patch };
+    this.sql.exec(
+      "INSERT INTO _core_meta (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      JSON.stringify(this.settings),
+    );
+    this.log.setRingSize(this.settings.ringSize);
+    return this.settings;
+  }
+
+  /** Connection count and list for admins, with the paginated presence list. */
+  clients(options: { limit?: number; cursor?: string } = {}): {
+    count: number;
+    connections: Array<{
+      connectionId: string;
+      userId: string;
+      username: string;
+      role: string;
+      dialect: string;
+      connectedAt: string;
+      lastSeen: string;
+    }>;
+    sse: number;
+    presence: PresencePage;
+  } {
+    const connections = this.openSockets().map(({ att }) => ({
+      connectionId: att.id,
+      userId: att.identity.userId,
+      username: att.identity.username,
+      role: att.identity.role,
+      dialect: att.dialect,
+      connectedAt: new Date(att.connectedAt).toISOString(),
+      lastSeen: new Date(att.lastSeen).toISOString(),
+    }));
+    return {
+      count: connections.length,
+      connections,
+      sse: this.sse.size,
+      presence: this.presenceList(options.limit, options.cursor),
+    };
+  }
+
+  // ---- RPC: polling and HTTP-sent frames ------------------------------------------------------------------
+
+  /** Long polling over the log: events after the reference as the dialect's frames, waiting up to `wait` s. */
+  async poll(identity: ActorIdentity, dialectName: string, input: Partial<PollParams>): Promise<PollResponse> {
+    this.assertTenant(identity);
+    const dialect = this.dialectOf(dialectName);
+    const params = normalizePoll(input);
+    const conn = this.httpConnection(identity, dialectName, () => {});
+    let answer = this.pollOnce(dialect, conn, params);
+    if (answer.events.length === 0 && !answer.truncated && params.wait > 0 && answer.nextEventId !== null) {
+      const deadline = Date.now() + params.wait * 1000;
+      while (answer.events.length === 0 && Date.now() < deadline) {
+        await this.waiters.wait(deadline - Date.now());
+        answer = this.pollOnce(dialect, conn, {
+          ...params,
+          lastEventId: answer.nextEventId ?? undefined,
+          lastSequence: undefined,
+        });
+      }
+    }
+    return answer;
+  }
+
+  private pollOnce(dialect: Dialect, conn: Connection, params: PollParams): PollResponse {
+    const filter: EventFilter = { types: params.types };
+    const at = this.log.locate({ lastEventId: params.lastEventId, lastSequence: params.lastSequence });
+    if (at.kind !== 'ok') {
+      // No reference: the current state and where to continue from. A bad reference: the same, flagged.
+      return {
+        events: [],
+        hasMore: false,
+        nextEventId: this.log.latestEventId,
+        snapshot: this.snapshotFor(dialect.name),
+        ...(at.kind === 'none' ? {} : { truncated: true }),
+      };
+    }
+    const read = this.log.read(at.after, params.limit + 1, filter);
+    const hasMore = read.length > params.limit;
+    const page = read.slice(0, params.limit);
+    // Past a filtered-out stretch the cursor still moves to the newest event looked at.
+    const last = page[page.length - 1];
+    const nextEventId = last ? last.eventId : hasMore ? null : this.log.latestEventId;
+    const events = page.map((e) => dialect.renderEvent(e, conn)).filter((f) => f !== null);
+    return { events, hasMore, nextEventId: nextEventId ?? this.log.latestEventId };
+  }
+
+  /**
+   * One client frame sent over HTTP (SSE and polling clients), handled exactly like a WebSocket frame of that
+   * identity; the answer is every frame the server sent back to that sender.
+   */
+  async sendFrame(identity: ActorIdentity, dialectName: string, body: string): Promise<{ tooLarge: boolean; frames: unknown[] }> {
+    this.assertTenant(identity);
+    const dialect = this.dialectOf(dialectName);
+    const limits = this.limitsFor(dialectName);
+    if (exceedsBytes(body, limits.maxMessageBytes)) return { tooLarge: true, frames: [] };
+    const frames: unknown[] = [];
+    const conn = this.httpConnection(identity, dialectName, (f) => frames.push(f));
+    const now = Date.now();
+    const row = this.sql
+      .exec<{ tat: number }>('SELECT tat FROM _core_http_limits WHERE user_id = ? AND dialect = ?', identity.userId, dialectName)
+      .toArray()[0];
+    const decision = rateLimit(row?.tat, { limit: limits.messagesPerMinute, windowMs: 60_000 }, now);
+    this.sql.exec(
+      'INSERT INTO _core_http_limits (user_id, dialect, tat) VALUES (?, ?, ?) ON CONFLICT(user_id, dialect) DO UPDATE SET tat = excluded.tat',
+      identity.userId,
+      dialectName,
+      decision.tat,
+    );
+    if (!decision.allowed) {
+      conn.send(dialect.renderError(rateLimitError(decision.retryAfterMs, limits.messagesPerMinute)));
+      return { tooLarge: false, frames };
+    }
+    await this.dispatch(dialect, conn, body);
+    return { tooLarge: false, frames };
+  }
+
+  // ---- fetch: WebSocket upgrades and SSE streams, forwarded by the Worker ----------------------------------
+
+  override async fetch(request: Request): Promise<Response> {
+    const forwarded = readForwarded(request);
+    if (!forwarded) return new Response('Forbidden', { status: 403 });
+    this.assertTenant(forwarded.identity);
+    const dialect = this.dialects[forwarded.dialect];
+    if (!dialect) return new Response('Unknown dialect', { status: 400 });
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket')
+      return this.acceptSocket(request, forwarded.identity, dialect);
+    return this.openSse(request, forwarded.identity, dialect);
+  }
+
+  private acceptSocket(request: Request, identity: ActorIdentity, dialect: Dialect): Response {
+    const url = new URL(request.url);
+    const now = Date.now();
+    const att: Attachment = {
+      v: 1,
+      id: randomId('conn'),
+      identity,
+      dialect: dialect.name,
+      codec: parseCodec(url.searchParams.get('codec')),
+      topics: parseTopics(url.searchParams.get('topics')),
+      connectedAt: now,
+      lastSeen: now,
+      strikes: 0,
+    };
+    const pair = new WebSocketPair();
+    const client = pair[0];
+    const server = pair[1];
+    // Tags let broadcasts to a user or a dialect ask the runtime for exactly those sockets.
+    this.ctx.acceptWebSocket(server, [`u:${identity.userId}`.slice(0, 256), `d:${dialect.name}`]);
+    server.serializeAttachment(att);
+    const conn = this.socketConnection(server, att);
+
+    // Welcome and replay are sent in this same synchronous turn as the accept: no event can fall between them.
+    conn.send(dialect.connected(this, conn));
+    const ref = connectRef(url);
+    if (ref) conn.send(dialect.resyncFrame(this, conn, this.resync(conn, ref)));
+    this.joined(att, now);
+    void this.timers.scheduleNoLaterThan(TIMER_IDLE, now + this.limitsFor(dialect.name).idleTimeoutMs);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  private openSse(request: Request, identity: ActorIdentity, dialect: Dialect): Response {
+    const url = new URL(request.url);
+    const types = parseTypes(url.searchParams.get('types'));
+    const id = randomId('sse');
+    const conn = this.httpConnection(identity, dialect.name, () => {}, id);
+    const parts = [formatSse({ retry: SSE_RETRY_MS, event: 'connected', data: dialect.connected(this, conn) })];
+    const resumeId = sseResumeId(request);
+    const lastSequence = url.searchParams.get('lastSequence');
+    const ref: EventRef | null = resumeId
+      ? { lastEventId: resumeId }
+      : lastSequence !== null
+        ? { lastSequence: Number(lastSequence) }
+        : null;
+    if (ref) {
+      // A stream can carry the whole ring, so the replay limit is the ring, not the one-frame limit.
+      const result = this.log.resync(ref, () => this.snapshotFor(dialect.name), this.settings.ringSize, { types });
+      if (result.truncated) {
+        const frame = dialect.resyncFrame(this, conn, result);
+        parts.push(formatSse({ id: this.log.latestEventId, event: dialect.frameName(frame), data: frame }));
+      } else {
+        for (const e of result.events) {
+          const frame = dialect.renderEvent(e, conn);
+          if (frame !== null) parts.push(formatSse({ id: e.eventId, event: e.type, data: frame }));
+        }
+      }
+    }
+    return this.sse.open({ id, identity, dialect: dialect.name, types }, parts.join(''));
+  }
+
+  // ---- hibernation handlers --------------------------------------------------------------------------------
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = attachmentOf(ws);
+    if (!att) {
+      safeClose(ws, CLOSE.INTERNAL_ERROR, 'Unknown connection');
+      return;
+    }
+    const dialect = this.dialects[att.dialect];
+    if (!dialect) {
+      safeClose(ws, CLOSE.INTERNAL_ERROR, 'Unknown dialect');
+      return;
+    }
+    const limits = this.limitsFor(att.dialect);
+    if (exceedsBytes(message, limits.maxMessageBytes)) {
+      this.closeSocket(ws, att, CLOSE.MESSAGE_TOO_BIG, `Message larger than ${limits.maxMessageBytes} bytes`);
+      return;
+    }
+    const now = Date.now();
+    const decision = rateLimit(att.tat, { limit: limits.messagesPerMinute, windowMs: 60_000 }, now);
+    att.tat = decision.tat;
+    att.lastSeen = now;
+    // A binary frame means the client speaks MessagePack: answer it the same way from now on.
+    if (typeof message !== 'string') att.codec = 'msgpack';
+    if (!decision.allowed) {
+      att.strikes += 1;
+      ws.serializeAttachment(att);
+      if (att.strikes >= limits.rateLimitStrikes) {
+        this.closeSocket(ws, att, CLOSE.POLICY_VIOLATION, 'Rate limit exceeded');
+        return;
+      }
+      this.socketConnection(ws, att).send(dialect.renderError(rateLimitError(decision.retryAfterMs, limits.messagesPerMinute)));
+      return;
+    }
+    att.strikes = 0;
+    ws.serializeAttachment(att);
+    await this.dispatch(dialect, this.socketConnection(ws, att), message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
+    // Completes the closing handshake where the runtime does not reply to a close by itself.
+    safeClose(ws, code >= 1000 && code < 1004 ? code : CLOSE.NORMAL, 'Closed');
+    const att = attachmentOf(ws);
+    if (!att) return;
+    if (this.closing.delete(att.id)) return; // cleaned up when the server closed it
+    this.left(ws, att, code);
+  }
+
+  override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
+    const att = attachmentOf(ws);
+    if (att) this.closeSocket(ws, att, CLOSE.INTERNAL_ERROR, 'Connection error');
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const due = this.timers.takeDue(now);
+    // Core jobs run on every alarm: each is a no-op when there is nothing to do.
+    this.sweepIdle(now);
+    await this.flushOutbox(now);
+    for (const name of due) {
+      if (name.startsWith('core:')) continue;
+      try {
+        await this.onTimer(name, now);
+      } catch (err) {
+        console.error(`timer ${name} failed`, err);
+      }
+    }
+    await this.timers.sync(true);
+  }
+
+  // ---- DialectApi ------------------------------------------------------------------------------------------
+
+  now(): number {
+    return Date.now();
+  }
+
+  publish(inputs: EventInput[], options: { exclude?: string } = {}): LoggedEvent[] {
+    if (inputs.length === 0) return [];
+    const now = Date.now();
+    const events = this.ctx.storage.transactionSync(() =>
+      inputs.map((input) => {
+        const event = this.log.append(input, now);
+        this.applyEvent(event);
+        return event;
+      }),
+    );
+    if (this.outbox.pending() > 0) void this.timers.scheduleNoLaterThan(TIMER_FLUSH, now + this.settings.flushDelayMs);
+    for (const event of events) this.deliver(event, options.exclude);
+    this.waiters.wake();
+    return events;
+  }
+
+  resync(
+    conn: Pick<Connection, 'dialect' | 'topics'>,
+    ref: EventRef,
+    options: { scopes?: string[]; filter?: EventFilter } = {},
+  ): ResyncResult {
+    const filter = options.filter ?? (conn.topics.length ? { scopes: [...conn.topics] } : {});
+    return this.log.resync(ref, () => this.snapshotFor(conn.dialect, options.scopes), this.settings.replayLimit, filter);
+  }
+
+  snapshot(dialect: string, scopes?: string[]): unknown {
+    return this.snapshotFor(dialect, scopes);
+  }
+
+  broadcast(build: (conn: Connection) => unknown | null, target: BroadcastTarget = {}): number {
+    const tag =
+      target.userId !== undefined ? `u:${target.userId}` : target.dialect !== undefined ? `d:${target.dialect}` : undefined;
+    let sent = 0;
+    for (const { ws, att } of this.openSockets(tag)) {
+      if (att.id === target.exclude) continue;
+      if (target.dialect !== undefined && att.dialect !== target.dialect) continue;
+      if (target.topic !== undefined && !att.topics.includes(target.topic)) continue;
+      const frame = build(this.socketConnection(ws, att));
+      if (frame === null || frame === undefined) continue;
+      if (sendEncoded(ws, encodeFrame(att.codec, frame))) sent += 1;
+    }
+    return sent;
+  }
+
+  clientCount(dialect?: string): number {
+    return this.openSockets(dialect === undefined ? undefined : `d:${dialect}`).length;
+  }
+
+  latestEventId(): string {
+    return this.log.latestEventId;
+  }
+
+  latestSequence(): number {
+    return this.log.latestSequence;
+  }
+
+  epoch(): string {
+    return this.log.epoch;
+  }
+
+  presenceList(limit = 50, cursor?: string): PresencePage {
+    const live = new Map<string, number>();
+    for (const { att } of this.openSockets()) live.set(att.identity.userId, (live.get(att.identity.userId) ?? 0) + 1);
+    return this.presence.list(live, limit, cursor);
+  }
+
+  setPresence(conn: Connection, patch: { status?: PresenceStatus; metadata?: Record<string, unknown> }): void {
+    if (patch.metadata && JSON.stringify(patch.metadata).length > PRESENCE_METADATA_MAX_BYTES) {
+      throw new ApiError('INVALID_REQUEST', `Presence metadata is larger than ${PRESENCE_METADATA_MAX_BYTES} bytes`);
+    }
+    const entry = this.presence.update(conn.identity.userId, patch, Date.now());
+    const dialect = this.dialects[conn.dialect];
+    if (entry && dialect?.onPresence) dialect.onPresence(this, { kind: 'update', entry });
+  }
+
+  subscribe(conn: Connection, topics: string[]): void {
+    this.updateTopics(conn, (current) => [...new Set([...current, ...parseTopics(topics.join(','))])].slice(0, MAX_TOPICS));
+  }
+
+  unsubscribe(conn: Connection, topics: string[]): void {
+    this.updateTopics(conn, (current) => current.filter((t) => !topics.includes(t)));
+  }
+
+  schedule(name: string, at: number): Promise<void> {
+    return this.timers.schedule(name, at);
+  }
+
+  cancel(name: string): Promise<void> {
+    return this.timers.cancel(name);
+  }
+
+  config(key: string): number | undefined {
+    return this.settings[key];
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------------
+
+  /** Limits of a dialect with the actor's overrides applied. */
+  protected limitsFor(dialect: string): ConnectionLimits {
+    const base = { ...DEFAULT_LIMITS, ...this.dialects[dialect]?.limits };
+    for (const key of Object.keys(base) as Array<keyof ConnectionLimits>) {
+      const override = this.settings[key];
+      if (typeof override === 'number') base[key] = override;
+    }
+    return base;
+  }
+
+  private dialectOf(name: string): Dialect {
+    const dialect = this.dialects[name];
+    if (!dialect) throw new Error(`Unknown dialect ${name}`);
+    return dialect;
+  }
+
+  /** The tenant is the first part of the actor's name (`<tenantId>:...`): no identity of another tenant gets in. */
+  private assertTenant(identity: ActorIdentity): void {
+    const name = this.ctx.id.name;
+    if (name !== undefined && !name.startsWith(`${identity.tenantId}:`)) {
+      throw new Error('Tenant mismatch');
+    }
+  }
+
+  /** Decodes, validates and hands one frame to the dialect; bad frames get an error frame, never a crash. */
+  private async dispatch(dialect: Dialect, conn: Connection, message: string | ArrayBuffer): Promise<void> {
+    const decoded = decodeFrame(message);
+    if (!decoded.ok) {
+      conn.send(dialect.renderError({ code: 'INVALID_REQUEST', message: decoded.reason }));
+      return;
+    }
+    try {
+      await dialect.handle(this, conn, decoded.value);
+    } catch (err) {
+      if (isApiError(err)) {
+        conn.send(dialect.renderError({ code: err.code, message: err.message, details: err.details }, decoded.value));
+      } else {
+        console.error(`[${dialect.name}] frame failed`, err);
+        conn.send(dialect.renderError({ code: 'SERVER_ERROR', message: 'Internal error handling the message' }, decoded.value));
+      }
+    }
+  }
+
+  /** Sends a logged event to every transport: WebSockets, SSE streams (poll waiters are woken by the caller). */
+  private deliver(event: LoggedEvent, exclude?: string): void {
+    // One encoding per dialect and codec when the frame does not depend on the connection.
+    const cache = new Map<string, string | Uint8Array | null>();
+    for (const { ws, att } of this.openSockets()) {
+      if (att.id === exclude) continue;
+      if (att.topics.length && !att.topics.includes(event.scope)) continue;
+      const dialect = this.dialects[att.dialect];
+      if (!dialect) continue;
+      const key = `${att.dialect}|${att.codec}|${att.topics.length ? att.id : ''}`;
+      let encoded = cache.get(key);
+      if (encoded === undefined) {
+        const frame = dialect.renderEvent(event, this.socketConnection(ws, att));
+        encoded = frame === null ? null : encodeFrame(att.codec, frame);
+        cache.set(key, encoded);
+      }
+      if (encoded !== null) sendEncoded(ws, encoded);
+    }
+    for (const stream of this.sse.all()) {
+      if (stream.types.size && !stream.types.has(event.type)) continue;
+      const dialect = this.dialects[stream.dialect];
+      if (!dialect) continue;
+      const frame = dialect.renderEvent(
+        event,
+        this.httpConnection(stream.identity, stream.dialect, () => {}, stream.id),
+      );
+      if (frame !== null) stream.write(formatSse({ id: event.eventId, event: event.type, data: frame }));
+    }
+  }
+
+  private socketConnection(ws: WebSocket, att: Attachment): Connection {
+    return {
+      id: att.id,
+      identity: att.identity,
+      dialect: att.dialect,
+      transport: 'websocket',
+      codec: att.codec,
+      topics: att.topics,
+      connectedAt: att.connectedAt,
+      send: (frame) => {
+        sendEncoded(ws, encodeFrame(att.codec, frame));
+      },
+    };
+  }
+
+  private httpConnection(identity: ActorIdentity, dialect: string, sink: (frame: unknown) => void, id?: string): Connection {
+    return {
+      id: id ?? `http_${identity.userId}`,
+      identity,
+      dialect,
+      transport: 'http',
+      codec: 'json',
+      topics: [],
+      connectedAt: Date.now(),
+      send: sink,
+    };
+  }
+
+  /** Open sockets with their attachments, skipping those this instance is closing. */
+  private openSockets(tag?: string): Array<{ ws: WebSocket; att: Attachment }> {
+    const out: Array<{ ws: WebSocket; att: Attachment }> = [];
+    for (const ws of this.ctx.getWebSockets(tag)) {
+      if (ws.readyState !== 1) continue; // OPEN
+      const att = attachmentOf(ws);
+      if (!att || this.closing.has(att.id)) continue;
+      out.push({ ws, att });
+    }
+    return out;
+  }
+
+  private otherConnectionsOf(userId: string, exceptId: string): number {
+    return this.openSockets(`u:${userId}`).filter(({ att }) => att.id !== exceptId).length;
+  }
+
+  private joined(att: Attachment, now: number): void {
+    if (presenceTransition('connect', this.otherConnectionsOf(att.identity.userId, att.id)) !== 'join') return;
+    const entry = this.presence.join(att.identity.userId, att.identity.username, now);
+    this.dialects[att.dialect]?.onPresence?.(this, { kind: 'join', entry });
+  }
+
+  private left(ws: WebSocket, att: Attachment, code: number): void {
+    const dialect = this.dialects[att.dialect];
+    dialect?.onClose?.(this, this.socketConnection(ws, att), code);
+    if (presenceTransition('disconnect', this.otherConnectionsOf(att.identity.userId, att.id)) === 'leave') {
+      const entry = this.presence.leave(att.identity.userId, Date.now());
+      if (entry) dialect?.onPresence?.(this, { kind: 'leave', entry });
+    }
+  }
+
+  /** Closes a socket from the server side and runs the same cleanup as a client close, once. */
+  private closeSocket(ws: WebSocket, att: Attachment, code: number, reason: string): void {
+    if (this.closing.has(att.id)) return;
+    this.closing.add(att.id);
+    safeClose(ws, code, reason);
+    this.left(ws, att, code);
+  }
+
+  private sweepIdle(now: number): void {
+    let next: number | null = null;
+    for (const { ws, att } of this.openSockets()) {
+      const idle = this.limitsFor(att.dialect).idleTimeoutMs;
+      const auto = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+      const deadline = Math.max(att.lastSeen, auto) + idle;
+      if (deadline <= now) this.closeSocket(ws, att, CLOSE.NORMAL, 'Idle timeout');
+      else next = next === null ? deadline : Math.min(next, deadline);
+    }
+    if (next !== null) void this.timers.schedule(TIMER_IDLE, next);
+  }
+
+  private async flushOutbox(now: number): Promise<void> {
+    if (this.outbox.pending() === 0) return;
+    try {
+      const { remaining } = await this.outbox.flush(this.env.DB);
+      if (remaining > 0) await this.timers.schedule(TIMER_FLUSH, now);
+    } catch (err) {
+      console.error('write-behind flush failed; retrying', err);
+      await this.timers.schedule(TIMER_FLUSH, now + Math.max(5_000, this.settings.flushDelayMs));
+    }
+  }
+
+  private updateTopics(conn: Connection, change: (current: string[]) => string[]): void {
+    for (const { ws, att } of this.openSockets()) {
+      if (att.id !== conn.id) continue;
+      att.topics = change(att.topics);
+      ws.serializeAttachment(att);
+    }
+  }
+}
+
+function attachmentOf(ws: WebSocket): Attachment | null {
+  const att = ws.deserializeAttachment() as Attachment | null;
+  return att && att.v === 1 ? att : null;
+}
+
+function sendEncoded(ws: WebSocket, data: string | Uint8Array): boolean {
+  try {
+    ws.send(data);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function safeClose(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closed by the other side.
+  }
+}
+
+function rateLimitError(retryAfterMs: number, perMinute: number): FrameError {
+  return {
+    code: 'RATE_LIMIT_EXCEEDED',
+    message: `More than ${perMinute} messages per minute`,
+    details: { retryAfterMs, limit: perMinute },
+  };
+}
+
+/** `?topics=a,b`: bounded so the attachment stays small. */
+export function parseTopics(value: string | null): string[] {
+  if (!value) return [];
+  return [...new Set(value.split(',').map((t) => t.trim()))]
+    .filter((t) => t.length > 0 && t.length <= MAX_TOPIC_LENGTH)
+    .slice(0, MAX_TOPICS);
+}
+
+/** `?lastEventId=` or `?lastSequence=` on a connect URL. */
+export function connectRef(url: URL): EventRef | null {
+  const lastEventId = url.searchParams.get('lastEventId');
+  if (lastEventId) return { lastEventId };
+  const lastSequence = url.searchParams.get('lastSequence');
+  if (lastSequence !== null && lastSequence !== '')
+    return { lastSequence: /^\d{1,15}$/.test(lastSequence) ? Number(lastSequence) : -1 };
+  return null;
+}

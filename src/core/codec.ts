@@ -1,0 +1,43 @@
+import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
+import type { Codec } from './protocol';
+
+/** What a codec made of one incoming frame. */
+export type Decoded = { ok: true; value: unknown; codec: Codec } | { ok: false; codec: Codec; reason: string };
+
+const encoder = new TextEncoder();
+
+/** True when a frame is larger than `maxBytes` on the wire (UTF-8 for text), encoding only when it could matter. */
+export function exceedsBytes(message: string | ArrayBuffer | ArrayBufferView, maxBytes: number): boolean {
+  if (typeof message !== 'string') return message.byteLength > maxBytes;
+  // A UTF-16 unit is at least 1 and at most 3 UTF-8 bytes.
+  if (message.length > maxBytes) return true;
+  if (message.length * 3 <= maxBytes) return false;
+  return encoder.encode(message).byteLength > maxBytes;
+}
+
+/** Text frames are JSON, binary frames are MessagePack: the frame itself says which codec the client speaks. */
+export function decodeFrame(message: string | ArrayBuffer | ArrayBufferView): Decoded {
+  if (typeof message === 'string') {
+    try {
+      return { ok: true, value: JSON.parse(message), codec: 'json' };
+    } catch {
+      return { ok: false, codec: 'json', reason: 'Malformed JSON frame' };
+    }
+  }
+  try {
+    const bytes =
+      message instanceof ArrayBuffer
+        ? new Uint8Array(message)
+        : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+    return { ok: true, value: msgpackDecode(bytes), codec: 'msgpack' };
+  } catch {
+    return { ok: false, codec: 'msgpack', reason: 'Malformed MessagePack frame' };
+  }
+}
+
+/** Encodes one outgoing frame; undefined fields are dropped in both codecs so the envelopes match. */
+export function encodeFrame(codec: Codec, frame: unknown): string | Uint8Array {
+  return codec === 'msgpack' ? msgpackEncode(frame, { ignoreUndefined: true }) : JSON.stringify(frame);
+}
+
+export const parseCodec = (value: string | null | undefined): Codec => (value === 'msgpack' ? 'msgpack' : 'json');

@@ -1,0 +1,112 @@
+import type { Role } from '../auth/identity';
+import type { EventFilter, EventInput } from './event-log';
+import type { PresenceChange, PresencePage, PresenceStatus } from './presence';
+import type { Codec, EventRef, LoggedEvent, ResyncResult } from './protocol';
+
+/** Who is on a connection: handed in by the Worker after it verified the token, never read from a frame. */
+export interface ActorIdentity {
+  userId: string;
+  tenantId: string;
+  role: Role;
+  username: string;
+}
+
+/** Per-connection limits; each dialect sets its own, the actor's config may override them. */
+export interface ConnectionLimits {
+  /** Larger frames close the socket with 1009. */
+  maxMessageBytes: number;
+  /** Frames per minute (GCRA, burst = the whole minute); over it, an error frame. */
+  messagesPerMinute: number;
+  /** Consecutive refused frames after which the socket is closed with 1008. */
+  rateLimitStrikes: number;
+  /** No frame (and no auto-answered ping) for this long closes the socket with 1000. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxMessageBytes: 64 * 1024,
+  messagesPerMinute: 100,
+  rateLimitStrikes: 10,
+  idleTimeoutMs: 120_000,
+};
+
+/** A connection as a dialect sees it: a WebSocket, or one HTTP-sent frame of an SSE/polling client. */
+export interface Connection {
+  readonly id: string;
+  readonly identity: ActorIdentity;
+  readonly dialect: string;
+  readonly transport: 'websocket' | 'http';
+  readonly codec: Codec;
+  readonly topics: readonly string[];
+  readonly connectedAt: number;
+  /** Sends a frame to this connection only (over HTTP: adds it to the answer). */
+  send(frame: unknown): void;
+}
+
+/** An error a dialect renders in its own error-frame shape. Codes are the seeds' (`INVALID_REQUEST`, ...). */
+export interface FrameError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Who an ephemeral broadcast reaches. Frames go out in call order, never reordered. */
+export interface BroadcastTarget {
+  dialect?: string;
+  topic?: string;
+  userId?: string;
+  /** Connection id left out (usually the sender). */
+  exclude?: string;
+}
+
+/** What the actor offers a dialect. Dialects keep no state: everything goes through here. */
+export interface DialectApi {
+  now(): number;
+  /** Appends events to the log (durable on return) and delivers them to every transport, in order. */
+  publish(inputs: EventInput[], options?: { exclude?: string }): LoggedEvent[];
+  /** Missed events after `ref`, or a snapshot with `truncated`. */
+  resync(
+    conn: Pick<Connection, 'dialect' | 'topics'>,
+    ref: EventRef,
+    options?: { scopes?: string[]; filter?: EventFilter },
+  ): ResyncResult;
+  /** The actor's state for this dialect, limited to `scopes` when given. */
+  snapshot(dialect: string, scopes?: string[]): unknown;
+  /** Sends a frame built per connection to every matching WebSocket (not logged: for acks, cursors, typing). */
+  broadcast(build: (conn: Connection) => unknown | null, target?: BroadcastTarget): number;
+  /** Open WebSockets, optionally of one dialect. */
+  clientCount(dialect?: string): number;
+  latestEventId(): string;
+  latestSequence(): number;
+  epoch(): string;
+  presenceList(limit?: number, cursor?: string): PresencePage;
+  setPresence(conn: Connection, patch: { status?: PresenceStatus; metadata?: Record<string, unknown> }): void;
+  subscribe(conn: Connection, topics: string[]): void;
+  unsubscribe(conn: Connection, topics: string[]): void;
+  /** Named dialect timers on the actor's one alarm; `onTimer` of the actor receives them. */
+  schedule(name: string, at: number): Promise<void>;
+  cancel(name: string): Promise<void>;
+  /** Actor config value (ring size, keepalive intervals, ...). */
+  config(key: string): number | undefined;
+}
+
+/** A wire format over the core. It maps frames to core calls and core events to frames; it holds no state. */
+export interface Dialect {
+  readonly name: string;
+  readonly limits?: Partial<ConnectionLimits>;
+  /** First frame on a new WebSocket or SSE stream. */
+  connected(api: DialectApi, conn: Connection): unknown;
+  /** The frame answering a resync (on connect with a reference, a `resync` message, or a truncated SSE resume). */
+  resyncFrame(api: DialectApi, conn: Connection, result: ResyncResult, scopes?: string[]): unknown;
+  /** One decoded client frame. Throw `ApiError` for a clean error frame; the connection stays up. */
+  handle(api: DialectApi, conn: Connection, frame: unknown): void | Promise<void>;
+  /** A logged event as this dialect's frame for `conn`, or null to not deliver it there. */
+  renderEvent(event: LoggedEvent, conn: Connection): unknown | null;
+  /** An error frame; `frame` is the client frame it answers when there is one (for request ids). */
+  renderError(error: FrameError, frame?: unknown): unknown;
+  /** The SSE `event:` name of a non-logged frame (connected, resync answers). */
+  frameName(frame: unknown): string;
+  /** A user's first connection joined or last one left (coalesced across tabs). */
+  onPresence?(api: DialectApi, change: PresenceChange): void;
+  onClose?(api: DialectApi, conn: Connection, code: number): void;
+}
