@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test';
+import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { verifyAccessToken } from '../../src/auth/tokens';
 import { call, expectError, PASSWORD, registerUser, uniqueName, uniqueTenant } from './helpers';
@@ -279,6 +280,59 @@ describe('POST /api/auth/logout', () => {
     expectError(await call('/api/auth/logout'), 401, 'AUTHENTICATION_REQUIRED');
     expectError(await call('/api/auth/logout', { token: s.refresh_token }), 401, 'AUTHENTICATION_REQUIRED');
     expectError(await call('/api/auth/logout', { token: 'a.b.c' }), 401, 'AUTHENTICATION_REQUIRED');
+  });
+});
+
+describe('bad access tokens over REST', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const claims = (s: { user_id: number; username: string }) => ({
+    userId: String(s.user_id),
+    tenantId: 'default',
+    role: 'player',
+    username: s.username,
+  });
+  const sign = (s: { user_id: number; username: string }, o: { exp?: number; iss?: string; aud?: string } = {}) =>
+    new SignJWT(claims(s))
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(String(s.user_id))
+      .setIssuer(o.iss ?? env.JWT_ISSUER)
+      .setAudience(o.aud ?? env.JWT_AUDIENCE)
+      .setIssuedAt(now() - 60)
+      .setExpirationTime(o.exp ?? now() + 600)
+      .setJti(crypto.randomUUID())
+      .sign(new TextEncoder().encode(env.JWT_SECRET));
+
+  it('accepts a well-formed token signed with the secret (control)', async () => {
+    const s = await registerUser();
+    expect((await call('/api/auth/logout', { token: await sign(s) })).status).toBe(200);
+  });
+
+  it('refuses expired, tampered, alg:none and wrong issuer/audience tokens with 401 saying why', async () => {
+    const s = await registerUser();
+    const cases: [string, RegExp][] = [
+      [await sign(s, { exp: now() - 5 }), /expired/],
+      [`${s.access_token.slice(0, -3)}${s.access_token.endsWith('AAA') ? 'BBB' : 'AAA'}`, /signature/],
+      [
+        new UnsecuredJWT(claims(s))
+          .setSubject(String(s.user_id))
+          .setIssuer(env.JWT_ISSUER)
+          .setAudience(env.JWT_AUDIENCE)
+          .setIssuedAt()
+          .setExpirationTime('10m')
+          .setJti('none')
+          .encode(),
+        /algorithm|malformed/,
+      ],
+      [await sign(s, { iss: 'evil' }), /"iss"/],
+      [await sign(s, { aud: 'evil' }), /"aud"/],
+    ];
+    for (const [token, why] of cases) {
+      const r = await call('/api/auth/logout', { token });
+      expectError(r, 401, 'AUTHENTICATION_REQUIRED');
+      expect(r.body.message).toMatch(why);
+    }
+    // None of them logged the real session out.
+    expect((await call('/api/auth/refresh', { token: s.refresh_token })).status).toBe(200);
   });
 });
 
