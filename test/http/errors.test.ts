@@ -1,0 +1,104 @@
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { handleError } from '../../src/http/app';
+import { ApiError } from '../../src/http/errors';
+import { MAX_BODY_BYTES } from '../../src/http/middleware/json-body';
+import { router } from '../../src/http/validation';
+
+const BASE = 'https://edge.test';
+/** Each request from its own IP: the auth routes allow 5 per minute per IP. */
+const ip = () => `2001:db8:e0:${crypto.randomUUID().slice(0, 4)}::1`;
+
+async function send(path: string, init: RequestInit & { headers?: Record<string, string> } = {}) {
+  const res = await SELF.fetch(`${BASE}${path}`, { ...init, headers: { 'CF-Connecting-IP': ip(), ...init.headers } });
+  const text = await res.text();
+  return { res, status: res.status, text, body: JSON.parse(text) as Record<string, unknown> };
+}
+
+const postRegister = (body: string, contentType = 'application/json') =>
+  send('/api/auth/register', { method: 'POST', headers: { 'Content-Type': contentType }, body });
+
+describe('REST error model', () => {
+  it('answers an unknown route with 404 NOT_FOUND in the one error shape', async () => {
+    const { status, body, res } = await send('/api/does-not-exist');
+    expect(status).toBe(404);
+    expect(res.headers.get('Content-Type')).toMatch(/^application\/json/);
+    expect(body).toEqual({ error: 'NOT_FOUND', message: 'No route for GET /api/does-not-exist' });
+    // Outside /api too.
+    expect((await send('/nowhere', { method: 'DELETE' })).body).toEqual({
+      error: 'NOT_FOUND',
+      message: 'No route for DELETE /nowhere',
+    });
+  });
+
+  it('refuses a non-JSON body on /api with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    const { status, body } = await postRegister('username=a&password=b', 'application/x-www-form-urlencoded');
+    expect(status).toBe(415);
+    expect(body).toEqual({
+      error: 'UNSUPPORTED_MEDIA_TYPE',
+      message: 'Request body must be JSON (Content-Type: application/json)',
+      details: { content_type: 'application/x-www-form-urlencoded' },
+    });
+  });
+
+  it('accepts the same route with a JSON body (the 415 is about the type, not the route)', async () => {
+    const { status, body } = await postRegister(JSON.stringify({}));
+    expect(status).toBe(400);
+    expect(body.error).toBe('INVALID_REQUEST');
+    expect((body.details as { field?: string }).field).toBeTruthy();
+  });
+
+  it('refuses an oversize body with 413 PAYLOAD_TOO_LARGE before parsing it', async () => {
+    const huge = JSON.stringify({ username: 'big', password: 'x'.repeat(MAX_BODY_BYTES) });
+    const { status, body } = await postRegister(huge);
+    expect(status).toBe(413);
+    expect(body).toEqual({
+      error: 'PAYLOAD_TOO_LARGE',
+      message: `Request body is larger than ${MAX_BODY_BYTES} bytes`,
+      details: { limit: MAX_BODY_BYTES },
+    });
+  });
+
+  it('answers malformed JSON with 400 INVALID_REQUEST, never a 500', async () => {
+    const { status, body } = await postRegister('{"username": "half", "password":');
+    expect(status).toBe(400);
+    expect(body).toEqual({ error: 'INVALID_REQUEST', message: 'Malformed JSON in request body' });
+  });
+
+  it('turns an unexpected exception into 500 SERVER_ERROR with no stack or message leaked', async () => {
+    const app = router();
+    app.onError(handleError);
+    app.get('/boom', () => {
+      throw new TypeError('cannot read properties of undefined (reading "secret")');
+    });
+    app.get('/teapot', () => {
+      throw new ApiError('CONFLICT', 'Already there', { details: { field: 'username' } });
+    });
+    const ctx = createExecutionContext();
+    const boom = await app.fetch(new Request(`${BASE}/boom`), env, ctx);
+    const conflict = await app.fetch(new Request(`${BASE}/teapot`), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(boom.status).toBe(500);
+    const text = await boom.text();
+    expect(JSON.parse(text)).toEqual({ error: 'SERVER_ERROR', message: 'Internal server error' });
+    expect(text).not.toMatch(/secret|TypeError|at /);
+    expect(conflict.status).toBe(409);
+    expect(await conflict.json()).toEqual({ error: 'CONFLICT', message: 'Already there', details: { field: 'username' } });
+  });
+});
+
+describe('GET /health', () => {
+  it('reports healthy with d1 and actors, each with a latency', async () => {
+    const { status, body } = await send('/health');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: 'healthy', service: 'edgerooms' });
+    const services = body.services as Record<string, { status: string; latency: number; lastCheck: string }>;
+    for (const name of ['d1', 'actors']) {
+      expect(services[name]?.status, name).toBe('healthy');
+      expect(typeof services[name]?.latency, name).toBe('number');
+      expect(services[name]?.latency, name).toBeGreaterThanOrEqual(0);
+      expect(Number.isNaN(Date.parse(services[name]?.lastCheck ?? '')), name).toBe(false);
+    }
+    expect(Number.isNaN(Date.parse(body.timestamp as string))).toBe(false);
+  });
+});
