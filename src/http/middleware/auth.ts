@@ -3,6 +3,7 @@ import type { Identity, Role } from '../../auth/identity';
 import { tokenFromRequest, verifyAccessToken } from '../../auth/tokens';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
+import { userRateLimit } from './rate-limit';
 
 /**
  * Tenancy (seed 003): a request may name its tenant in `X-Tenant-ID`; it must be the token's. A request
@@ -23,7 +24,10 @@ async function authenticate(c: Parameters<MiddlewareHandler<AppEnv>>[0], token: 
   c.set('identity', identity);
 }
 
-/** 401 AUTHENTICATION_REQUIRED without a valid access token; sets `identity`; 403 TENANT_VIOLATION on a tenant mismatch. */
+/**
+ * 401 AUTHENTICATION_REQUIRED without a valid access token; sets `identity`; 403 TENANT_VIOLATION on a tenant
+ * mismatch; then the per-user limit (500/min, seed 000), so no authenticated route can forget it.
+ */
 export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = tokenFromRequest(c.req.raw);
   if (!token) {
@@ -32,14 +36,15 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
     });
   }
   await authenticate(c, token);
-  await next();
+  return userRateLimit(c, next);
 };
 
 /** Like requireAuth when a token is sent (a bad one is still 401); lets anonymous requests through. */
 export const optionalAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = tokenFromRequest(c.req.raw);
-  if (token) await authenticate(c, token);
-  await next();
+  if (!token) return next();
+  await authenticate(c, token);
+  return userRateLimit(c, next);
 };
 
 /** 403 AUTHORIZATION_FAILED unless the caller holds one of `roles`. Use after requireAuth. */
