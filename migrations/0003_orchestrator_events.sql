@@ -1,7 +1,8 @@
 -- Events published on a tenant's orchestrator stream, written behind by the Room actor's alarm.
--- (tenant_id, event_id) is the idempotency key: a replayed flush inserts nothing twice.
+-- (tenant_id, event_id) is the idempotency key: a replayed flush inserts nothing twice. No foreign key to
+-- tenants: actor keys already carry the tenant, and a row the outbox can never write would block it forever.
 CREATE TABLE orchestrator_events (
-  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  tenant_id TEXT NOT NULL,
   event_id TEXT NOT NULL,
   epoch TEXT NOT NULL,
   sequence INTEGER NOT NULL,

@@ -8,6 +8,7 @@ import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { health } from './routes/health';
+import { orchestrator } from './routes/orchestrator';
 import { router } from './validation';
 
 /** Hono errors (malformed JSON from the validator, ...) and anything unexpected, in the one error shape. */
@@ -45,6 +46,7 @@ export function createApp() {
   app.route('/', health);
   app.route('/api/auth', auth);
   app.route('/api/admin', admin);
+  app.route('/', orchestrator);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

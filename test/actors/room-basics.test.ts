@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import type { Room } from '../../src/actors/room';
 import { freshTenant, openActorSocket, player, service } from '../core/helpers';
 
 describe('Room actor: orchestrator basics', () => {
@@ -16,7 +17,7 @@ describe('Room actor: orchestrator basics', () => {
     const pong = await a.next();
     expect(pong).toMatchObject({ type: 'pong', payload: { timestamp: 'client-ts-1' } });
 
-    const res = await stub.publishOrchestrator(service(tenant), [
+    const res = await (stub as unknown as Pick<Room, 'publishOrchestrator'>).publishOrchestrator(service(tenant), [
       { type: 'battle_start', payload: { taskId: 'T1', task: { title: 'x' } } },
       { type: 'iteration_start', payload: { taskId: 'T1', iteration: 1 } },
     ]);
