@@ -1,6 +1,6 @@
 import type { Env } from './env';
 import { createApp } from './http/app';
-import { resolveVersion } from './http/versioning';
+import { rewriteVersionedPath } from './http/versioning';
 
 export { RateLimiter } from './actors/rate-limiter';
 export { Room } from './actors/room';
@@ -9,8 +9,6 @@ const app = createApp();
 
 export default {
   fetch(request, env, ctx) {
-    const routed = resolveVersion(request);
-    if (routed instanceof Response) return routed;
-    return app.fetch(routed, env, ctx);
+    return app.fetch(rewriteVersionedPath(request), env, ctx);
   },
 } satisfies ExportedHandler<Env>;

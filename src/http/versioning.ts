@@ -1,32 +1,39 @@
-import { ApiError, errorResponse } from './errors';
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from './context';
+import { ApiError } from './errors';
 
 export const API_VERSIONS = ['1'] as const;
 
+const VERSIONED_PATH = /^\/api\/v(\d+)(\/.*)?$/;
+
 /**
- * `/api/v1/...` and `API-Version: 1` reach the same handlers as `/api/...` (seed 000, Versioning).
- * Returns the request to route, or an error Response for a version this server does not speak.
+ * `/api/v1/...` reaches the same handlers as `/api/...` (seed 000, Versioning): the Worker rewrites the path
+ * before routing. Other versions pass through untouched for `apiVersion()` to refuse inside the app, where
+ * the refusal is counted and carries the rate-limit headers like every other answer.
  */
-export function resolveVersion(request: Request): Request | Response {
+export function rewriteVersionedPath(request: Request): Request {
   const url = new URL(request.url);
-  const header = request.headers.get('api-version');
-  if (header !== null && !API_VERSIONS.includes(header.trim().replace(/^v/i, '') as '1')) {
-    return unsupported(header, 'header');
-  }
-  const m = /^\/api\/v([^/]*)(\/.*)?$/.exec(url.pathname);
-  if (!m) return request;
-  if (!API_VERSIONS.includes(m[1] as '1')) return unsupported(`v${m[1]}`, 'path');
+  const m = VERSIONED_PATH.exec(url.pathname);
+  if (!m || !API_VERSIONS.includes(m[1] as (typeof API_VERSIONS)[number])) return request;
   url.pathname = `/api${m[2] ?? ''}`;
   return new Request(url, request);
 }
 
-function unsupported(version: string, where: 'path' | 'header'): Response {
-  return errorResponse(
-    new ApiError(
-      'INVALID_REQUEST',
-      `Unsupported API version "${version}"; supported: ${API_VERSIONS.map((v) => `v${v}`).join(', ')}`,
-      {
-        details: { field: where === 'path' ? 'path' : 'API-Version', issue: 'unsupported_version', supported: [...API_VERSIONS] },
-      },
-    ),
+/** 400 INVALID_REQUEST for an `API-Version` header or `/api/vN` path this server does not speak. */
+export const apiVersion = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  const header = c.req.header('api-version');
+  if (header !== undefined && !API_VERSIONS.includes(header.trim().replace(/^v/i, '') as '1')) {
+    throw unsupported(header, 'API-Version');
+  }
+  const m = VERSIONED_PATH.exec(new URL(c.req.url).pathname);
+  if (m) throw unsupported(`v${m[1]}`, 'path');
+  await next();
+};
+
+function unsupported(version: string, field: 'path' | 'API-Version'): ApiError {
+  return new ApiError(
+    'INVALID_REQUEST',
+    `Unsupported API version "${version}"; supported: ${API_VERSIONS.map((v) => `v${v}`).join(', ')}`,
+    { details: { field, issue: 'unsupported_version', supported: [...API_VERSIONS] } },
   );
 }

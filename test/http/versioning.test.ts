@@ -33,12 +33,22 @@ describe('/api/v1 alias', () => {
   });
 
   it('refuses an unknown path version with 400 INVALID_REQUEST naming the supported ones', async () => {
-    for (const path of ['/api/v2/x', '/api/v0/auth/login', '/api/vfoo/x']) {
-      const { status, body } = await send(path);
+    for (const path of ['/api/v2/x', '/api/v0/auth/login', '/api/v10']) {
+      const res = await SELF.fetch(`${BASE}${path}`, { headers: { 'CF-Connecting-IP': ip() } });
+      const status = res.status;
+      const body = (await res.json()) as Record<string, unknown>;
       expect(status, path).toBe(400);
       expect(body.error, path).toBe('INVALID_REQUEST');
       expect(body.details, path).toMatchObject({ field: 'path', issue: 'unsupported_version', supported: ['1'] });
+      // Refused inside the app, after the global limit: counted and labelled like any answer.
+      expect(res.headers.get('X-RateLimit-Limit'), path).toBe('1000');
     }
+  });
+
+  it('does not mistake a path that merely starts with /api/v for a version', async () => {
+    const { status, body } = await send('/api/vehicles/1');
+    expect(status).toBe(404);
+    expect(body.error).toBe('NOT_FOUND');
   });
 });
 
