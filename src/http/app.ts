@@ -10,6 +10,7 @@ import { auth } from './routes/auth';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
 import { router } from './validation';
+import { apiVersion } from './versioning';
 
 /** Hono errors (malformed JSON from the validator, ...) and anything unexpected, in the one error shape. */
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
@@ -40,6 +41,7 @@ export function createApp() {
   // Outermost first: compression sees the final answer; limits run before any body is read.
   app.use('*', compress());
   app.use('*', globalRateLimit);
+  app.use('*', apiVersion());
   app.use('/api/auth/*', authRateLimit);
   app.use('/api/*', jsonBody());
 
