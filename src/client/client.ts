@@ -265,10 +265,13 @@ export class EdgeRoomsClient {
     };
   }
 
-  /** Starts connecting; resolves once connected (after any replay), rejects if every attempt fails. */
+  /** Starts connecting; resolves once connected (after any replay), rejects if every attempt fails or on disconnect(). */
   connect(): Promise<void> {
     if (this.#state === 'connected') return Promise.resolve();
     const waiter = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+    // Fire-and-forget `connect()` is the common use: failures are also told through 'offline' and 'error', so an
+    // ignored promise must not become an unhandled rejection. Awaiting it still sees the rejection.
+    waiter.catch(() => {});
     if (this.#state === 'offline') {
       this.#attempt = 0;
       this.#fallback = afterOpen(this.#order[0] as TransportKind);
@@ -350,6 +353,11 @@ export class EdgeRoomsClient {
 
   get #maxAttempts(): number {
     return this.#options.reconnect?.maxAttempts ?? DEFAULTS.maxAttempts;
+  }
+
+  /** A retry without a timer (delay 0) can be overtaken by `disconnect()`: only go if nothing changed. */
+  #establishIf(generation: number): void {
+    if (generation === this.#generation && this.#state === 'reconnecting') void this.#establish();
   }
 
   async #establish(): Promise<void> {
@@ -533,7 +541,8 @@ export class EdgeRoomsClient {
       delay,
       transport: this.#fallback.transport,
     });
-    this.#reconnectTimer = setTimeout(() => void this.#establish(), delay);
+    if (delay === 0) queueMicrotask(() => void this.#establishIf(this.#generation));
+    else this.#reconnectTimer = setTimeout(() => void this.#establish(), delay);
   }
 
   // ---- probing back to the WebSocket ------------------------------------------------------------------------

@@ -146,11 +146,28 @@ export class FakeNetwork {
   }
 }
 
-/** Lets promise chains and zero-delay timers run (fake timers on). */
+/**
+ * Advances fake time by `ms`, then lets promise chains and the zero-delay timers they start run out. Reading a
+ * Response body in workerd takes real event-loop turns, not just microtasks: `scheduler.wait` is workerd's own
+ * timer, untouched by the fake ones, so it yields those turns.
+ */
 export async function flush(ms = 0): Promise<void> {
   await vi.advanceTimersByTimeAsync(ms);
+  for (let i = 0; i < 10; i++) {
+    await scheduler.wait(0);
+    await vi.advanceTimersByTimeAsync(0);
+  }
 }
 
 export function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+}
+
+/** Flushes until `predicate` holds (fake time does not move); fails loudly instead of hanging. */
+export async function until(predicate: () => boolean, rounds = 50): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    if (predicate()) return;
+    await flush();
+  }
+  throw new Error('condition not reached');
 }
