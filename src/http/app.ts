@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { isDomainError } from '../domain/errors';
 import type { AppEnv } from './context';
+import { apiErrorFromDomain } from './domain-error';
 import { ApiError, errorResponse, isApiError } from './errors';
 import { compress } from './middleware/compress';
 import { jsonBody } from './middleware/json-body';
@@ -9,12 +11,15 @@ import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
+import { players } from './routes/players';
 import { router } from './validation';
 import { apiVersion } from './versioning';
 
 /** Hono errors (malformed JSON from the validator, ...) and anything unexpected, in the one error shape. */
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
   if (isApiError(err)) return errorResponse(err);
+  // Domain validation errors carry their own code and {field, issue}.
+  if (isDomainError(err)) return errorResponse(apiErrorFromDomain(err));
   if (err instanceof HTTPException) {
     const status = err.status;
     const code =
@@ -49,6 +54,7 @@ export function createApp() {
   app.route('/api/auth', auth);
   app.route('/api/admin', admin);
   app.route('/', orchestrator);
+  app.route('/api/players', players);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
