@@ -12,6 +12,7 @@ import { auth } from './routes/auth';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
+import { zones } from './routes/zones';
 import { router } from './validation';
 import { apiVersion } from './versioning';
 
@@ -55,6 +56,7 @@ export function createApp() {
   app.route('/api/admin', admin);
   app.route('/', orchestrator);
   app.route('/api/players', players);
+  app.route('/api/zones', zones);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

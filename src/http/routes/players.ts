@@ -53,6 +53,7 @@ const PositionRequest = z
     floor: z.unknown().openapi({ type: 'integer', description: 'Floor −2..15', example: 0 }),
   })
   .partial()
+  .loose()
   .openapi('PlayerPositionRequest', { required: ['position', 'floor'] });
 
 const PositionResponse = z
