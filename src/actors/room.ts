@@ -1,6 +1,18 @@
-import { RealtimeActor } from '../core/actor';
-import type { ActorIdentity, Dialect } from '../core/dialect';
+import { type Attachment, RealtimeActor } from '../core/actor';
+import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
+import type { EventInput } from '../core/event-log';
+import { rateLimit } from '../core/limiter';
 import type { LoggedEvent } from '../core/protocol';
+import { formatSse } from '../core/sse';
+import { type ActivityRow, upsertActivity } from '../db/activities';
+import {
+  DIALECT as COLLAB,
+  CURSOR_METHOD,
+  CURSOR_MOVES_PER_MINUTE,
+  createCollabDialect,
+  ephemeralFrame,
+  REQUESTS_PER_MINUTE,
+} from '../dialects/collab';
 import {
   EVENT_PAYLOADS,
   initialState,
@@ -12,8 +24,24 @@ import {
   validatePublish,
   view,
 } from '../dialects/orchestrator';
+import type { Activity } from '../domain/activity';
+import {
+  applyMethod,
+  createRoomState,
+  type MethodResult,
+  nextDeadline,
+  type RoomCaller,
+  type RoomEvent,
+  type RoomSnapshot,
+  type RoomState,
+  roomSnapshot,
+  tick,
+} from '../domain/room';
+import { isRoomError } from '../domain/room-errors';
+import { isConnected } from '../domain/room-presence';
 import type { Env } from '../env';
 import { ApiError, type ErrorBody, isApiError } from '../http/errors';
+import { CollabStore } from './collab-store';
 
 /** Seed 004: `planning_keepalive` every 30 s while planning runs. */
 export const PLANNING_KEEPALIVE_MS = 30_000;
@@ -21,6 +49,29 @@ export const PLANNING_KEEPALIVE_MS = 30_000;
 export const PLANNING_STALE_MS = 60 * 60_000;
 const KEEPALIVE_TIMER = 'orchestrator:keepalive';
 const OUTBOX_ORCHESTRATOR = 'orchestrator_event';
+/** Flushes batched pen strokes and coalesced cursors when the domain's `nextDeadline` comes. */
+const TICK_TIMER = 'collab:tick';
+const OUTBOX_ACTIVITY = 'activity';
+/** The scope of every collaboration-room event in the log. */
+const ROOM_SCOPE = 'room';
+
+/** Room ids in paths and actor keys. */
+export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The actor key of a tenant's collaboration room. */
+export const collabRoomKey = (tenantId: string, roomId: string): string => `${tenantId}:room:${roomId}`;
+
+/** What an actor key names: a tenant's orchestrator channel, or one of its collaboration rooms. */
+export type RoomKind = { kind: 'orchestrator'; tenantId: string } | { kind: 'collab'; tenantId: string; roomId: string };
+
+export function parseRoomKey(name: string | undefined): RoomKind | null {
+  const parts = (name ?? '').split(':');
+  const tenantId = parts[0] ?? '';
+  if (parts.length === 2 && parts[1] === 'orchestrator') return { kind: 'orchestrator', tenantId };
+  if (parts.length === 3 && parts[1] === 'room' && ROOM_ID_PATTERN.test(parts[2] ?? ''))
+    return { kind: 'collab', tenantId, roomId: parts[2] as string };
+  return null;
+}
 
 /** The D1 row of a published orchestrator event (table `orchestrator_events`). */
 export interface OrchestratorEventRow {
@@ -43,15 +94,28 @@ export interface Published {
 }
 
 /**
- * A room actor (`<tenantId>:<roomId>`): collaboration rooms, and the orchestrator broadcast channel
- * (`<tenantId>:orchestrator`), which is a room with a publish API. Each connection picks its dialect.
+ * A room actor: a collaboration room (`<tenantId>:room:<roomId>`, seed 001, dialect `collab`), or the
+ * orchestrator broadcast channel (`<tenantId>:orchestrator`, seed 004), which is a room with a publish API.
+ * Each connection picks its dialect; each dialect only acts on its own kind of key.
  */
 export class Room extends RealtimeActor {
-  protected readonly dialects: Record<string, Dialect> = { [ORCHESTRATOR]: orchestratorDialect };
+  protected readonly dialects: Record<string, Dialect> = {
+    [ORCHESTRATOR]: orchestratorDialect,
+    [COLLAB]: createCollabDialect({
+      request: (conn, method, params) => this.collabRequest(conn, method, params),
+      closed: (conn) => this.collabClosed(conn),
+    }),
+  };
   private orchestrator: OrchestratorState;
+  private readonly collabStore: CollabStore;
+  /** The collaboration room's state as last saved; loaded on first use (rebuildable from SQLite at any time). */
+  private collabState: RoomState | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.collabStore = new CollabStore(this.sql);
+    this.sql.exec('CREATE TABLE IF NOT EXISTS collab_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL)');
+    this.outbox.register(OUTBOX_ACTIVITY, (db, r) => upsertActivity(db, r as ActivityRow));
     this.sql.exec('CREATE TABLE IF NOT EXISTS room_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const row = this.sql.exec<{ value: string }>("SELECT value FROM room_state WHERE key = 'orchestrator'").toArray()[0];
     this.orchestrator = row ? (JSON.parse(row.value) as OrchestratorState) : initialState();
@@ -67,9 +131,13 @@ export class Room extends RealtimeActor {
     });
   }
 
-  /** `<tenantId>:orchestrator` is the tenant's orchestrator channel; every other key is a collaboration room. */
+  private get key(): RoomKind | null {
+    return parseRoomKey(this.ctx.id.name);
+  }
+
+  /** Exactly `<tenantId>:orchestrator` (a collaboration room called "orchestrator" is not the channel). */
   private get isOrchestrator(): boolean {
-    return this.ctx.id.name?.endsWith(':orchestrator') ?? false;
+    return this.key?.kind === 'orchestrator';
   }
 
   private get tenantId(): string {
@@ -116,6 +184,7 @@ export class Room extends RealtimeActor {
 
   protected override snapshotFor(dialect: string, scopes?: string[]): unknown {
     if (dialect === ORCHESTRATOR) return view(this.orchestrator, scopes, this.clientCount(ORCHESTRATOR));
+    if (dialect === COLLAB && this.key?.kind === 'collab') return roomSnapshot(this.collab);
     return {};
   }
 
@@ -140,6 +209,12 @@ export class Room extends RealtimeActor {
   }
 
   protected override async onTimer(name: string, now: number): Promise<void> {
+    if (name === TICK_TIMER) {
+      const due = tick(this.collab, now);
+      if (due.events.length) this.commitCollab(due.state, due.events);
+      await this.scheduleTick();
+      return;
+    }
     if (name !== KEEPALIVE_TIMER) return;
     const planning = this.orchestrator.planning;
     if (!planning || !planningActive(this.orchestrator)) return;
@@ -161,5 +236,153 @@ export class Room extends RealtimeActor {
 
   private keepaliveMs(): number {
     return this.config('planningKeepaliveMs') ?? PLANNING_KEEPALIVE_MS;
+  }
+
+  // ---- collaboration rooms (seed 001) ----------------------------------------------------------------------
+
+  /** The room's state for REST (`GET /api/rooms/{roomId}/state`): what a newcomer's `room.join` answers, minus `you`. */
+  collabSnapshot(identity: ActorIdentity): RoomSnapshot & { roomId: string; lastEventId: string; sequence: number } {
+    const key = this.collabKey(identity);
+    return {
+      roomId: key.roomId,
+      ...roomSnapshot(this.collab),
+      lastEventId: this.latestEventId(),
+      sequence: this.latestSequence(),
+    };
+  }
+
+  private get collab(): RoomState {
+    if (this.collabState === null) {
+      this.collabState = this.collabStore.load() ?? createRoomState();
+      this.releaseLostConnections();
+    }
+    return this.collabState;
+  }
+
+  private collabKey(identity?: ActorIdentity): { tenantId: string; roomId: string } {
+    const key = this.key;
+    if (key?.kind !== 'collab') throw new ApiError('NOT_FOUND', 'Not a collaboration room');
+    if (identity && identity.tenantId !== key.tenantId) throw new ApiError('TENANT_VIOLATION', "Not this tenant's room");
+    return key;
+  }
+
+  /** One request of a connection: budget, the domain's reducer, then state, activity and events in one turn. */
+  private async collabRequest(conn: Connection, method: string, params: unknown): Promise<unknown> {
+    this.collabKey(conn.identity);
+    this.spendBudget(conn, method);
+    const caller: RoomCaller = { userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id };
+    let r: MethodResult;
+    try {
+      r = applyMethod(this.collab, caller, method, params, Date.now());
+    } catch (err) {
+      if (isRoomError(err)) throw new ApiError(err.code, err.message, err.details ? { details: err.details } : {});
+      throw err;
+    }
+    this.commitCollab(r.state, r.events, r.activity);
+    await this.scheduleTick();
+    // A snapshot says which event it includes, so a client knows where its event stream continues.
+    if (method === 'room.join' || method === 'room.state') {
+      return { ...(r.response as object), lastEventId: this.latestEventId(), sequence: this.latestSequence() };
+    }
+    return r.response;
+  }
+
+  /** A socket closed: its connection leaves the room (the user's last one announces `user_left`). */
+  private collabClosed(conn: Connection): void {
+    try {
+      this.sql.exec('DELETE FROM collab_limits WHERE key IN (?, ?)', `${conn.id}|r`, `${conn.id}|c`);
+      if (this.key?.kind !== 'collab') return;
+      this.leave({ userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id });
+    } catch (err) {
+      console.error('room.leave on close failed', err);
+    }
+  }
+
+  private leave(caller: RoomCaller): void {
+    const state = this.collab;
+    if (!isConnected(state.presence, caller.userId, caller.connectionId)) return;
+    const r = applyMethod(state, caller, 'room.leave', {}, Date.now());
+    this.commitCollab(r.state, r.events, r.activity);
+    void this.scheduleTick();
+  }
+
+  /**
+   * Connections the state still lists but whose sockets are gone (the runtime restarted without close events)
+   * leave on first load. HTTP clients (`http_<userId>`) have no socket: they stay until they call room.leave.
+   */
+  private releaseLostConnections(): void {
+    const live = new Set<string>();
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as Attachment | null;
+      if (att?.id) live.add(att.id);
+    }
+    for (const entry of Object.values(this.collab.presence)) {
+      for (const connectionId of entry.connections) {
+        if (connectionId.startsWith('conn_') && !live.has(connectionId)) {
+          this.leave({ userId: entry.userId, username: entry.username, connectionId });
+        }
+      }
+    }
+  }
+
+  /**
+   * Saves the new state (changed rows only) with its activity in the outbox, then logs and delivers the events,
+   * all in one synchronous turn: the actor's implicit transaction makes them durable together.
+   */
+  private commitCollab(state: RoomState, events: RoomEvent[], activity?: Activity): void {
+    const key = this.collabKey();
+    this.collabStore.save(this.collabState, state);
+    this.collabState = state;
+    if (activity)
+      this.outbox.enqueue(OUTBOX_ACTIVITY, { tenantId: key.tenantId, roomId: key.roomId, activity } satisfies ActivityRow);
+    const batch: EventInput[] = [];
+    const flush = () => {
+      if (batch.length) this.publish(batch.splice(0));
+    };
+    for (const e of events) {
+      if (e.ephemeral) {
+        flush();
+        this.sendEphemeral(e.method, e.data);
+      } else {
+        batch.push({ scope: ROOM_SCOPE, type: e.method, data: e.data });
+      }
+    }
+    flush();
+  }
+
+  /** Cursor positions: to every socket and SSE stream of the room, never logged (the snapshot has the latest). */
+  private sendEphemeral(method: string, data: unknown): void {
+    const frame = ephemeralFrame(method, data);
+    this.broadcast(() => frame, { dialect: COLLAB });
+    const text = formatSse({ event: method, data: frame });
+    for (const stream of this.sse.all()) {
+      if (stream.dialect !== COLLAB || (stream.types.size && !stream.types.has(method))) continue;
+      stream.write(text);
+    }
+  }
+
+  /** Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. */
+  private spendBudget(conn: Connection, method: string): void {
+    const cursor = method === CURSOR_METHOD;
+    const key = `${conn.id}|${cursor ? 'c' : 'r'}`;
+    const limit = cursor ? CURSOR_MOVES_PER_MINUTE : (this.config('collabRequestsPerMinute') ?? REQUESTS_PER_MINUTE);
+    const row = this.sql.exec<{ tat: number }>('SELECT tat FROM collab_limits WHERE key = ?', key).toArray()[0];
+    const d = rateLimit(row?.tat, { limit, windowMs: 60_000 }, Date.now());
+    if (!d.allowed) {
+      throw new ApiError('RATE_LIMIT_EXCEEDED', `More than ${limit} ${cursor ? 'cursor moves' : 'messages'} per minute`, {
+        details: { retryAfterMs: d.retryAfterMs, limit },
+      });
+    }
+    this.sql.exec(
+      'INSERT INTO collab_limits (key, tat) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET tat = excluded.tat',
+      key,
+      d.tat,
+    );
+  }
+
+  private async scheduleTick(): Promise<void> {
+    if (this.collabState === null) return;
+    const at = nextDeadline(this.collabState);
+    if (at !== null) await this.timers.scheduleNoLaterThan(TICK_TIMER, at);
   }
 }

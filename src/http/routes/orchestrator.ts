@@ -1,16 +1,22 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Room } from '../../actors/room';
-import type { Identity } from '../../auth/identity';
-import { tokenFromRequest, verifyAccessToken } from '../../auth/tokens';
-import { actorIdentity, forwardRequest } from '../../core/forward';
-import { POLL_MAX_WAIT_SECONDS } from '../../core/polling';
-import { REPLAY_LIMIT } from '../../core/protocol';
-import { parseTypes } from '../../core/sse';
+import { actorIdentity } from '../../core/forward';
 import { DIALECT, PUBLISH_MAX, PublishItem } from '../../dialects/orchestrator';
 import type { AppEnv } from '../context';
 import { ApiError, type ErrorBody, type ErrorCode } from '../errors';
-import { assertTenant, requireAuth, requireRole } from '../middleware/auth';
+import { requireAuth, requireRole } from '../middleware/auth';
+import {
+  EventsQuery,
+  errorContent as error,
+  forwardToActor,
+  handshakeIdentity,
+  messagesResponses,
+  pollActor,
+  pollAnswer,
+  requireUpgrade,
+  sendFrameTo,
+} from '../realtime';
 import { router } from '../validation';
 
 /**
@@ -20,41 +26,6 @@ import { router } from '../validation';
  */
 
 const roomOf = (c: Context<AppEnv>, tenantId: string) => c.env.ROOM.getByName(`${tenantId}:orchestrator`);
-
-const ErrorSchema = z.object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
-const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
-
-/** WebSocket and SSE handshakes: the token is checked here, before any upgrade or stream exists. */
-async function handshakeIdentity(c: Context<AppEnv>): Promise<Identity> {
-  const token = tokenFromRequest(c.req.raw);
-  if (!token) {
-    throw new ApiError('AUTHENTICATION_REQUIRED', 'Authentication required: ?token= or Authorization: Bearer <access_token>', {
-      details: { reason: 'missing' },
-    });
-  }
-  const identity = await verifyAccessToken(c.env, token);
-  assertTenant(identity, c.req.header('x-tenant-id'));
-  return identity;
-}
-
-const EventsQuery = z.object({
-  lastEventId: z.string().max(100).optional().openapi({ description: 'Last event id received; omit for the current state' }),
-  lastSequence: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(REPLAY_LIMIT)
-    .optional()
-    .openapi({ description: `1..${REPLAY_LIMIT}, default 50` }),
-  wait: z.coerce
-    .number()
-    .min(0)
-    .max(POLL_MAX_WAIT_SECONDS)
-    .optional()
-    .openapi({ description: 'Long-poll: seconds to wait for a new event' }),
-  types: z.string().max(2000).optional().openapi({ description: 'Comma-separated event types' }),
-});
 
 const OrchestratorFrame = z
   .object({
@@ -67,15 +38,7 @@ const OrchestratorFrame = z
   })
   .openapi('OrchestratorEvent');
 
-const PollAnswer = z
-  .object({
-    events: z.array(OrchestratorFrame),
-    hasMore: z.boolean(),
-    nextEventId: z.string().nullable(),
-    truncated: z.boolean().optional(),
-    snapshot: z.unknown().optional(),
-  })
-  .openapi('OrchestratorPoll');
+const PollAnswer = pollAnswer(OrchestratorFrame, 'OrchestratorPoll');
 
 const pollRoute = createRoute({
   method: 'get',
@@ -150,11 +113,7 @@ const messagesRoute = createRoute({
     'handled exactly like a WebSocket frame of the caller. The answer is the JSON array of frames the server sent ' +
     'back to the sender (responses and error frames). Malformed frames get an error frame, not a 400.',
   security: [{ Bearer: [] }],
-  responses: {
-    200: { description: 'Frames sent back to the sender', content: { 'application/json': { schema: z.array(z.unknown()) } } },
-    401: error('Not authenticated'),
-    413: error('Frame larger than the dialect allows'),
-  },
+  responses: messagesResponses,
 });
 
 export const orchestrator = router();
@@ -165,15 +124,8 @@ orchestrator.on('POST', '/api/orchestrator/events', requireRole('service', 'admi
 
 const api = router()
   .openapi(pollRoute, async (c) => {
-    const q = c.req.valid('query');
     const identity = c.get('identity');
-    const answer = await roomOf(c, identity.tenantId).poll(actorIdentity(identity), DIALECT, {
-      lastEventId: q.lastEventId,
-      lastSequence: q.lastSequence,
-      limit: q.limit,
-      wait: q.wait,
-      types: parseTypes(q.types ?? null),
-    });
+    const answer = await pollActor(roomOf(c, identity.tenantId), identity, DIALECT, c.req.valid('query'));
     return c.json(answer as z.infer<typeof PollAnswer>, 200);
   })
   .openapi(publishRoute, async (c) => {
@@ -195,32 +147,21 @@ const api = router()
   })
   .openapi(messagesRoute, async (c) => {
     const identity = c.get('identity');
-    const text = await c.req.text();
-    const result = (await roomOf(c, identity.tenantId).sendFrame(actorIdentity(identity), DIALECT, text)) as unknown as Awaited<
-      ReturnType<Room['sendFrame']>
-    >;
-    if (result.tooLarge) throw new ApiError('PAYLOAD_TOO_LARGE', 'Frame is larger than this stream accepts');
-    return c.json(result.frames, 200);
+    return c.json(await sendFrameTo(c, roomOf(c, identity.tenantId), identity, DIALECT), 200);
   });
 
 orchestrator.route('/api/orchestrator', api);
 
 orchestrator.get('/ws/orchestrator', async (c) => {
-  if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-    const body: ErrorBody = {
-      error: 'INVALID_REQUEST',
-      message: 'This endpoint speaks WebSocket: send Upgrade: websocket',
-      details: { required: 'Upgrade: websocket' },
-    };
-    return c.json(body, 426, { Upgrade: 'websocket' });
-  }
+  const refused = requireUpgrade(c);
+  if (refused) return refused;
   const identity = await handshakeIdentity(c);
-  return roomOf(c, identity.tenantId).fetch(forwardRequest(c.req.raw, actorIdentity(identity), DIALECT));
+  return forwardToActor(c, roomOf(c, identity.tenantId), identity, DIALECT);
 });
 
 orchestrator.get('/sse/orchestrator', async (c) => {
   const identity = await handshakeIdentity(c);
-  return roomOf(c, identity.tenantId).fetch(forwardRequest(c.req.raw, actorIdentity(identity), DIALECT));
+  return forwardToActor(c, roomOf(c, identity.tenantId), identity, DIALECT);
 });
 
 function apiErrorOf(body: ErrorBody): ApiError {

@@ -1,0 +1,121 @@
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { Room } from '../actors/room';
+import type { Identity } from '../auth/identity';
+import { tokenFromRequest, verifyAccessToken } from '../auth/tokens';
+import { actorIdentity, forwardRequest } from '../core/forward';
+import { POLL_MAX_WAIT_SECONDS } from '../core/polling';
+import type { PollResponse } from '../core/protocol';
+import { REPLAY_LIMIT } from '../core/protocol';
+import { parseTypes } from '../core/sse';
+import type { AppEnv } from './context';
+import { ApiError, type ErrorBody } from './errors';
+import { assertTenant } from './middleware/auth';
+
+/**
+ * The HTTP plumbing every realtime stream shares, whatever its dialect and actor key: the WebSocket and SSE
+ * handshakes (token checked before anything is opened, then forwarded to the actor), long polling and HTTP-sent
+ * frames over the actor's RPC, and the OpenAPI pieces of those routes.
+ */
+
+type RoomStub = DurableObjectStub<Room>;
+
+export const ErrorSchema = z.object({
+  error: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export const errorContent = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
+
+/** WebSocket and SSE handshakes: `?token=` or `Authorization: Bearer`, checked before any upgrade or stream exists. */
+export async function handshakeIdentity(c: Context<AppEnv>): Promise<Identity> {
+  const token = tokenFromRequest(c.req.raw);
+  if (!token) {
+    throw new ApiError('AUTHENTICATION_REQUIRED', 'Authentication required: ?token= or Authorization: Bearer <access_token>', {
+      details: { reason: 'missing' },
+    });
+  }
+  const identity = await verifyAccessToken(c.env, token);
+  assertTenant(identity, c.req.header('x-tenant-id'));
+  return identity;
+}
+
+/** 426 for a plain GET on a WebSocket path, in the one REST error shape. */
+export function requireUpgrade(c: Context<AppEnv>): Response | null {
+  if (c.req.header('upgrade')?.toLowerCase() === 'websocket') return null;
+  const body: ErrorBody = {
+    error: 'INVALID_REQUEST',
+    message: 'This endpoint speaks WebSocket: send Upgrade: websocket',
+    details: { required: 'Upgrade: websocket' },
+  };
+  return c.json(body, 426, { Upgrade: 'websocket' });
+}
+
+/** Hands an authenticated WebSocket upgrade or SSE request to the actor, with the identity the Worker verified. */
+export function forwardToActor(c: Context<AppEnv>, stub: RoomStub, identity: Identity, dialect: string): Promise<Response> {
+  return stub.fetch(forwardRequest(c.req.raw, actorIdentity(identity), dialect));
+}
+
+export const EventsQuery = z.object({
+  lastEventId: z.string().max(100).optional().openapi({ description: 'Last event id received; omit for the current state' }),
+  lastSequence: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(REPLAY_LIMIT)
+    .optional()
+    .openapi({ description: `1..${REPLAY_LIMIT}, default 50` }),
+  wait: z.coerce
+    .number()
+    .min(0)
+    .max(POLL_MAX_WAIT_SECONDS)
+    .optional()
+    .openapi({ description: 'Long-poll: seconds to wait for a new event' }),
+  types: z.string().max(2000).optional().openapi({ description: 'Comma-separated event types' }),
+});
+
+/** The long-polling answer's schema around a dialect's event frame. */
+export const pollAnswer = (frame: z.ZodType, name: string) =>
+  z
+    .object({
+      events: z.array(frame),
+      hasMore: z.boolean(),
+      nextEventId: z.string().nullable(),
+      truncated: z.boolean().optional(),
+      snapshot: z.unknown().optional(),
+    })
+    .openapi(name);
+
+/** Long polling over the actor's log. */
+export async function pollActor(
+  stub: RoomStub,
+  identity: Identity,
+  dialect: string,
+  q: z.infer<typeof EventsQuery>,
+): Promise<PollResponse> {
+  // RPC result types cannot express `unknown`; this is the actor's declared return type.
+  return (await stub.poll(actorIdentity(identity), dialect, {
+    lastEventId: q.lastEventId,
+    lastSequence: q.lastSequence,
+    limit: q.limit,
+    wait: q.wait,
+    types: parseTypes(q.types ?? null),
+  })) as PollResponse;
+}
+
+/** One client frame sent over HTTP; answers the frames sent back to the sender (413 when too large). */
+export async function sendFrameTo(c: Context<AppEnv>, stub: RoomStub, identity: Identity, dialect: string): Promise<unknown[]> {
+  const text = await c.req.text();
+  const result = (await stub.sendFrame(actorIdentity(identity), dialect, text)) as unknown as Awaited<
+    ReturnType<Room['sendFrame']>
+  >;
+  if (result.tooLarge) throw new ApiError('PAYLOAD_TOO_LARGE', 'Frame is larger than this stream accepts');
+  return result.frames;
+}
+
+export const messagesResponses = {
+  200: { description: 'Frames sent back to the sender', content: { 'application/json': { schema: z.array(z.unknown()) } } },
+  401: errorContent('Not authenticated'),
+  413: errorContent('Frame larger than the dialect allows'),
+};
