@@ -202,7 +202,8 @@ export class EdgeRoomsClient {
   #nextAttemptAt: number | null = null;
   #replayed = 0;
   #replayTruncated = false;
-  #everConnected = false;
+  /** The transport of the last established connection: 'transport' events report changes of it. */
+  #lastTransport: TransportKind | null = null;
 
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -445,14 +446,14 @@ export class EdgeRoomsClient {
   }
 
   #onOpen(kind: TransportKind): void {
-    const previous = this.#fallback.transport;
+    const previous = this.#lastTransport;
+    this.#lastTransport = kind;
     this.#fallback = afterOpen(kind);
     this.#attempt = 0;
     this.#nextAttemptAt = null;
     this.#lastConnected = new Date().toISOString();
     this.#touch();
-    if (previous !== kind || !this.#everConnected)
-      this.#emit('transport', { from: this.#everConnected ? previous : null, to: kind });
+    if (previous !== kind) this.#emit('transport', { from: previous, to: kind });
     const resumed = this.#lastEventId !== null;
     if (resumed) {
       // The server replays what was missed right after open (URL `lastEventId` / `Last-Event-ID` / poll cursor).
@@ -466,7 +467,6 @@ export class EdgeRoomsClient {
     } else {
       this.#becomeConnected(kind, false);
     }
-    this.#everConnected = true;
     this.#flush();
     this.#startHeartbeat();
     this.#scheduleProbe();
@@ -586,6 +586,7 @@ export class EdgeRoomsClient {
     this.#transport = probe;
     old.close();
     this.#fallback = afterOpen(probe.kind);
+    this.#lastTransport = probe.kind;
     this.#lastConnected = new Date().toISOString();
     this.#touch();
     this.#emit('transport', { from: old.kind, to: probe.kind });
