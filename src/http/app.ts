@@ -11,7 +11,6 @@ import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
-import { rooms } from './routes/rooms';
 import { players } from './routes/players';
 import { structures } from './routes/structures';
 import { zones } from './routes/zones';
@@ -57,7 +56,6 @@ export function createApp() {
   app.route('/api/auth', auth);
   app.route('/api/admin', admin);
   app.route('/', orchestrator);
-  app.route('/', rooms);
   app.route('/api/players', players);
   app.route('/api/zones', zones);
   app.route('/api/structures', structures);
