@@ -4,11 +4,13 @@ import type { WireError } from './types';
 export class RequestError extends Error {
   override readonly name = 'RequestError';
   readonly code: string | number;
+  readonly reason?: string;
   readonly details?: unknown;
 
   constructor(error: WireError) {
     super(error.message);
     this.code = error.code;
+    this.reason = error.reason;
     this.details = error.details;
   }
 }

@@ -4,6 +4,8 @@ import type { TransportKind } from './fallback';
 export interface WireError {
   code: string | number;
   message: string;
+  /** The symbolic code when `code` is a number (seed 001 sends close-code style numbers plus `reason`). */
+  reason?: string;
   details?: unknown;
 }
 

@@ -38,7 +38,9 @@ export const roomsDialect: ClientDialect = {
         return { kind: 'pong', id, timestamp: toMillis(frame.timestamp), raw: frame };
       case 'event': {
         const name = str(frame.method) ?? 'message';
-        if (name === 'heartbeat') return { kind: 'control', name, data: frame.data, raw: frame };
+        // The welcome and server heartbeats are about the connection, not the room: never logged, never deduped.
+        if (CONTROL_NAMES.has(name) && frame.eventId === undefined)
+          return { kind: 'control', name, data: frame.data, raw: frame };
         if (RESYNC_NAMES.has(name)) {
           const resync = readResync(frame.data, decodeEvent, frame);
           if (resync) return resync;
@@ -53,6 +55,7 @@ export const roomsDialect: ClientDialect = {
 
 /** Names a server may give its resync answer in this envelope (an event, or a frame type of its own). */
 const RESYNC_NAMES = new Set(['resync', 'resync_response', 'snapshot']);
+const CONTROL_NAMES = new Set(['connected', 'heartbeat']);
 
 function decodeEvent(frame: unknown): DecodedFrame | null {
   if (!isRecord(frame)) return null;

@@ -28,7 +28,10 @@ export function toWireError(value: unknown, fallback?: Record<string, unknown>):
   const source = isRecord(value) ? value : (fallback ?? {});
   const code = typeof source.code === 'string' || typeof source.code === 'number' ? source.code : 'ERROR';
   const message = str(source.message) ?? str(source.error) ?? (typeof value === 'string' ? value : 'Request failed');
-  return source.details === undefined ? { code, message } : { code, message, details: source.details };
+  const error: WireError = { code, message };
+  if (typeof source.reason === 'string') error.reason = source.reason;
+  if (source.details !== undefined) error.details = source.details;
+  return error;
 }
 
 /**
