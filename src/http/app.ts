@@ -12,6 +12,7 @@ import { auth } from './routes/auth';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
+import { rooms } from './routes/rooms';
 import { structures } from './routes/structures';
 import { zones } from './routes/zones';
 import { router } from './validation';
@@ -56,6 +57,7 @@ export function createApp() {
   app.route('/api/auth', auth);
   app.route('/api/admin', admin);
   app.route('/', orchestrator);
+  app.route('/', rooms);
   app.route('/api/players', players);
   app.route('/api/zones', zones);
   app.route('/api/structures', structures);
