@@ -65,7 +65,12 @@ export interface WebSocketLike {
   binaryType?: string;
   send(data: string | ArrayBuffer | Uint8Array): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: SocketEventLike) => void): void;
+  /**
+   * Listeners receive the runtime's own event objects (MessageEvent, CloseEvent, ...), read as SocketEventLike;
+   * `any` here is what lets every runtime's WebSocket type fit this one interface.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the DOM, workerd and `ws` event types share no declared base.
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: any) => void): void;
 }
 
 /** How to open a socket: a constructor (`WebSocket`, `ws`), or any function that yields one (maybe already open). */
