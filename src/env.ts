@@ -9,6 +9,8 @@ export interface Env {
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
+  /** EarthRing's world seed for procedural generation (uint32, seed 000's `WORLD_SEED`); default 12345. */
+  WORLD_SEED?: string;
   /** Secrets. */
   JWT_SECRET: string;
   ADMIN_USERNAME?: string;

@@ -158,3 +158,61 @@ export async function batchWithBump<T>(
   const bumped = bump ? (all[all.length - 1]!.results as { floor: number; chunk_index: number; version: number }[]) : [];
   return { results, changes: chunkChangesFrom(touches, bumped) };
 }
+
+// ---- generated content cache ------------------------------------------------------------------------------
+
+/** A row of `generated_chunks`: content that is a pure function of its key, shared by every tenant. */
+export interface GeneratedChunkRow {
+  world_seed: number;
+  floor: number;
+  chunk_index: number;
+  lod: string;
+  chunk_seed: number;
+  /** gzip + base64 of the ERCG geometry buffer. */
+  geometry: string;
+  /** JSON `{structures, zones}` of the generated content. */
+  content: string;
+  created_at: string;
+}
+
+/** Cached generated chunks of one world seed and LOD, keyed by chunk id. */
+export async function findGeneratedChunks(
+  db: D1Database,
+  worldSeed: number,
+  lod: string,
+  refs: readonly ChunkRef[],
+): Promise<Map<string, GeneratedChunkRow>> {
+  const out = new Map<string, GeneratedChunkRow>();
+  if (refs.length === 0) return out;
+  const { results } = await db
+    .prepare(
+      `SELECT g.* FROM json_each(?3) AS j
+         JOIN generated_chunks AS g ON g.world_seed = ?1 AND g.lod = ?2 AND g.floor = json_extract(j.value, '$[0]')
+                                   AND g.chunk_index = json_extract(j.value, '$[1]')`,
+    )
+    .bind(worldSeed, lod, JSON.stringify(refs.map((r) => [r.floor, r.chunkIndex])))
+    .all<GeneratedChunkRow>();
+  for (const row of results) out.set(formatChunkId({ floor: row.floor, chunkIndex: row.chunk_index }), row);
+  return out;
+}
+
+/**
+ * Stores freshly generated chunks with INSERT OR IGNORE and reads back what is stored: when two requests
+ * race, both answer with the first write, so every answer for a key is byte-identical.
+ */
+export async function storeGeneratedChunks(db: D1Database, rows: readonly GeneratedChunkRow[]): Promise<GeneratedChunkRow[]> {
+  if (rows.length === 0) return [];
+  const statements = rows.flatMap((r) => [
+    db
+      .prepare(
+        `INSERT OR IGNORE INTO generated_chunks (world_seed, floor, chunk_index, lod, chunk_seed, geometry, content, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+      )
+      .bind(r.world_seed, r.floor, r.chunk_index, r.lod, r.chunk_seed, r.geometry, r.content, r.created_at),
+    db
+      .prepare('SELECT * FROM generated_chunks WHERE world_seed = ?1 AND floor = ?2 AND chunk_index = ?3 AND lod = ?4')
+      .bind(r.world_seed, r.floor, r.chunk_index, r.lod),
+  ]);
+  const results = await db.batch<GeneratedChunkRow>(statements);
+  return rows.map((r, i) => results[2 * i + 1]!.results[0] ?? r);
+}

@@ -1,4 +1,4 @@
-import type { ChunkRef, Point } from '../domain/ring';
+import { type ChunkRef, formatChunkId, type Point } from '../domain/ring';
 import { type StructurePatch, type StructurePlacement, type StructureType, structureChunk } from '../domain/structures';
 import { batchWithBump, bumpStatement, type ChunkChange, type ChunkTouch } from './chunks';
 import { mergeProperties } from './zones';
@@ -65,6 +65,27 @@ export async function structuresInChunk(db: D1Database, tenantId: string, ref: C
     .bind(tenantId, ref.floor, ref.chunkIndex)
     .all<StructureRow>();
   return results;
+}
+
+/** The tenant's structures of many chunks, keyed by chunk id, in one query. */
+export async function structuresInChunks(
+  db: D1Database,
+  tenantId: string,
+  refs: readonly ChunkRef[],
+): Promise<Map<string, StructureRow[]>> {
+  const out = new Map(refs.map((r) => [formatChunkId(r), [] as StructureRow[]]));
+  if (refs.length === 0) return out;
+  const { results } = await db
+    .prepare(
+      `SELECT s.* FROM json_each(?2) AS j
+         JOIN structures AS s ON s.tenant_id = ?1 AND s.floor = json_extract(j.value, '$[0]')
+                             AND s.chunk_index = json_extract(j.value, '$[1]')
+        ORDER BY s.id`,
+    )
+    .bind(tenantId, JSON.stringify(refs.map((r) => [r.floor, r.chunkIndex])))
+    .all<StructureRow>();
+  for (const row of results) out.get(formatChunkId(rowChunk(row)))?.push(row);
+  return out;
 }
 
 export async function structuresOfZone(db: D1Database, tenantId: string, zoneId: number): Promise<StructureRow[]> {

@@ -1,6 +1,6 @@
 import { chunksInXRange } from '../domain/chunks';
 import type { Bbox } from '../domain/geometry';
-import { CHUNK_LENGTH, type ChunkRef, chunkStartX, type Floor, MAX_ABS_Y } from '../domain/ring';
+import { CHUNK_LENGTH, type ChunkRef, chunkStartX, type Floor, formatChunkId, MAX_ABS_Y } from '../domain/ring';
 import {
   type AreaQuery,
   type PolygonGeometry,
@@ -221,26 +221,42 @@ export function areaQuerySql(q: AreaQuery): { sql: string; params: (string | num
   return { sql: `${selects.join(' UNION ')} ORDER BY id LIMIT ${MAX_AREA_RESULTS}`, params };
 }
 
-export async function zonesInArea(db: D1Database, tenantId: string, q: AreaQuery): Promise<ZoneRow[]> {
+function areaStatement(db: D1Database, tenantId: string, q: AreaQuery): D1PreparedStatement {
   const { sql, params } = areaQuerySql(q);
-  const { results } = await db
-    .prepare(sql)
-    .bind(tenantId, q.floor, q.yMax, q.yMin, ...params)
-    .all<ZoneRow>();
-  return results;
+  return db.prepare(sql).bind(tenantId, q.floor, q.yMax, q.yMin, ...params);
 }
 
-/** The tenant's zones whose bbox covers a chunk (the same chunks whose versions the zone bumps). */
-export async function zonesInChunk(db: D1Database, tenantId: string, ref: ChunkRef): Promise<ZoneRow[]> {
-  const start = chunkStartX(ref.chunkIndex);
-  const q = parseZoneAreaQuery({
-    x_min: start,
-    x_max: start + CHUNK_LENGTH,
-    y_min: -MAX_ABS_Y,
-    y_max: MAX_ABS_Y,
-    floor: ref.floor,
+export async function zonesInArea(db: D1Database, tenantId: string, q: AreaQuery): Promise<ZoneRow[]> {
+  return (await areaStatement(db, tenantId, q).all<ZoneRow>()).results;
+}
+
+/**
+ * The tenant's zones whose bbox covers each chunk (the same chunks whose versions the zone bumps), keyed by
+ * chunk id; one batch (one round trip) for all chunks.
+ */
+export async function zonesInChunks(
+  db: D1Database,
+  tenantId: string,
+  refs: readonly ChunkRef[],
+): Promise<Map<string, ZoneRow[]>> {
+  const out = new Map<string, ZoneRow[]>();
+  if (refs.length === 0) return out;
+  const statements = refs.map((ref) => {
+    const start = chunkStartX(ref.chunkIndex);
+    const q = parseZoneAreaQuery({
+      x_min: start,
+      x_max: start + CHUNK_LENGTH,
+      y_min: -MAX_ABS_Y,
+      y_max: MAX_ABS_Y,
+      floor: ref.floor,
+    });
+    return areaStatement(db, tenantId, q);
   });
-  const rows = await zonesInArea(db, tenantId, q);
-  // The index finds bboxes touching the chunk's closed x range; keep those `zoneChunks` counts (one rule).
-  return rows.filter((r) => zoneChunks(r.floor, rowBbox(r)).some((c) => c.chunkIndex === ref.chunkIndex));
+  const results = await db.batch<ZoneRow>(statements);
+  refs.forEach((ref, i) => {
+    // The index finds bboxes touching the chunk's closed x range; keep those `zoneChunks` counts (one rule).
+    const rows = results[i]!.results.filter((r) => zoneChunks(r.floor, rowBbox(r)).some((c) => c.chunkIndex === ref.chunkIndex));
+    out.set(formatChunkId(ref), rows);
+  });
+  return out;
 }

@@ -9,9 +9,11 @@ import { jsonBody } from './middleware/json-body';
 import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
+import { chunks } from './routes/chunks';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
+import { procgen } from './routes/procgen';
 import { rooms } from './routes/rooms';
 import { structures } from './routes/structures';
 import { zones } from './routes/zones';
@@ -61,6 +63,8 @@ export function createApp() {
   app.route('/api/players', players);
   app.route('/api/zones', zones);
   app.route('/api/structures', structures);
+  app.route('/api/chunks', chunks);
+  app.route('/api/chunks', procgen);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

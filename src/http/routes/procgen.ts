@@ -1,0 +1,270 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { findGeneratedChunks, type GeneratedChunkRow, storeGeneratedChunks } from '../../db/chunks';
+import { encodeChunkGeometry, LOD_LEVELS, type Lod, parseGenerateRequest, parseWorldSeed } from '../../domain/chunks';
+import { isDomainError } from '../../domain/errors';
+import { chunkSeed, generateChunk, generatedStructures } from '../../domain/procgen';
+import { CHUNK_LENGTH, type ChunkRef, formatChunkId, parseChunkIndex, parseFloor, RING_WIDTH } from '../../domain/ring';
+import type { Env } from '../../env';
+import { ApiError } from '../errors';
+import { requireAuth } from '../middleware/auth';
+import { rateLimitBy } from '../middleware/rate-limit';
+import { router } from '../validation';
+
+/**
+ * Seed 000's Procedural Generation Service API, served by the Worker itself (no separate service), plus the
+ * generation pipeline behind `POST /api/chunks/request`: generate (src/domain/procgen.ts), encode as ERCG
+ * binary (src/domain/chunks.ts), gzip, base64, and cache in D1 per (world seed, floor, chunk, LOD).
+ *
+ * The seed calls this an internal service API; here any authenticated user may call it (tools and clients
+ * use it to debug determinism), and generation counts against the chunk-request limit (100/min per user).
+ * Only the world's own seed (`WORLD_SEED`) is cached: other seeds are generated on each call, byte-identical
+ * all the same, and cannot fill D1 with worlds nobody plays.
+ */
+
+/** How a chunk's `geometry` string is encoded, so a client can decode it. */
+export const CHUNK_ENCODING = { format: 'edgerooms-chunk-v1', compression: 'gzip', encoding: 'base64' } as const;
+
+/** The world seed of this deployment; a malformed `WORLD_SEED` is a server fault, never a client's 400. */
+export function worldSeedOf(env: Env): number {
+  try {
+    return parseWorldSeed(env.WORLD_SEED);
+  } catch (e) {
+    if (!isDomainError(e)) throw e;
+    console.error('WORLD_SEED is not a uint32:', env.WORLD_SEED);
+    throw new ApiError('SERVER_ERROR', 'World seed is misconfigured');
+  }
+}
+
+/** gzip through the runtime's CompressionStream (its default level; output is deterministic). */
+export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  // In slices: String.fromCharCode(...all) would overflow the argument limit on large buffers.
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export type GeneratedStructure = ReturnType<typeof generatedStructures>[number] & { generated: true };
+
+export interface GeneratedZoneRecord {
+  id: string;
+  name: string;
+  zone_type: string;
+  floor: number;
+  geometry: { type: 'Polygon'; coordinates: [number, number][][] };
+  properties: Record<string, unknown>;
+  generated: true;
+}
+
+/** One generated chunk as the REST answers carry it. */
+export interface GeneratedContent {
+  chunkSeed: number;
+  worldSeed: number;
+  lod: Lod;
+  /** gzip + base64 of the ERCG buffer (CHUNK_ENCODING). */
+  geometry: string;
+  structures: GeneratedStructure[];
+  zones: GeneratedZoneRecord[];
+}
+
+async function generateRow(ref: ChunkRef, lod: Lod, worldSeed: number, now: string): Promise<GeneratedChunkRow> {
+  const chunk = generateChunk({ floor: ref.floor, chunkIndex: ref.chunkIndex, lod, worldSeed });
+  const structures = generatedStructures(chunk).map((s) => ({ ...s, generated: true as const }));
+  const zones: GeneratedZoneRecord[] = chunk.zones.map((z) => ({
+    id: `gen:${z.id}`,
+    name: z.name,
+    zone_type: z.zone_type,
+    floor: ref.floor,
+    geometry: z.geometry,
+    properties: {},
+    generated: true,
+  }));
+  return {
+    world_seed: chunk.chunk.world_seed,
+    floor: ref.floor,
+    chunk_index: ref.chunkIndex,
+    lod,
+    chunk_seed: chunk.chunk.chunk_seed,
+    geometry: toBase64(await gzip(encodeChunkGeometry(chunk))),
+    content: JSON.stringify({ structures, zones }),
+    created_at: now,
+  };
+}
+
+const contentOf = (row: GeneratedChunkRow): GeneratedContent => {
+  const { structures, zones } = JSON.parse(row.content) as Pick<GeneratedContent, 'structures' | 'zones'>;
+  return { chunkSeed: row.chunk_seed, worldSeed: row.world_seed, lod: row.lod as Lod, geometry: row.geometry, structures, zones };
+};
+
+/**
+ * Generated content of chunks, keyed by chunk id: from the D1 cache when present, else generated now (and
+ * cached when `worldSeed` is the world's own).
+ */
+export async function generatedChunks(
+  env: Env,
+  refs: readonly ChunkRef[],
+  lod: Lod,
+  worldSeed: number,
+): Promise<Map<string, GeneratedContent>> {
+  const cacheable = worldSeed === worldSeedOf(env);
+  const cached = cacheable ? await findGeneratedChunks(env.DB, worldSeed, lod, refs) : new Map<string, GeneratedChunkRow>();
+  const now = new Date().toISOString();
+  const fresh = await Promise.all(
+    refs.filter((r) => !cached.has(formatChunkId(r))).map((ref) => generateRow(ref, lod, worldSeed, now)),
+  );
+  const stored = cacheable ? await storeGeneratedChunks(env.DB, fresh) : fresh;
+  const out = new Map<string, GeneratedContent>();
+  for (const row of [...cached.values(), ...stored]) {
+    out.set(formatChunkId({ floor: row.floor, chunkIndex: row.chunk_index }), contentOf(row));
+  }
+  return out;
+}
+
+// ---- routes -----------------------------------------------------------------------------------------------
+
+const ErrorBody = z.object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
+const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
+const ok = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const doc = (type: 'string' | 'integer', description: string, example?: unknown) =>
+  z.unknown().openapi({ type, description, example });
+
+export const Encoding = z
+  .object({ format: z.literal(CHUNK_ENCODING.format), compression: z.literal('gzip'), encoding: z.literal('base64') })
+  .openapi('ChunkEncoding', {
+    description:
+      'geometry = base64(gzip(ERCG buffer)); ERCG v1 is little-endian binary: a 48-byte header ("ERCG", format, lod, ' +
+      'floor, chunk index, chunk seed, world seed, terrain grid, record counts) then terrain heights, roads, transit, ' +
+      'stations and buildings in chunk-local coordinates (see src/domain/chunks.ts)',
+  });
+
+const GenerateRequest = z
+  .object({
+    floor: doc('integer', 'Floor −2..15', 0),
+    chunk_index: doc('integer', 'Chunk index 0..263,999', 12345),
+    lod_level: doc('string', LOD_LEVELS.join(', '), 'medium'),
+    world_seed: doc('integer', 'uint32; default: the server WORLD_SEED (12345)', 12345),
+  })
+  .partial()
+  .loose()
+  .openapi('GenerateChunkRequest', { required: ['floor', 'chunk_index'] });
+
+const GenerateResponse = z
+  .object({
+    success: z.literal(true),
+    chunk: z.object({
+      chunk_id: z.string(),
+      floor: z.number().int(),
+      chunk_index: z.number().int(),
+      width: z.number(),
+      length: z.number(),
+      version: z.number().int(),
+      lod_level: z.enum(LOD_LEVELS),
+      world_seed: z.number().int(),
+      chunk_seed: z.number().int(),
+      encoding: Encoding,
+    }),
+    geometry: z.string(),
+    structures: z.array(z.record(z.string(), z.unknown())),
+    zones: z.array(z.record(z.string(), z.unknown())),
+    message: z.string(),
+  })
+  .openapi('GenerateChunkResponse');
+
+const SeedParams = z.object({
+  floor: z
+    .string()
+    .regex(/^-?\d{1,3}$/, 'must be an integer')
+    .openapi({ param: { name: 'floor', in: 'path' }, example: '0' }),
+  chunk_index: z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be an integer')
+    .openapi({ param: { name: 'chunk_index', in: 'path' }, example: '12345' }),
+});
+
+const SeedResponse = z
+  .object({ floor: z.number().int(), chunk_index: z.number().int(), world_seed: z.number().int(), chunk_seed: z.number().int() })
+  .openapi('ChunkSeed', {
+    description:
+      'chunk_seed = fmix32(fmix32(fmix32(0x9E3779B9 ^ world_seed) ^ (floor + 2)) ^ chunk_index), uint32, fmix32 = MurmurHash3 finaliser',
+  });
+
+const security = [{ Bearer: [] }];
+
+const generateRoute = createRoute({
+  method: 'post',
+  path: '/generate',
+  summary: 'Generate one chunk (procedural generation service; counts as a chunk request)',
+  security,
+  middleware: [requireAuth, rateLimitBy('CHUNK_REQUEST', 'user')] as const,
+  request: { body: { required: true, content: { 'application/json': { schema: GenerateRequest } } } },
+  responses: {
+    200: ok(GenerateResponse, 'Generated (or served from the cache, byte-identical)'),
+    400: error('Bad floor, chunk index, LOD or seed'),
+    401: error('Not authenticated'),
+    429: error('More than 100 chunk requests a minute'),
+  },
+});
+
+const seedRoute = createRoute({
+  method: 'get',
+  path: '/seed/{floor}/{chunk_index}',
+  summary: 'The deterministic seed of a chunk',
+  security,
+  middleware: [requireAuth] as const,
+  request: { params: SeedParams, query: z.object({ world_seed: z.string().optional().openapi({ example: '12345' }) }) },
+  responses: {
+    200: ok(SeedResponse, 'Seed'),
+    400: error('Bad floor, chunk index or seed'),
+    401: error('Not authenticated'),
+  },
+});
+
+export const procgen = router();
+
+procgen
+  .openapi(generateRoute, async (c) => {
+    const raw = c.req.valid('json');
+    const req = parseGenerateRequest({ ...raw, world_seed: raw.world_seed ?? worldSeedOf(c.env) });
+    const ref = { floor: req.floor, chunkIndex: req.chunkIndex };
+    const content = (await generatedChunks(c.env, [ref], req.lod, req.worldSeed)).get(formatChunkId(ref))!;
+    return c.json(
+      {
+        success: true as const,
+        chunk: {
+          chunk_id: formatChunkId(ref),
+          floor: ref.floor,
+          chunk_index: ref.chunkIndex,
+          width: RING_WIDTH,
+          length: CHUNK_LENGTH,
+          version: 1,
+          lod_level: req.lod,
+          world_seed: content.worldSeed,
+          chunk_seed: content.chunkSeed,
+          encoding: CHUNK_ENCODING,
+        },
+        geometry: content.geometry,
+        structures: content.structures,
+        zones: content.zones,
+        message: `Chunk ${formatChunkId(ref)} generated: ${content.structures.length} structures, ${content.zones.length} zones`,
+      },
+      200,
+    );
+  })
+  .openapi(seedRoute, async (c) => {
+    const p = c.req.valid('param');
+    const floor = parseFloor(Number(p.floor));
+    const chunkIndex = parseChunkIndex(Number(p.chunk_index));
+    const q = c.req.valid('query').world_seed;
+    const worldSeed = q === undefined || q === '' ? worldSeedOf(c.env) : parseWorldSeed(q);
+    return c.json(
+      { floor, chunk_index: chunkIndex, world_seed: worldSeed, chunk_seed: chunkSeed(worldSeed, floor, chunkIndex) },
+      200,
+    );
+  });
