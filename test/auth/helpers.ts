@@ -1,4 +1,4 @@
-import { SELF } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
 
 /**
@@ -76,3 +76,26 @@ export function expectError(r: { status: number; body: Body }, status: number, c
 }
 
 export const uniqueTenant = () => `t-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+
+/** An admin of a fresh tenant: registered as a player, granted the role in D1, then logged in again. */
+export async function tenantAdmin(tenant: string): Promise<Session> {
+  const s = await registerUser({ tenant });
+  await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?1").bind(s.user_id).run();
+  const r = await call('/api/auth/login', { body: { username: s.username, password: PASSWORD, tenant_id: tenant } });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body as Session;
+}
+
+/** A closed axis-aligned rectangle as a GeoJSON Polygon. */
+export const rect = (x0: number, y0: number, x1: number, y1: number) => ({
+  type: 'Polygon',
+  coordinates: [
+    [
+      [x0, y0],
+      [x1, y0],
+      [x1, y1],
+      [x0, y1],
+      [x0, y0],
+    ],
+  ],
+});

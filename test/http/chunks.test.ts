@@ -6,20 +6,7 @@ import { decodeChunkGeometry, encodeChunkGeometry, MAX_CHUNKS_PER_REQUEST } from
 import { generateChunk } from '../../src/domain/procgen';
 import { parseZoneDraft } from '../../src/domain/zones';
 import { LIMITS } from '../../src/http/limits';
-import { call, expectError, registerUser, type Session, uniqueTenant } from '../auth/helpers';
-
-const rect = (x0: number, y0: number, x1: number, y1: number) => ({
-  type: 'Polygon',
-  coordinates: [
-    [
-      [x0, y0],
-      [x1, y0],
-      [x1, y1],
-      [x0, y1],
-      [x0, y0],
-    ],
-  ],
-});
+import { call, expectError, rect, registerUser, type Session, uniqueTenant } from '../auth/helpers';
 
 const get = (path: string, s: Session) => call(path, { method: 'GET', token: s.access_token });
 const meta = (s: Session, id: string) => get(`/api/chunks/${id}`, s);

@@ -1,15 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, expectError, PASSWORD, registerUser, type Session, uniqueTenant } from '../auth/helpers';
-
-/** An admin of a fresh tenant: registered as a player, granted the role in D1, then logged in again. */
-async function tenantAdmin(tenant: string): Promise<Session> {
-  const s = await registerUser({ tenant });
-  await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?1").bind(s.user_id).run();
-  const r = await call('/api/auth/login', { body: { username: s.username, password: PASSWORD, tenant_id: tenant } });
-  expect(r.body.role).toBe('admin');
-  return r.body;
-}
+import { call, expectError, PASSWORD, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
 
 describe('GET /api/players/me and /api/players/{id}', () => {
   let tenant: string;

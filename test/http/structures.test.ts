@@ -1,28 +1,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/http/limits';
-import { call, expectError, PASSWORD, registerUser, type Session, uniqueTenant } from '../auth/helpers';
-
-/** An admin of a fresh tenant: registered as a player, granted the role in D1, then logged in again. */
-async function tenantAdmin(tenant: string): Promise<Session> {
-  const s = await registerUser({ tenant });
-  await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?1").bind(s.user_id).run();
-  const r = await call('/api/auth/login', { body: { username: s.username, password: PASSWORD, tenant_id: tenant } });
-  return r.body;
-}
-
-const rect = (x0: number, y0: number, x1: number, y1: number) => ({
-  type: 'Polygon',
-  coordinates: [
-    [
-      [x0, y0],
-      [x1, y0],
-      [x1, y1],
-      [x0, y1],
-      [x0, y0],
-    ],
-  ],
-});
+import { call, expectError, PASSWORD, rect, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
 
 async function createZone(s: Session, geometry: unknown, floor = 0): Promise<number> {
   const r = await call('/api/zones', {
