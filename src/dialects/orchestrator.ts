@@ -318,6 +318,8 @@ export function view(s: OrchestratorState, scopes: readonly string[] | undefined
 const PingFrame = z.object({
   type: z.literal('ping'),
   payload: z.object({ timestamp: z.union([z.string().max(100), z.number()]).optional() }).optional(),
+  /** Seed 004 puts the timestamp in `payload`; a top-level one (the envelope's own field) is echoed too. */
+  timestamp: z.union([z.string().max(100), z.number()]).optional(),
 });
 
 const ResyncFrame = z.object({
@@ -376,7 +378,11 @@ export const orchestratorDialect: Dialect = {
     if (type === 'ping') {
       const ping = PingFrame.safeParse(frame);
       if (!ping.success) throw invalid(ping.error);
-      conn.send({ type: 'pong', payload: { timestamp: ping.data.payload?.timestamp ?? now() }, timestamp: now() });
+      conn.send({
+        type: 'pong',
+        payload: { timestamp: ping.data.payload?.timestamp ?? ping.data.timestamp ?? now() },
+        timestamp: now(),
+      });
       return;
     }
     if (type === 'resync') {

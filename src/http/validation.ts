@@ -20,7 +20,7 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
     const details = zodDetails(result.error as z.ZodError);
     throw new ApiError(
       'INVALID_REQUEST',
-      `Invalid ${result.target}: ${details.field} ${(result.error as z.ZodError).issues[0]?.message ?? ''}`.trim(),
+      `Invalid ${result.target === 'json' ? 'request body' : result.target}: ${details.field} ${(result.error as z.ZodError).issues[0]?.message ?? ''}`.trim(),
       { details: { ...details, location: result.target } },
     );
   }

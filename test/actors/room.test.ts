@@ -280,6 +280,8 @@ describe('connection limits and codecs', () => {
     });
     s.send({ type: 'ping', payload: { timestamp: 42 } });
     expect(await s.next()).toMatchObject({ type: 'pong', payload: { timestamp: 42 } });
+    s.send({ type: 'ping', timestamp: '2026-01-30T12:00:00Z' });
+    expect(await s.next()).toMatchObject({ type: 'pong', payload: { timestamp: '2026-01-30T12:00:00Z' } });
     expect(s.closed).toBeNull();
   });
 
