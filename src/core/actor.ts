@@ -72,6 +72,8 @@ export const AUTO_PING = 'ping';
 export const AUTO_PONG = 'pong';
 
 const TIMER_IDLE = 'core:idle';
+/** Longest a connection's per-frame bookkeeping (lastSeen, limiter state) stays only in memory. */
+const ATTACHMENT_PERSIST_MS = 5_000;
 const TIMER_FLUSH = 'core:flush';
 
 const randomId = (prefix: string): string => `${prefix}_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
@@ -92,6 +94,13 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   private settings: ActorConfig;
   /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
   private readonly closing = new Set<string>();
+  /**
+   * Attachments as this instance knows them. The serialized copy is the truth across hibernation; this cache
+   * spares the hot paths (every frame in, every event out to every socket) a structured-clone read each time.
+   */
+  private readonly attachments = new WeakMap<WebSocket, Attachment>();
+  /** When each socket's attachment was last written, to persist per-frame bookkeeping lazily. */
+  private readonly persistedAt = new WeakMap<WebSocket, number>();
 
   /** The wire formats this actor speaks, by name; a connection picks one at connect time. */
   protected abstract readonly dialects: Record<string, Dialect>;
@@ -277,7 +286,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const server = pair[1];
     // Tags let broadcasts to a user or a dialect ask the runtime for exactly those sockets.
     this.ctx.acceptWebSocket(server, [`u:${identity.userId}`.slice(0, 256), `d:${dialect.name}`]);
-    server.serializeAttachment(att);
+    this.saveAttachment(server, att, now);
     const conn = this.socketConnection(server, att);
 
     // Welcome and replay are sent in this same synchronous turn as the accept: no event can fall between them.
@@ -321,7 +330,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   // ---- hibernation handlers --------------------------------------------------------------------------------
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const att = attachmentOf(ws);
+    const att = this.attachmentOf(ws);
     if (!att) {
       safeClose(ws, CLOSE.INTERNAL_ERROR, 'Unknown connection');
       return;
@@ -341,10 +350,11 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     att.tat = decision.tat;
     att.lastSeen = now;
     // A binary frame means the client speaks MessagePack: answer it the same way from now on.
-    if (typeof message !== 'string') att.codec = 'msgpack';
+    const switched = typeof message !== 'string' && att.codec !== 'msgpack';
+    if (switched) att.codec = 'msgpack';
     if (!decision.allowed) {
       att.strikes += 1;
-      ws.serializeAttachment(att);
+      this.saveAttachment(ws, att, now);
       if (att.strikes >= limits.rateLimitStrikes) {
         this.closeSocket(ws, att, CLOSE.POLICY_VIOLATION, 'Rate limit exceeded');
         return;
@@ -352,22 +362,25 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       this.socketConnection(ws, att).send(dialect.renderError(rateLimitError(decision.retryAfterMs, limits.messagesPerMinute)));
       return;
     }
+    const struck = att.strikes !== 0;
     att.strikes = 0;
-    ws.serializeAttachment(att);
+    // lastSeen and the limiter state change on every frame; writing them at most every few seconds keeps the
+    // idle sweep and the limit right across hibernation (which needs seconds of silence) at a fraction of the cost.
+    if (switched || struck || now - (this.persistedAt.get(ws) ?? 0) >= ATTACHMENT_PERSIST_MS) this.saveAttachment(ws, att, now);
     await this.dispatch(dialect, this.socketConnection(ws, att), message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
     // Completes the closing handshake where the runtime does not reply to a close by itself.
     safeClose(ws, code >= 1000 && code < 1004 ? code : CLOSE.NORMAL, 'Closed');
-    const att = attachmentOf(ws);
+    const att = this.attachmentOf(ws);
     if (!att) return;
     if (this.closing.delete(att.id)) return; // cleaned up when the server closed it
     this.left(ws, att, code);
   }
 
   override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
-    const att = attachmentOf(ws);
+    const att = this.attachmentOf(ws);
     if (att) this.closeSocket(ws, att, CLOSE.INTERNAL_ERROR, 'Connection error');
   }
 
@@ -405,7 +418,9 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       }),
     );
     if (this.outbox.pending() > 0) void this.timers.scheduleNoLaterThan(TIMER_FLUSH, now + this.settings.flushDelayMs);
-    for (const event of events) this.deliver(event, options.exclude);
+    // A burst goes out in one pass over one socket list, in log order.
+    const sockets = this.openSockets();
+    for (const event of events) this.deliver(event, sockets, options.exclude);
     this.waiters.wake();
     return events;
   }
@@ -535,10 +550,10 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   }
 
   /** Sends a logged event to every transport: WebSockets, SSE streams (poll waiters are woken by the caller). */
-  private deliver(event: LoggedEvent, exclude?: string): void {
+  private deliver(event: LoggedEvent, sockets: Array<{ ws: WebSocket; att: Attachment }>, exclude?: string): void {
     // One encoding per dialect and codec when the frame does not depend on the connection.
     const cache = new Map<string, string | Uint8Array | null>();
-    for (const { ws, att } of this.openSockets()) {
+    for (const { ws, att } of sockets) {
       if (att.id === exclude) continue;
       if (att.topics.length && !att.topics.includes(event.scope)) continue;
       const dialect = this.dialects[att.dialect];
@@ -592,12 +607,26 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     };
   }
 
+  private attachmentOf(ws: WebSocket): Attachment | null {
+    const cached = this.attachments.get(ws);
+    if (cached) return cached;
+    const att = readAttachment(ws);
+    if (att) this.attachments.set(ws, att);
+    return att;
+  }
+
+  private saveAttachment(ws: WebSocket, att: Attachment, now: number): void {
+    ws.serializeAttachment(att);
+    this.attachments.set(ws, att);
+    this.persistedAt.set(ws, now);
+  }
+
   /** Open sockets with their attachments, skipping those this instance is closing. */
   private openSockets(tag?: string): Array<{ ws: WebSocket; att: Attachment }> {
     const out: Array<{ ws: WebSocket; att: Attachment }> = [];
     for (const ws of this.ctx.getWebSockets(tag)) {
       if (ws.readyState !== 1) continue; // OPEN
-      const att = attachmentOf(ws);
+      const att = this.attachmentOf(ws);
       if (!att || this.closing.has(att.id)) continue;
       out.push({ ws, att });
     }
@@ -658,12 +687,12 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     for (const { ws, att } of this.openSockets()) {
       if (att.id !== conn.id) continue;
       att.topics = change(att.topics);
-      ws.serializeAttachment(att);
+      this.saveAttachment(ws, att, Date.now());
     }
   }
 }
 
-function attachmentOf(ws: WebSocket): Attachment | null {
+function readAttachment(ws: WebSocket): Attachment | null {
   const att = ws.deserializeAttachment() as Attachment | null;
   return att && att.v === 1 ? att : null;
 }
