@@ -1,3 +1,4 @@
+import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
 import type { Room } from './actors/room';
 
@@ -6,6 +7,7 @@ export interface Env {
   DB: D1Database;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   ROOM: DurableObjectNamespace<Room>;
+  RACE: DurableObjectNamespace<Race>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

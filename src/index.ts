@@ -4,6 +4,7 @@ import { rewriteVersionedPath } from './http/versioning';
 
 export { RateLimiter } from './actors/rate-limiter';
 export { Room } from './actors/room';
+export { Race } from './actors/race';
 
 const app = createApp();
 

@@ -14,6 +14,7 @@ import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
 import { procgen } from './routes/procgen';
+import { racing } from './routes/racing';
 import { rooms } from './routes/rooms';
 import { structures } from './routes/structures';
 import { zones } from './routes/zones';
@@ -65,6 +66,7 @@ export function createApp() {
   app.route('/api/structures', structures);
   app.route('/api/chunks', chunks);
   app.route('/api/chunks', procgen);
+  app.route('/', racing);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
