@@ -440,6 +440,25 @@ describe('results and the leaderboard', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('documents the racing routes', async () => {
+    const doc = (await call('/openapi.json', { method: 'GET' })).body;
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/racing/events',
+        '/api/racing/events/{event_id}',
+        '/api/racing/events/{event_id}/join',
+        '/api/racing/events/{event_id}/start',
+        '/api/racing/events/{event_id}/result',
+        '/api/racing/events/{event_id}/leaderboard',
+        '/api/racing/events/{event_id}/events',
+        '/api/racing/events/{event_id}/messages',
+      ]),
+    );
+    expect(doc.components.schemas.RaceCreateRequest.required).toEqual(['name', 'start_point', 'end_point', 'floor']);
+  });
+});
+
 describe('tenant isolation', () => {
   it("answers 404 for another tenant's race on every path", async () => {
     const tenant = uniqueTenant();
