@@ -1,0 +1,150 @@
+// EdgeRooms under test: started exactly as `npm run dev` does (scripts/dev.mjs -> wrangler dev -> workerd, local
+// D1), with its state in bench/.tmp/state so a bench run never touches the developer's .wrangler/state.
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { groupProcesses, spawnGroup, stopGroup } from './processes.mjs';
+import { AddressPool, freePort, sleep } from './util.mjs';
+
+export const PASSWORD = 'SecurePass123!';
+const ADMIN = { username: 'admin', password: 'EdgeRooms-Admin-1' };
+
+export class EdgeRooms {
+  constructor({ root, log, env }) {
+    this.root = root;
+    this.log = log;
+    this.env = env;
+    this.state = join(root, 'bench', '.tmp', 'state');
+    this.runId = Date.now().toString(36);
+    // Auth endpoints allow 5/min per IP; everything else 1000/min per IP (see src/http/limits.ts).
+    this.authAddresses = new AddressPool('10.201', 4);
+    this.addresses = new AddressPool('10.100', 400);
+    this.users = new Map();
+    this.serviceTokens = [];
+    this.published = 0;
+  }
+
+  async start() {
+    rmSync(this.state, { recursive: true, force: true });
+    // `npm run dev` runs its pre-script first (the demo page bundle the Worker imports): so does the bench.
+    const predev = join(this.root, 'scripts', 'build-web.mjs');
+    if (existsSync(predev)) {
+      const built = spawnSync(process.execPath, [predev], { cwd: this.root, env: this.env, encoding: 'utf8', timeout: 120_000 });
+      this.log.write(`${built.stdout ?? ''}${built.stderr ?? ''}`);
+      if (built.status !== 0) throw new Error('scripts/build-web.mjs (the predev step) failed (see bench/.tmp/run.log)');
+    }
+    const wrangler = join(this.root, 'node_modules', '.bin', 'wrangler');
+    // scripts/dev.mjs migrates the default state dir; the bench's own dir is migrated here, the same way.
+    const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', this.state], {
+      cwd: this.root,
+      env: this.env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    this.log.write(migrate.stdout ?? '');
+    this.log.write(migrate.stderr ?? '');
+    if (migrate.status !== 0) throw new Error('applying D1 migrations to bench/.tmp/state failed (see bench/.tmp/run.log)');
+
+    this.port = await freePort();
+    const inspector = await freePort();
+    this.base = `http://127.0.0.1:${this.port}`;
+    this.wsBase = `ws://127.0.0.1:${this.port}`;
+    const args = ['scripts/dev.mjs', '--port', String(this.port), '--ip', '127.0.0.1', '--persist-to', this.state];
+    args.push('--inspector-port', String(inspector), '--show-interactive-dev-session=false', '--log-level', 'warn');
+    this.child = spawnGroup(process.execPath, args, { cwd: this.root, env: this.env, log: this.log });
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null)
+        throw new Error(`npm run dev exited with ${this.child.exitCode} (see bench/.tmp/run.log)`);
+      try {
+        const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok) break;
+      } catch {
+        // not listening yet
+      }
+      await sleep(250);
+    }
+    if (Date.now() >= deadline) throw new Error('EdgeRooms did not answer /health within 120 s');
+  }
+
+  async stop() {
+    await stopGroup(this.child);
+  }
+
+  /**
+   * The workerd processes: wrangler runs the Worker in one (`--inspector-addr`) behind a proxy workerd that
+   * owns the public port. Both carry every WebSocket, so both are reported.
+   */
+  runtimeProcesses() {
+    if (!this.child) return [];
+    return groupProcesses(this.child.pid)
+      .filter((p) => /workerd(\s|$)/.test(p.cmdline.split(' ')[0]) || p.cmdline.includes('/workerd '))
+      .map((p) => ({ pid: p.pid, role: p.cmdline.includes('--inspector-addr') ? 'worker' : 'proxy' }));
+  }
+
+  async request(method, path, { token, body, ip, auth = false } = {}) {
+    const headers = { 'CF-Connecting-IP': ip ?? (auth ? this.authAddresses.next() : this.addresses.next()) };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    let json = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, json, text };
+  }
+
+  async expect(method, path, options, status) {
+    const res = await this.request(method, path, options);
+    if (res.status !== status) throw new Error(`${method} ${path}: ${res.status} ${res.text.slice(0, 300)}`);
+    return res.json;
+  }
+
+  /** Logs in the seeded admin and mints `count` service tokens (one service account each, each with its own limit). */
+  async setupPublishers(count) {
+    const login = await this.expect('POST', '/api/auth/login', { body: ADMIN, auth: true }, 200);
+    this.adminToken = login.access_token;
+    for (let i = 0; i < count; i++) {
+      const minted = await this.expect(
+        'POST',
+        '/api/admin/service-tokens',
+        { token: this.adminToken, body: { name: `bench-${this.runId}-${i}` } },
+        201,
+      );
+      this.serviceTokens.push(minted.token);
+    }
+  }
+
+  /** One registered player per tenant (cached, concurrent callers share one registration): its token serves all its sockets. */
+  userToken(tenant) {
+    let token = this.users.get(tenant);
+    if (!token) {
+      const username = `b${this.runId}${this.users.size}`.slice(0, 32);
+      const body = { username, email: `${username}@bench.invalid`, password: PASSWORD, tenant_id: tenant };
+      token = this.expect('POST', '/api/auth/register', { body, auth: true }, 201).then((s) => s.access_token);
+      this.users.set(tenant, token);
+      token.catch(() => this.users.delete(tenant));
+    }
+    return token;
+  }
+
+  /** The paths the Worker serves right now, from its OpenAPI document. */
+  async openApiPaths() {
+    const doc = await this.expect('GET', '/openapi.json', {}, 200);
+    return Object.keys(doc.paths ?? {});
+  }
+
+  /** True when `path` upgrades to a WebSocket (given a token): probes an endpoint other engineers may not have built yet. */
+  async servesWebSocket(path) {
+    const res = await this.request('GET', path, {});
+    return res.status !== 404;
+  }
+}

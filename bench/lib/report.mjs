@@ -1,0 +1,385 @@
+// Turns a run's JSON into the Markdown table, the issue's targets verdicts and the SVG chart.
+
+const TARGETS = ['edgerooms', 'ws', 'socketio'];
+const LABELS = { edgerooms: 'EdgeRooms', ws: 'ws (bare Node)', socketio: 'Socket.IO 4' };
+const COLORS = { edgerooms: '#f38020', ws: '#2b6cb0', socketio: '#2f855a' };
+
+const fmt = (x, digits = 2) =>
+  x === null || x === undefined ? '–' : typeof x === 'number' ? String(Number(x.toFixed(digits))) : String(x);
+const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b !== 0 ? `${(a / b).toFixed(2)}×` : '–');
+const kib = (bytes) => (bytes === null || bytes === undefined ? '–' : `${(bytes / 1024).toFixed(1)} KiB`);
+
+/** Why a scenario has no figures for a target: not selected, not run (with the reason), or failed. */
+function absent(r) {
+  if (r === undefined) return 'not selected';
+  if (r?.notRun) return `not run: ${r.notRun}`;
+  if (r?.skipped) return `n/a: ${r.skipped}`;
+  if (r?.error) return `failed: ${r.error}`;
+  return null;
+}
+
+function table(header, rows) {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function rowOrAbsent(name, r, cells, width) {
+  const why = absent(r);
+  if (why) return [LABELS[name], why, ...Array(width - 2).fill('')];
+  return [LABELS[name], ...cells(r)];
+}
+
+export function targetsVerdicts(results, quick) {
+  const out = [];
+  const rt = results.roundTrip?.edgerooms?.at1000;
+  if (rt?.p99 !== undefined) {
+    out.push({
+      target: 'Round trip p99 < 5 ms at 1,000 msg/s',
+      value: `${fmt(rt.p99)} ms`,
+      met: rt.p99 !== null && rt.p99 < 5 && rt.lost === 0 && rt.errors === 0,
+    });
+  }
+  const conn = results.connections?.edgerooms;
+  if (conn?.attempted) {
+    out.push({
+      target: '10,000 concurrent connections held',
+      value: `${conn.heldAfterIdle ?? conn.held} of ${conn.attempted}${quick ? ' (quick run: 1,000 attempted)' : ''}`,
+      met: !quick && (conn.heldAfterIdle ?? conn.held) >= 10_000,
+    });
+    const per = conn.memory.bytesPerExtraConnectionAfterIdle ?? conn.memory.bytesPerExtraConnection;
+    out.push({
+      target: 'Under 10 KB runtime memory per idle connection (per further socket)',
+      value: kib(per),
+      met: per !== null && per < 10_000,
+    });
+  }
+  for (const size of ['100', '1000']) {
+    const e = results.fanOut?.edgerooms?.[size]?.maxDeliveredPerSecond;
+    const s = results.fanOut?.socketio?.[size]?.maxDeliveredPerSecond;
+    const w = results.fanOut?.ws?.[size]?.maxDeliveredPerSecond;
+    if (typeof e === 'number' && typeof s === 'number') {
+      out.push({ target: `Fan-out (${size} clients) ≥ Socket.IO`, value: `${e} vs ${s} msg/s`, met: e >= s });
+    }
+    if (typeof e === 'number' && typeof w === 'number') {
+      out.push({ target: `Fan-out (${size} clients) ≥ ½ bare ws`, value: `${e} vs ${w} msg/s`, met: e >= w / 2 });
+    }
+  }
+  return out;
+}
+
+export function markdown(run) {
+  const r = run.results;
+  const m = run.machine;
+  const parts = [
+    `# EdgeRooms benchmark: ${run.mode} run, ${run.startedAt}`,
+    '',
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}. Node ${m.node}, workerd ${m.workerd}, wrangler ${m.wrangler}, ws ${m.ws}, Socket.IO ${m.socketio}. ` +
+      `Load average at start: ${m.loadAverageAtStart.join(' / ')}. Run took ${run.durationSeconds} s.`,
+    '',
+    ...run.notes.map((n) => `- ${n}`),
+    '',
+  ];
+
+  const verdicts = targetsVerdicts(r, run.mode === 'quick');
+  if (verdicts.length) {
+    parts.push(
+      '## Targets (issue 6)',
+      '',
+      table(
+        ['target', 'measured', 'met'],
+        verdicts.map((v) => [v.target, v.value, v.met ? 'yes' : 'no']),
+      ),
+      '',
+    );
+  }
+
+  if (r.roundTrip) {
+    const rows = [];
+    for (const name of TARGETS) {
+      const x = r.roundTrip[name];
+      rows.push(
+        rowOrAbsent(
+          name,
+          x,
+          (v) => [
+            `${fmt(v.idle.p50)} / ${fmt(v.idle.p99)} / ${fmt(v.idle.max)}`,
+            `${fmt(v.at1000.p50)} / ${fmt(v.at1000.p99)} / ${fmt(v.at1000.max)}`,
+            `${v.at1000.achieved}`,
+            `${v.at1000.lost + v.idle.lost} / ${v.at1000.errors + v.idle.errors}`,
+            ratio(v.at1000.p99, r.roundTrip.ws?.at1000?.p99),
+            ratio(v.at1000.p99, r.roundTrip.socketio?.at1000?.p99),
+          ],
+          7,
+        ),
+      );
+      if (name === 'edgerooms' && x?.autoAt1000) {
+        rows.push([
+          'EdgeRooms, runtime auto-response `ping`',
+          `${fmt(x.autoIdle.p50)} / ${fmt(x.autoIdle.p99)} / ${fmt(x.autoIdle.max)}`,
+          `${fmt(x.autoAt1000.p50)} / ${fmt(x.autoAt1000.p99)} / ${fmt(x.autoAt1000.max)}`,
+          `${x.autoAt1000.achieved}`,
+          `${x.autoAt1000.lost + x.autoIdle.lost} / ${x.autoAt1000.errors + x.autoIdle.errors}`,
+          ratio(x.autoAt1000.p99, r.roundTrip.ws?.at1000?.p99),
+          ratio(x.autoAt1000.p99, r.roundTrip.socketio?.at1000?.p99),
+        ]);
+      }
+    }
+    parts.push(
+      '## 1. Round trip (ms)',
+      '',
+      table(
+        [
+          'server',
+          'idle p50 / p99 / max',
+          'at 1,000 msg/s p50 / p99 / max',
+          'achieved msg/s',
+          'lost / error frames',
+          'p99 ÷ ws',
+          'p99 ÷ Socket.IO',
+        ],
+        rows,
+      ),
+      '',
+    );
+  }
+
+  if (r.fanOut) {
+    const rows = [];
+    for (const size of ['100', '1000']) {
+      for (const name of TARGETS) {
+        const x = r.fanOut[name];
+        const why = absent(x);
+        if (why) {
+          rows.push([`${size}`, LABELS[name], why, '', '', '', '', '']);
+          continue;
+        }
+        const room = x[size];
+        const last = room.steps.filter((s) => !s.stopped).at(-1);
+        const stop = room.steps.find((s) => s.stopped);
+        rows.push([
+          size,
+          LABELS[name],
+          String(room.maxDeliveredPerSecond),
+          last ? `${last.rate}/s: ${fmt(last.p50)} / ${fmt(last.p99)}` : '–',
+          stop
+            ? `${stop.rate}/s (loss ${(stop.loss * 100).toFixed(1)}%, p99 ${fmt(stop.p99)} ms)`
+            : 'none within the rates tried',
+          ratio(room.maxDeliveredPerSecond, r.fanOut.ws?.[size]?.maxDeliveredPerSecond),
+          ratio(room.maxDeliveredPerSecond, r.fanOut.socketio?.[size]?.maxDeliveredPerSecond),
+          String(room.connectSeconds),
+        ]);
+      }
+    }
+    parts.push(
+      '## 2. Fan-out, one room, one publisher, 100-byte events',
+      '',
+      table(
+        [
+          'clients',
+          'server',
+          'max delivered msg/s (no stop)',
+          'at that rate p50 / p99 ms',
+          'stopped at',
+          '÷ ws',
+          '÷ Socket.IO',
+          'connect s',
+        ],
+        rows,
+      ),
+      '',
+      'Every step of every series is in `latest.json` (`results.fanOut`); the chart plots them.',
+      '',
+    );
+  }
+
+  if (r.connections) {
+    const rows = TARGETS.map((name) =>
+      rowOrAbsent(
+        name,
+        r.connections[name],
+        (v) => [
+          `${v.connected} / ${v.attempted}${v.failed ? ` (${v.failed} failed: ${v.firstFailure})` : ''}`,
+          String(v.connectsPerSecond),
+          `${v.held}${v.memory.afterIdle ? ` → ${v.heldAfterIdle}` : ''}`,
+          v.memory.before.processes.map((p) => `${p.role} ${Math.round((p.rssKiB ?? 0) / 1024)}`).join(', '),
+          (v.memory.afterIdle ?? v.memory.after).processes
+            .map((p) => `${p.role} ${Math.round((p.rssKiB ?? 0) / 1024)}`)
+            .join(', '),
+          kib(v.memory.bytesPerRoom),
+          `${kib(v.memory.bytesPerExtraConnection)}${v.memory.afterIdle ? ` → ${kib(v.memory.bytesPerExtraConnectionAfterIdle)}` : ''}`,
+          `${kib(v.memory.bytesPerConnection)}${v.memory.afterIdle ? ` → ${kib(v.memory.bytesPerConnectionAfterIdle)}` : ''}`,
+        ],
+        9,
+      ),
+    );
+    parts.push(
+      '## 3. Many connections across 100 rooms',
+      '',
+      table(
+        [
+          'server',
+          'connected',
+          'connects/s',
+          'held (→ after 15 s idle)',
+          'RSS before MiB',
+          'RSS after MiB',
+          'per room (first socket)',
+          'per further socket (→ after idle)',
+          'all ÷ sockets (→ after idle)',
+        ],
+        rows,
+      ),
+      '',
+    );
+  }
+
+  if (r.resync) {
+    const rows = TARGETS.map((name) =>
+      rowOrAbsent(
+        name,
+        r.resync[name],
+        (v) => [
+          `${v.n} of ${v.repeats}${v.failures ? ` (${v.failures} failed: ${v.firstFailure})` : ''}`,
+          `${fmt(v.p50)} / ${fmt(v.p99)} / ${fmt(v.max)}`,
+          ratio(v.p50, r.resync.ws?.p50),
+          ratio(v.p50, r.resync.socketio?.p50),
+        ],
+        5,
+      ),
+    );
+    parts.push(
+      '## 4. Resync after 100 missed events (ms, reconnect to caught up)',
+      '',
+      table(['server', 'runs', 'p50 / p99 / max', 'p50 ÷ ws', 'p50 ÷ Socket.IO'], rows),
+      '',
+    );
+  }
+
+  if (r.rest) {
+    const v = r.rest.edgerooms;
+    const why = absent(v);
+    parts.push(
+      '## 5. REST: authenticated GET under load (autocannon)',
+      '',
+      why
+        ? `EdgeRooms: ${why}`
+        : table(
+            ['route', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
+            [
+              [
+                `GET ${v.path}`,
+                v.connections,
+                v.requestsPerSecond,
+                v.p50,
+                v.p99,
+                v.max,
+                `${v.non2xx} ${JSON.stringify(v.statuses)}`,
+                v.errors,
+              ],
+            ],
+          ),
+      '',
+      'No baseline: the `ws` and Socket.IO servers serve no REST API.',
+      '',
+    );
+  }
+
+  if (r.earthRing) {
+    const rows = TARGETS.map((name) =>
+      rowOrAbsent(
+        name,
+        r.earthRing[name],
+        (v) => [
+          `${v.players} × ${v.hz} Hz, ${v.seconds} s`,
+          `${(v.deliveryRate * 100).toFixed(1)}%`,
+          String(v.deliveredPerSecond),
+          `${fmt(v.p50)} / ${fmt(v.p99)} / ${fmt(v.max)}`,
+        ],
+        5,
+      ),
+    );
+    parts.push(
+      '## 6. EarthRing: 200 players in one chunk, player_move → player_moved',
+      '',
+      table(['server', 'load', 'delivered', 'player_moved/s', 'p50 / p99 / max ms'], rows),
+      '',
+    );
+  }
+  return `${parts.join('\n')}\n`;
+}
+
+/** Scenario 2 as a chart: p99 end-to-end latency against delivered messages/s, log-log, one line per server and room size. */
+export function svgChart(run) {
+  const series = [];
+  for (const name of TARGETS) {
+    const x = run.results.fanOut?.[name];
+    if (!x || absent(x)) continue;
+    for (const size of ['100', '1000']) {
+      const points = (x[size]?.steps ?? [])
+        .filter((s) => s.p99 !== null && s.deliveredPerSecond > 0)
+        .map((s) => [s.deliveredPerSecond, s.p99, s.stopped]);
+      if (points.length) series.push({ name, size, points });
+    }
+  }
+  const W = 760;
+  const H = 460;
+  const L = 70;
+  const R = 190;
+  const T = 40;
+  const B = 55;
+  const all = series.flatMap((s) => s.points);
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]);
+  const x0 = Math.floor(Math.log10(Math.max(1, Math.min(...xs, 1e3))));
+  const x1 = Math.ceil(Math.log10(Math.max(...xs, 1e4)));
+  const y0 = Math.floor(Math.log10(Math.max(0.1, Math.min(...ys, 1))));
+  const y1 = Math.ceil(Math.log10(Math.max(...ys, 10)));
+  const px = (v) => L + ((Math.log10(v) - x0) / (x1 - x0)) * (W - L - R);
+  const py = (v) => H - B - ((Math.log10(Math.max(v, 10 ** y0)) - y0) / (y1 - y0)) * (H - T - B);
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${L}" y="22" font-size="15" font-weight="600">Fan-out: p99 end-to-end latency vs delivered messages/s (${run.mode} run, ${run.startedAt.slice(0, 10)})</text>`,
+  ];
+  for (let e = x0; e <= x1; e++) {
+    const x = px(10 ** e);
+    out.push(`<line x1="${x}" y1="${T}" x2="${x}" y2="${H - B}" stroke="#e2e8f0"/>`);
+    out.push(`<text x="${x}" y="${H - B + 16}" text-anchor="middle">${(10 ** e).toLocaleString('en-US')}</text>`);
+  }
+  for (let e = y0; e <= y1; e++) {
+    const y = py(10 ** e);
+    out.push(`<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#e2e8f0"/>`);
+    out.push(`<text x="${L - 6}" y="${y + 4}" text-anchor="end">${10 ** e >= 1 ? 10 ** e : (10 ** e).toFixed(-e)}</text>`);
+  }
+  out.push(`<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#4a5568"/>`);
+  out.push(
+    `<text x="${(L + W - R) / 2}" y="${H - 14}" text-anchor="middle">delivered messages/s (all subscribers, log scale)</text>`,
+  );
+  out.push(
+    `<text transform="translate(18 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">p99 latency, ms (log scale)</text>`,
+  );
+  series.forEach((s, i) => {
+    const dash = s.size === '1000' ? ' stroke-dasharray="6 4"' : '';
+    const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
+    out.push(`<path d="${d}" fill="none" stroke="${COLORS[s.name]}" stroke-width="2"${dash}/>`);
+    for (const p of s.points) {
+      const shape = p[2]
+        ? `<rect x="${(px(p[0]) - 4).toFixed(1)}" y="${(py(p[1]) - 4).toFixed(1)}" width="8" height="8" fill="#fff" stroke="${COLORS[s.name]}" stroke-width="2"/>`
+        : `<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="3.5" fill="${COLORS[s.name]}"/>`;
+      out.push(shape);
+    }
+    const ly = T + 10 + i * 20;
+    out.push(
+      `<line x1="${W - R + 15}" y1="${ly}" x2="${W - R + 45}" y2="${ly}" stroke="${COLORS[s.name]}" stroke-width="2"${dash}/>`,
+    );
+    out.push(`<text x="${W - R + 52}" y="${ly + 4}">${LABELS[s.name]}, ${s.size} clients</text>`);
+  });
+  const ly = T + 10 + series.length * 20 + 10;
+  out.push(`<rect x="${W - R + 26}" y="${ly - 4}" width="8" height="8" fill="#fff" stroke="#4a5568" stroke-width="2"/>`);
+  out.push(`<text x="${W - R + 52}" y="${ly + 4}">step that stopped the series</text>`);
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
