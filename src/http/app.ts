@@ -10,6 +10,7 @@ import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
+import { demo } from './routes/demo';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
@@ -61,6 +62,7 @@ export function createApp() {
   app.route('/api/admin', admin);
   app.route('/', orchestrator);
   app.route('/', rooms);
+  app.route('/', demo);
   app.route('/api/players', players);
   app.route('/api/zones', zones);
   app.route('/api/structures', structures);

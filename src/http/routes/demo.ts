@@ -1,0 +1,58 @@
+import { Hono } from 'hono';
+import { ROOM_ID_PATTERN } from '../../actors/room';
+import { DEMO_CSS, DEMO_JS, DEMO_VERSION } from '../../web/generated/assets';
+import { demoPage } from '../../web/page';
+import type { AppEnv } from '../context';
+import { ApiError } from '../errors';
+
+/**
+ * The demo page: `GET /demo` and `GET /demo/{roomId}` (HTML), `/demo/app.js` and `/demo/app.css` (the bundle
+ * built from src/web/app by scripts/build-web.mjs). Not an API, so not in /openapi.json.
+ */
+
+/** The page only talks to its own origin (REST, SSE and the room's WebSocket). */
+const CSP = [
+  "default-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "style-src 'self'",
+  "script-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const PAGE_HEADERS = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  'Content-Security-Policy': CSP,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+function asset(body: string, type: string, requested: string | undefined, ifNoneMatch: string | undefined): Response {
+  const etag = `"${DEMO_VERSION}"`;
+  const headers: Record<string, string> = {
+    'Content-Type': type,
+    ETag: etag,
+    'X-Content-Type-Options': 'nosniff',
+    // The page asks for ?v=<content hash>: that URL never changes meaning and may be cached for good.
+    'Cache-Control': requested === DEMO_VERSION ? 'public, max-age=31536000, immutable' : 'no-cache',
+  };
+  if (ifNoneMatch === etag) return new Response(null, { status: 304, headers });
+  return new Response(body, { headers });
+}
+
+export const demo = new Hono<AppEnv>()
+  .get('/demo/app.js', (c) => asset(DEMO_JS, 'text/javascript; charset=utf-8', c.req.query('v'), c.req.header('if-none-match')))
+  .get('/demo/app.css', (c) => asset(DEMO_CSS, 'text/css; charset=utf-8', c.req.query('v'), c.req.header('if-none-match')))
+  .get('/demo', (c) => c.body(demoPage('', DEMO_VERSION), 200, PAGE_HEADERS))
+  .get('/demo/:roomId', (c) => {
+    const roomId = c.req.param('roomId');
+    if (!ROOM_ID_PATTERN.test(roomId)) {
+      throw new ApiError('INVALID_REQUEST', 'Room ids are 1-64 letters, digits, "_" or "-"', {
+        details: { field: 'roomId', location: 'path' },
+      });
+    }
+    return c.body(demoPage(roomId, DEMO_VERSION), 200, PAGE_HEADERS);
+  });

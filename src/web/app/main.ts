@@ -1,0 +1,499 @@
+/**
+ * The demo page (GET /demo/{roomId}): a collaboration room of seed 001 on the client SDK (src/client) with the
+ * connection status indicator of seed 004. Plain DOM and canvas, no framework.
+ *
+ * Connection life: the SDK connects (WebSocket, else SSE, else long polling), resumes from the last event id
+ * after a drop and replays what was missed (`resyncing`), deduplicating by event id. Each new connection must
+ * `room.join` again (membership belongs to a connection): the first join's answer is the whole room; after a
+ * reconnect the canvas comes from the replay and the join answer only refreshes presence.
+ *
+ * `window.edgeDemo.info()` exposes what the page believes (ops, feed, state history) for the browser test.
+ */
+import { createClient, type EdgeRoomsClient, RequestError, roomsDialect } from '../../client';
+import type { ConnectionState } from '../../client/state';
+import { CanvasView, type ShapeInput, type StrokePiece } from './canvas-view';
+import { applyEvent, applySnapshot, createModel, type Point, presenceList, type RoomModel, type Tool, userColor } from './model';
+import * as auth from './session';
+
+const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing from the page`);
+  return el as T;
+};
+
+interface Joined {
+  userId: string;
+  username: string;
+}
+
+class RoomPage {
+  readonly roomId: string;
+  readonly client: EdgeRoomsClient;
+  model: RoomModel = createModel();
+  me: Joined | null = null;
+  joined = false;
+  /** Every state the indicator showed, in order (the browser test reads it). */
+  readonly stateHistory: ConnectionState[] = [];
+  replayed = 0;
+  resyncs = 0;
+  /** Room calls made while not joined, run once the (re)join succeeded. */
+  #waiting: Array<() => void> = [];
+  #joinAttempt = 0;
+  readonly view: CanvasView;
+  #tool: Tool = 'pen';
+  #status: 'online' | 'away' = 'online';
+  #activity: string | null = null;
+  #activityAt = 0;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #socket: WebSocket | null = null;
+
+  constructor(roomId: string) {
+    this.roomId = roomId;
+    const origin = location.origin;
+    const room = encodeURIComponent(roomId);
+    this.client = createClient({
+      url: `${origin.replace(/^http/, 'ws')}/ws/rooms/${room}`,
+      sseUrl: `${origin}/sse?room=${room}`,
+      pollUrl: `${origin}/api/rooms/${room}/events`,
+      sendUrl: `${origin}/api/rooms/${room}/messages`,
+      dialect: roomsDialect,
+      token: () => auth.freshToken(),
+      // A person is watching: come back quickly (full jitter below 5 s) and keep trying for a while.
+      reconnect: { base: 500, cap: 5000, maxAttempts: 30 },
+      transports: transportsFromQuery(),
+      // The page keeps a handle on its socket so `edgeDemo.dropConnection()` can cut it like a network loss.
+      openWebSocket: (url, protocols) => {
+        const ws = new WebSocket(url, protocols);
+        this.#socket = ws;
+        return ws;
+      },
+    });
+    this.view = new CanvasView($<HTMLCanvasElement>('canvas'), $<HTMLCanvasElement>('preview'), $('cursors'), {
+      brush: () => ({
+        tool: this.#tool,
+        color: $<HTMLInputElement>('color').value,
+        size: Number($<HTMLInputElement>('size').value),
+      }),
+      sendPiece: (piece) => this.#sendPiece(piece),
+      sendShape: (shape) => this.#sendShape(shape),
+      cursor: (p) => this.#cursor(p),
+      drawing: () => this.#setActivity('drawing'),
+    });
+    this.#wireClient();
+    this.#wireControls();
+  }
+
+  start(): void {
+    this.#ticker = setInterval(() => this.renderStatus(), 1000);
+    this.renderStatus();
+    void this.client.connect();
+  }
+
+  stop(): void {
+    clearInterval(this.#ticker);
+    const leave = this.joined ? this.client.request('room.leave', {}, 2000).catch(() => undefined) : Promise.resolve();
+    void leave.finally(() => this.client.disconnect());
+  }
+
+  // ---- connection --------------------------------------------------------------------------------------------
+
+  #wireClient(): void {
+    const c = this.client;
+    c.on('state', ({ state }) => {
+      this.stateHistory.push(state);
+      if (state !== 'connected' && state !== 'resyncing') this.joined = false;
+      this.renderStatus();
+    });
+    c.on('connected', ({ resumed }) => {
+      void this.#join(resumed);
+      // Measure the round trip now rather than at the first heartbeat (25 s).
+      c.ping();
+    });
+    // The probe moved us to another transport: a new connection, which must join too.
+    c.on('transport', () => {
+      if (c.state === 'connected') void this.#join(true);
+      this.renderStatus();
+    });
+    c.on('latency', () => this.renderStatus());
+    c.on('reconnecting', () => this.renderStatus());
+    c.on('resync_complete', ({ replayed }) => {
+      this.replayed += replayed;
+      this.resyncs++;
+    });
+    c.on('snapshot', ({ snapshot }) => this.#update(applySnapshot(this.model, snapshot)));
+    c.on('event', (e) => this.#update(applyEvent(this.model, e.name, e.data)));
+    c.on('error', (err) => console.warn('[edgerooms]', err.message));
+  }
+
+  /**
+   * Joins on the current connection; `resumed`: keep the canvas (the replay brought it up to date). A join is
+   * idempotent on the server, so a newer attempt simply supersedes an older one still in flight.
+   */
+  async #join(resumed: boolean, tries = 3): Promise<void> {
+    const attempt = ++this.#joinAttempt;
+    try {
+      const answer = await this.client.request<Record<string, unknown>>('room.join', {}, 10_000);
+      if (attempt !== this.#joinAttempt) return;
+      const you = answer.you as { userId: string; username: string } | undefined;
+      if (you) this.me = { userId: you.userId, username: you.username };
+      this.#update(applySnapshot(this.model, answer, { canvas: !resumed }));
+      this.joined = true;
+      if (this.#status === 'away') void this.#call('presence.update', { status: 'away' });
+      for (const run of this.#waiting.splice(0)) run();
+    } catch (err) {
+      if (attempt !== this.#joinAttempt) return;
+      if (tries > 1 && this.client.state === 'connected') {
+        setTimeout(() => {
+          if (attempt === this.#joinAttempt) void this.#join(resumed, tries - 1);
+        }, 1000);
+      } else if (this.client.state === 'connected') {
+        this.toast(`Could not join the room: ${message(err)}`);
+      }
+    }
+  }
+
+  /** A room request; waits for the join when the connection has not joined yet. */
+  #call<T = unknown>(method: string, params: unknown): Promise<T> {
+    const run = () => this.client.request<T>(method, params);
+    if (this.joined) return run();
+    return new Promise<T>((resolve, reject) => this.#waiting.push(() => run().then(resolve, reject)));
+  }
+
+  #update(model: RoomModel): void {
+    this.model = model;
+    this.view.setOps(model.ops);
+    const canvas = $('canvas');
+    canvas.dataset.opsCount = String(model.ops.length);
+    canvas.dataset.duplicates = String(model.duplicates);
+    this.renderPeople();
+    this.renderFeed();
+    const names = new Map([...model.presence.values()].map((p) => [p.userId, p.username]));
+    this.view.setCursors(model.cursors, names, this.me?.userId ?? null);
+  }
+
+  // ---- requests from the UI ------------------------------------------------------------------------------------
+
+  async #sendPiece(piece: StrokePiece): Promise<string> {
+    const params =
+      piece.tool === 'eraser'
+        ? { points: piece.points, color: piece.color, size: piece.size }
+        : { points: piece.points, color: piece.color, size: piece.size, strokeId: piece.strokeId };
+    return this.#opRequest(piece.tool === 'eraser' ? 'canvas.erase' : 'canvas.draw', params);
+  }
+
+  #sendShape(shape: ShapeInput): Promise<string> {
+    return this.#opRequest('canvas.shape', shape);
+  }
+
+  async #opRequest(method: string, params: unknown): Promise<string> {
+    try {
+      const r = await this.#call<{ id: string }>(method, params);
+      return r.id;
+    } catch (err) {
+      this.toast(message(err));
+      throw err;
+    }
+  }
+
+  #cursor(p: Point): void {
+    // Cursors are fire-and-forget: not queued while offline (a stale position is worth nothing).
+    if (!this.joined || this.client.state !== 'connected') return;
+    this.client.request('cursor.move', p, 5000).catch(() => undefined);
+  }
+
+  /** Presence activity, sent only when it changes and at most every 3 s (it counts against 100 requests/min). */
+  #setActivity(type: 'typing' | 'drawing' | 'viewing'): void {
+    const now = Date.now();
+    if (this.#activity === type || now - this.#activityAt < 3000 || !this.joined) return;
+    this.#activity = type;
+    this.#activityAt = now;
+    this.#call('presence.update', { activity: { type, location: 'canvas' } }).catch(() => undefined);
+  }
+
+  #simple(method: string, params: unknown = {}): void {
+    this.#call(method, params).catch((err) => this.toast(message(err)));
+  }
+
+  #wireControls(): void {
+    for (const btn of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) {
+      btn.addEventListener('click', () => this.selectTool(btn.dataset.tool as Tool));
+    }
+    const size = $<HTMLInputElement>('size');
+    size.addEventListener('input', () => {
+      $('size-value').textContent = size.value;
+    });
+    $('undo').addEventListener('click', () => this.#simple('canvas.undo'));
+    $('redo').addEventListener('click', () => this.#simple('canvas.redo'));
+    $('clear').addEventListener('click', () => this.#simple('canvas.clear'));
+    document.addEventListener('keydown', (e) => {
+      const target = e.target as HTMLElement | null;
+      if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT')) return;
+      const mod = e.ctrlKey || e.metaKey;
+      if (mod && e.key.toLowerCase() === 'z') {
+        e.preventDefault();
+        this.#simple(e.shiftKey ? 'canvas.redo' : 'canvas.undo');
+      } else if (mod && e.key.toLowerCase() === 'y') {
+        e.preventDefault();
+        this.#simple('canvas.redo');
+      } else if (!mod && !e.altKey) {
+        const tool = ({ p: 'pen', e: 'eraser', r: 'rectangle', c: 'circle' } as Record<string, Tool>)[e.key];
+        if (tool) this.selectTool(tool);
+      }
+    });
+
+    $<HTMLFormElement>('chat-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const input = $<HTMLInputElement>('chat-input');
+      const text = input.value.trim();
+      if (!text) return;
+      input.value = '';
+      this.#call('chat.send', { text }).catch((err) => {
+        this.toast(message(err));
+        if (!input.value) input.value = text;
+      });
+    });
+    $('chat-input').addEventListener('input', () => this.#setActivity('typing'));
+
+    $<HTMLFormElement>('dice-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const notation = $<HTMLInputElement>('dice-notation').value.trim();
+      if (notation) this.#simple('dice.roll', { notation });
+    });
+
+    const status = $<HTMLSelectElement>('me-status');
+    status.addEventListener('change', () => this.#setStatus(status.value === 'away' ? 'away' : 'online'));
+    document.addEventListener('visibilitychange', () => {
+      if (status.value === 'online') this.#setStatus(document.visibilityState === 'hidden' ? 'away' : 'online');
+    });
+    $('retry').addEventListener('click', () => void this.client.connect());
+  }
+
+  #setStatus(next: 'online' | 'away'): void {
+    if (this.#status === next) return;
+    this.#status = next;
+    if (this.joined) this.#call('presence.update', { status: next }).catch((err) => this.toast(message(err)));
+  }
+
+  selectTool(tool: Tool): void {
+    this.#tool = tool;
+    for (const btn of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) {
+      btn.setAttribute('aria-pressed', String(btn.dataset.tool === tool));
+    }
+    $('board').dataset.tool = tool;
+  }
+
+  // ---- rendering -------------------------------------------------------------------------------------------------
+
+  renderStatus(): void {
+    const s = this.client.status;
+    const el = $('status');
+    el.dataset.state = s.state;
+    el.dataset.transport = s.transport ?? '';
+    $('status-text').textContent = s.state;
+    const parts: string[] = [];
+    if (s.state === 'connected' || s.state === 'resyncing') {
+      if (s.transport) parts.push(s.transport === 'websocket' ? 'ws' : s.transport);
+      if (s.latency !== null) parts.push(`${s.latency} ms`);
+      if (s.state === 'resyncing' && s.resyncProgress) parts.push(`${s.resyncProgress.completed} replayed`);
+    } else if (s.state === 'reconnecting') {
+      parts.push(`attempt ${s.reconnectAttempt}/${s.maxAttempts}`);
+      if (s.nextAttemptIn !== null) parts.push(`next in ${s.nextAttemptIn}s`);
+    }
+    if (s.queued > 0) parts.push(`${s.queued} queued`);
+    $('status-detail').textContent = parts.join(' · ');
+    $('retry').hidden = s.state !== 'offline';
+  }
+
+  renderPeople(): void {
+    const list = $('people');
+    const people = presenceList(this.model);
+    list.replaceChildren(
+      ...people.map((p) => {
+        const li = document.createElement('li');
+        li.dataset.status = p.status;
+        li.dataset.userId = p.userId;
+        const dot = document.createElement('span');
+        dot.className = 'presence-dot';
+        dot.title = p.status;
+        const name = document.createElement('span');
+        name.className = 'name';
+        name.style.color = userColor(p.userId);
+        name.textContent = p.username + (p.userId === this.me?.userId ? ' (you)' : '');
+        const detail = document.createElement('span');
+        detail.className = 'detail';
+        detail.textContent =
+          p.status === 'offline'
+            ? `seen ${new Date(p.lastSeen).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
+            : p.status === 'away'
+              ? 'away'
+              : (p.activity?.type ?? 'online');
+        li.append(dot, name, detail);
+        return li;
+      }),
+    );
+    $('people-count').textContent = String(people.filter((p) => p.status !== 'offline').length);
+  }
+
+  renderFeed(): void {
+    const feed = $('feed');
+    const atBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 40;
+    feed.replaceChildren(
+      ...this.model.feed.map((f) => {
+        const li = document.createElement('li');
+        li.className = `feed-${f.kind}`;
+        li.dataset.id = f.id;
+        const time = document.createElement('time');
+        time.textContent = new Date(f.timestamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+        const who = document.createElement('b');
+        who.textContent = f.username;
+        who.style.color = userColor(f.userId);
+        const text = document.createElement('span');
+        text.className = 'text';
+        text.textContent = f.kind === 'dice' ? `rolled ${f.text}` : f.text;
+        li.append(time, who, text);
+        return li;
+      }),
+    );
+    if (atBottom) feed.scrollTop = feed.scrollHeight;
+  }
+
+  #toastTimer: ReturnType<typeof setTimeout> | undefined;
+
+  toast(text: string): void {
+    const el = $('toast');
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(this.#toastTimer);
+    this.#toastTimer = setTimeout(() => {
+      el.hidden = true;
+    }, 4000);
+  }
+
+  /** Closes the WebSocket as a lost network would (abnormal closure seen by the client): for tests and demos. */
+  dropConnection(): boolean {
+    const ws = this.#socket;
+    if (!ws || ws.readyState > WebSocket.OPEN) return false;
+    ws.close(4000, 'dropped by the page');
+    return true;
+  }
+
+  /** What the page believes, for the browser test and for curious people in the console. */
+  info() {
+    return {
+      roomId: this.roomId,
+      me: this.me,
+      joined: this.joined,
+      state: this.client.state,
+      transport: this.client.transport,
+      latency: this.client.latency,
+      lastEventId: this.client.lastEventId,
+      stateHistory: [...this.stateHistory],
+      replayed: this.replayed,
+      resyncs: this.resyncs,
+      opIds: this.model.ops.map((o) => o.id),
+      duplicates: this.model.duplicates,
+      feed: this.model.feed.map((f) => ({ kind: f.kind, username: f.username, text: f.text })),
+      people: presenceList(this.model).map((p) => ({ username: p.username, status: p.status })),
+    };
+  }
+}
+
+function message(err: unknown): string {
+  if (err instanceof RequestError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `?transport=sse` (or `polling`) pins a transport, to try the fallbacks by hand. */
+function transportsFromQuery(): Array<'websocket' | 'sse' | 'polling'> | undefined {
+  const t = new URLSearchParams(location.search).get('transport');
+  return t === 'websocket' || t === 'sse' || t === 'polling' ? [t] : undefined;
+}
+
+// ---- sign-in screen and start-up --------------------------------------------------------------------------------
+
+let page: RoomPage | null = null;
+
+function showRoom(roomId: string, session: auth.Session): void {
+  $('login').hidden = true;
+  $('room').hidden = false;
+  $('me').hidden = false;
+  $('status').hidden = false;
+  $('room-name').textContent = roomId;
+  $('me-name').textContent = session.username;
+  document.title = `${roomId} · EdgeRooms`;
+  if (location.pathname !== `/demo/${roomId}`) history.replaceState(null, '', `/demo/${roomId}${location.search}`);
+  page = new RoomPage(roomId);
+  page.selectTool('pen');
+  page.start();
+}
+
+function showLogin(roomId: string, error = ''): void {
+  $('room').hidden = true;
+  $('me').hidden = true;
+  $('status').hidden = true;
+  $('login').hidden = false;
+  $<HTMLInputElement>('login-room').value = roomId;
+  $('login-error').textContent = error;
+}
+
+async function signIn(kind: 'login' | 'register' | 'guest'): Promise<void> {
+  const roomId = $<HTMLInputElement>('login-room').value.trim();
+  const username = $<HTMLInputElement>('login-user').value.trim();
+  const password = $<HTMLInputElement>('login-pass').value;
+  const error = $('login-error');
+  if (!ROOM_PATTERN.test(roomId)) {
+    error.textContent = 'Room: 1-64 letters, digits, "-" or "_"';
+    return;
+  }
+  if (kind !== 'guest' && (!username || !password)) {
+    error.textContent = 'Enter a username and a password, or continue as a guest';
+    return;
+  }
+  error.textContent = '';
+  const buttons = document.querySelectorAll<HTMLButtonElement>('#login-form button');
+  for (const b of buttons) b.disabled = true;
+  try {
+    const session =
+      kind === 'guest'
+        ? await auth.guest()
+        : kind === 'login'
+          ? await auth.login(username, password)
+          : await auth.register(username, password);
+    showRoom(roomId, session);
+  } catch (err) {
+    error.textContent = message(err);
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+function boot(): void {
+  const fromPath = document.body.dataset.room ?? '';
+  const roomId = ROOM_PATTERN.test(fromPath) ? fromPath : 'lobby';
+  $<HTMLFormElement>('login-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void signIn('login');
+  });
+  $('register-btn').addEventListener('click', () => void signIn('register'));
+  $('guest-btn').addEventListener('click', () => void signIn('guest'));
+  $('sign-out').addEventListener('click', () => {
+    page?.stop();
+    page = null;
+    auth.forget();
+    showLogin(roomId);
+  });
+  const session = auth.load();
+  if (session) showRoom(roomId, session);
+  else showLogin(roomId);
+  (window as unknown as { edgeDemo: unknown }).edgeDemo = {
+    info: () => page?.info() ?? null,
+    dropConnection: () => page?.dropConnection() ?? false,
+    get client() {
+      return page?.client ?? null;
+    },
+  };
+}
+
+boot();

@@ -1,0 +1,108 @@
+/**
+ * The demo page's HTML shell. The room id is validated by the route before it gets here and is escaped anyway;
+ * everything dynamic is done by the script (/demo/app.js, built from src/web/app by scripts/build-web.mjs).
+ */
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch);
+
+const TOOLS = [
+  { tool: 'pen', label: 'Pen', key: 'P', icon: '✎' },
+  { tool: 'eraser', label: 'Eraser', key: 'E', icon: '⌫' },
+  { tool: 'rectangle', label: 'Rectangle', key: 'R', icon: '▭' },
+  { tool: 'circle', label: 'Circle', key: 'C', icon: '◯' },
+] as const;
+
+export function demoPage(roomId: string, assetVersion: string): string {
+  const room = escapeHtml(roomId);
+  const v = encodeURIComponent(assetVersion);
+  const tools = TOOLS.map(
+    (t) =>
+      `<button type="button" class="tool" data-tool="${t.tool}" aria-pressed="false" title="${t.label} (${t.key})"><span aria-hidden="true">${t.icon}</span> ${t.label}</button>`,
+  ).join('\n          ');
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <link rel="icon" href="data:,">
+  <title>${room || 'Demo'} · EdgeRooms</title>
+  <link rel="stylesheet" href="/demo/app.css?v=${v}">
+  <script type="module" src="/demo/app.js?v=${v}"></script>
+</head>
+<body data-room="${room}">
+  <header class="bar">
+    <div class="brand">EdgeRooms <span class="muted">collaboration demo</span></div>
+    <div class="room-label">Room <strong id="room-name">${room}</strong></div>
+    <div id="status" class="status" data-state="offline" role="status" aria-live="polite" hidden>
+      <span class="dot" aria-hidden="true"></span><span id="status-text">offline</span>
+      <span id="status-detail" class="muted"></span>
+      <button type="button" id="retry" class="link" hidden>Retry</button>
+    </div>
+    <div id="me" class="me" hidden>
+      <span id="me-name"></span>
+      <select id="me-status" aria-label="Your status"><option value="online">online</option><option value="away">away</option></select>
+      <button type="button" id="sign-out" class="link">Sign out</button>
+    </div>
+  </header>
+  <main>
+    <section id="login" class="card login" hidden>
+      <h1>Join a room</h1>
+      <p class="muted">Draw together, chat and roll dice. Sign in, register, or just continue as a guest.</p>
+      <form id="login-form" autocomplete="on">
+        <label>Room <input id="login-room" name="room" required maxlength="64" pattern="[A-Za-z0-9_\\-]{1,64}"></label>
+        <label>Username <input id="login-user" name="username" autocomplete="username" maxlength="32"></label>
+        <label>Password <input id="login-pass" name="password" type="password" autocomplete="current-password" maxlength="128"></label>
+        <div class="row">
+          <button type="submit">Log in</button>
+          <button type="button" id="register-btn">Register</button>
+          <button type="button" id="guest-btn" class="primary">Continue as guest</button>
+        </div>
+        <p id="login-error" class="error" role="alert"></p>
+      </form>
+    </section>
+    <section id="room" class="room" hidden>
+      <div class="stage">
+        <div class="toolbar" role="toolbar" aria-label="Drawing tools">
+          ${tools}
+          <label class="field" title="Colour"><input type="color" id="color" value="#1f6feb" aria-label="Colour"></label>
+          <label class="field">Size <input type="range" id="size" min="1" max="40" value="4"> <output id="size-value">4</output></label>
+          <span class="spacer"></span>
+          <button type="button" id="undo" title="Undo your last operation (Ctrl+Z)">↶ Undo</button>
+          <button type="button" id="redo" title="Redo (Ctrl+Shift+Z)">↷ Redo</button>
+          <button type="button" id="clear" class="danger" title="Clear the canvas (undoable)">Clear</button>
+        </div>
+        <div id="board" class="board">
+          <canvas id="canvas" data-ops-count="0" data-duplicates="0" aria-label="Shared canvas"></canvas>
+          <canvas id="preview" aria-hidden="true"></canvas>
+          <div id="cursors" aria-hidden="true"></div>
+        </div>
+        <p id="toast" class="toast" role="alert" hidden></p>
+      </div>
+      <aside class="side">
+        <section class="panel">
+          <h2>People <span id="people-count" class="badge">0</span></h2>
+          <ul id="people" class="people"></ul>
+        </section>
+        <section class="panel">
+          <h2>Dice</h2>
+          <form id="dice-form" class="inline">
+            <input id="dice-notation" value="2d6+3" maxlength="100" aria-label="Dice notation" spellcheck="false">
+            <button type="submit">Roll</button>
+          </form>
+        </section>
+        <section class="panel chat">
+          <h2>Chat &amp; activity</h2>
+          <ol id="feed" class="feed"></ol>
+          <form id="chat-form" class="inline">
+            <input id="chat-input" maxlength="2000" placeholder="Say something…" autocomplete="off" aria-label="Message">
+            <button type="submit">Send</button>
+          </form>
+        </section>
+      </aside>
+    </section>
+  </main>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,334 @@
+// Browser tests of the demo page (/demo/{roomId}), run by scripts/e2e.mjs against `npm run dev`.
+// Two users, each in their own browser context (own session, own network switch, own client IP), share one room.
+// Page state is read through `window.edgeDemo.info()` and the DOM (`#canvas[data-ops-count]`, pixels, the feed).
+import { join } from 'node:path';
+
+const WIDTH = 1200;
+const HEIGHT = 800;
+const WAIT_MS = 15_000;
+
+/** A distinct client IP per browser context and run: the auth endpoints allow 5 calls a minute per IP. */
+const randomIp = () => `198.18.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+const roomId = `e2e-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+
+function assert(condition, message) {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
+
+function assertEqual(actual, expected, message) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`assertion failed: ${message}\n  expected ${e}\n  actual   ${a}`);
+}
+
+const info = (page) => page.evaluate(() => window.edgeDemo.info());
+
+/** Waits for `predicate(info)` in the page; on timeout the error says what was awaited and what the page had. */
+async function waitInfo(page, predicate, what, { arg = null, timeout = WAIT_MS } = {}) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
+  } catch {
+    throw new Error(`timed out after ${timeout} ms waiting for ${what}; page info: ${JSON.stringify(await info(page))}`);
+  }
+  return info(page);
+}
+
+/** One user: a fresh browser context, the demo page, "Continue as guest" (one auth call), joined. */
+async function openUser(browser, base, label, errors) {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    extraHTTPHeaders: { 'CF-Connecting-IP': randomIp() },
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => errors.push(`${label}: ${err.message}`));
+  await page.goto(`${base}/demo/${roomId}`, { timeout: WAIT_MS });
+  await page.click('#guest-btn', { timeout: WAIT_MS });
+  await waitInfo(page, () => window.edgeDemo.info()?.joined === true, `${label} to join`);
+  return { context, page, label };
+}
+
+/** Canvas units to page coordinates. */
+async function toScreen(page, points) {
+  const box = await page.locator('#preview').boundingBox();
+  assert(box, 'the board is visible');
+  return points.map(([x, y]) => [box.x + (x / WIDTH) * box.width, box.y + (y / HEIGHT) * box.height]);
+}
+
+async function drag(page, points) {
+  const screen = await toScreen(page, points);
+  const [first, ...rest] = screen;
+  await page.mouse.move(first[0], first[1]);
+  await page.mouse.down();
+  for (const [x, y] of rest) await page.mouse.move(x, y, { steps: 4 });
+  await page.mouse.up();
+}
+
+async function useTool(page, tool, color) {
+  await page.click(`[data-tool="${tool}"]`);
+  if (color) await page.fill('#color', color);
+}
+
+/** Draws with `tool` and waits until the drawer's own page shows the op from the server. */
+async function drawOp(page, tool, color, points) {
+  const before = (await info(page)).opIds.length;
+  await useTool(page, tool, color);
+  await drag(page, points);
+  await waitInfo(page, (n) => window.edgeDemo.info().opIds.length > n, `${tool} to come back from the server`, { arg: before });
+}
+
+/** True when some pixel within 3 units of (x, y) on the page's shared canvas has about colour `hex`. */
+function hasColorNear(page, x, y, hex) {
+  return page.evaluate(
+    ([x, y, hex]) => {
+      const ctx = document.getElementById('canvas').getContext('2d');
+      const want = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+      const data = ctx.getImageData(Math.round(x) - 3, Math.round(y) - 3, 7, 7).data;
+      for (let i = 0; i < data.length; i += 4) {
+        if (want.every((v, k) => Math.abs(data[i + k] - v) <= 40)) return true;
+      }
+      return false;
+    },
+    [x, y, hex],
+  );
+}
+
+async function waitColor(page, x, y, hex, what) {
+  const deadline = Date.now() + WAIT_MS;
+  while (Date.now() < deadline) {
+    if (await hasColorNear(page, x, y, hex)) return;
+    await page.waitForTimeout(50);
+  }
+  throw new Error(`timed out waiting for ${what}: no ${hex} near (${x}, ${y})`);
+}
+
+/** Waits until `page` shows exactly the ops `expected` shows (same ids, same order). */
+async function waitSameOps(page, expectedIds, what) {
+  try {
+    await page.waitForFunction((ids) => JSON.stringify(window.edgeDemo.info().opIds) === JSON.stringify(ids), expectedIds, {
+      timeout: WAIT_MS,
+      polling: 50,
+    });
+  } catch {
+    throw new Error(
+      `timed out waiting for ${what}: want ${JSON.stringify(expectedIds)}, page has ${JSON.stringify((await info(page)).opIds)}`,
+    );
+  }
+}
+
+async function waitFeed(page, predicate, arg, what) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout: WAIT_MS, polling: 50 });
+  } catch {
+    throw new Error(`timed out waiting for ${what}; feed: ${JSON.stringify((await info(page)).feed)}`);
+  }
+}
+
+/** `want` appears in `seq` in order (other items may come between). */
+function isSubsequence(want, seq) {
+  let i = 0;
+  for (const s of seq) if (s === want[i]) i++;
+  return i === want.length;
+}
+
+const PEN = [
+  [200, 200],
+  [280, 230],
+  [360, 260],
+  [440, 290],
+  [500, 300],
+];
+const RECT = [
+  [600, 100],
+  [900, 300],
+];
+const CIRCLE = [
+  [300, 550],
+  [400, 550],
+];
+
+export const tests = [
+  {
+    name: 'two pages join one room as guests and see each other online',
+    async run({ browser, base, shared, artifacts }) {
+      shared.errors = [];
+      shared.a = await openUser(browser, base, 'A', shared.errors);
+      shared.b = await openUser(browser, base, 'B', shared.errors);
+      shared.screenshotAll = async (name) => {
+        for (const u of [shared.a, shared.b]) {
+          if (u) await u.page.screenshot({ path: join(artifacts, `${name}-${u.label}.png`) });
+        }
+      };
+      shared.close = async () => {
+        for (const u of [shared.a, shared.b]) await u?.context.close();
+      };
+      const a = await info(shared.a.page);
+      const b = await info(shared.b.page);
+      assert(a.me && b.me && a.me.userId !== b.me.userId, 'two different users');
+      for (const [page, other] of [
+        [shared.a.page, b.me.username],
+        [shared.b.page, a.me.username],
+      ]) {
+        await page.waitForFunction(
+          (name) => window.edgeDemo.info().people.some((p) => p.username === name && p.status === 'online'),
+          other,
+          { timeout: WAIT_MS },
+        );
+      }
+      for (const { page } of [shared.a, shared.b]) {
+        const status = page.locator('#status');
+        assertEqual(await status.getAttribute('data-state'), 'connected', 'the indicator says connected');
+        assert((await page.locator('#status-text').textContent()) === 'connected', 'the indicator reads "connected"');
+        assertEqual(await status.getAttribute('data-transport'), 'websocket', 'over a WebSocket');
+      }
+    },
+  },
+
+  {
+    name: 'what page A draws (pen, rectangle, circle) page B sees, ops and pixels',
+    async run({ shared, artifacts }) {
+      const { a, b } = shared;
+      await drawOp(a.page, 'pen', '#1f6feb', PEN);
+      await drawOp(a.page, 'rectangle', '#d0312d', RECT);
+      await drawOp(a.page, 'circle', '#1a9b4b', CIRCLE);
+      const ids = (await info(a.page)).opIds;
+      assertEqual(ids.length, 3, 'three ops on A');
+      await waitSameOps(b.page, ids, "B to show A's three ops");
+      assertEqual(await b.page.locator('#canvas').getAttribute('data-ops-count'), '3', 'data-ops-count on B');
+      await waitColor(b.page, 360, 260, '#1f6feb', "A's pen stroke on B's canvas");
+      await waitColor(b.page, 750, 100, '#d0312d', "A's rectangle on B's canvas");
+      await waitColor(b.page, 300, 450, '#1a9b4b', "A's circle on B's canvas");
+      assert(!(await hasColorNear(b.page, 1000, 700, '#1f6feb')), 'the rest of the canvas stays blank');
+      await shared.screenshotAll('1-after-drawing');
+      void artifacts;
+    },
+  },
+
+  {
+    name: 'chat and dice from page A appear on page B; bad dice notation is refused',
+    async run({ shared }) {
+      const { a, b } = shared;
+      const text = `hello from A ${Math.random().toString(36).slice(2, 7)}`;
+      await a.page.fill('#chat-input', text);
+      await a.page.press('#chat-input', 'Enter');
+      await waitFeed(
+        b.page,
+        (t) => window.edgeDemo.info().feed.some((f) => f.kind === 'chat' && f.text === t),
+        text,
+        "A's chat on B",
+      );
+      await a.page.fill('#dice-notation', '2d6+3');
+      await a.page.click('#dice-form button');
+      await waitFeed(
+        b.page,
+        () => window.edgeDemo.info().feed.some((f) => f.kind === 'dice' && f.text.startsWith('2d6+3 →')),
+        null,
+        "A's dice roll on B",
+      );
+      const roll = (await info(b.page)).feed.find((f) => f.kind === 'dice');
+      const total = Number(roll.text.split('=').pop());
+      assert(total >= 5 && total <= 15, `2d6+3 is between 5 and 15 (got ${roll.text})`);
+      await a.page.fill('#dice-notation', '1000000d1000000');
+      await a.page.click('#dice-form button');
+      await a.page.locator('#toast').waitFor({ state: 'visible', timeout: WAIT_MS });
+      assertEqual((await info(a.page)).state, 'connected', 'A stays connected after a refused roll');
+      const dice = (await info(b.page)).feed.filter((f) => f.kind === 'dice');
+      assertEqual(dice.length, 1, 'the refused roll reached nobody');
+    },
+  },
+
+  {
+    name: 'undo, redo and clear on page A reach page B',
+    async run({ shared }) {
+      const { a, b } = shared;
+      const all = (await info(a.page)).opIds;
+      await a.page.click('#undo');
+      await waitSameOps(b.page, all.slice(0, -1), 'undo of the circle on B');
+      await a.page.click('#redo');
+      await waitSameOps(b.page, all, 'redo of the circle on B');
+      await a.page.click('#clear');
+      await waitSameOps(b.page, [], 'clear on B');
+      await waitColor(b.page, 750, 200, '#ffffff', 'a blank canvas on B');
+      assert(!(await hasColorNear(b.page, 750, 100, '#d0312d')), 'the rectangle is gone from B');
+      await a.page.click('#undo');
+      await waitSameOps(b.page, all, 'undo of the clear on B');
+      await waitColor(b.page, 750, 100, '#d0312d', 'the rectangle back on B');
+      assertEqual((await info(a.page)).opIds, all, 'A agrees');
+    },
+  },
+
+  {
+    name: 'page B loses its connection, A draws and chats, B comes back with exactly what it missed',
+    async run({ shared }) {
+      const { a, b } = shared;
+      const before = await info(b.page);
+      const historyStart = before.stateHistory.length;
+      assertEqual(before.duplicates, 0, 'no duplicates so far');
+
+      // Network gone: no new connection can be made (setOffline), and the open socket is cut (Chromium's offline
+      // emulation leaves established WebSockets alone, so the page's debug hook closes it).
+      await b.context.setOffline(true);
+      assert(await b.page.evaluate(() => window.edgeDemo.dropConnection()), 'B had a socket to drop');
+      await waitInfo(b.page, () => window.edgeDemo.info().state === 'reconnecting', 'B to show reconnecting');
+      assertEqual(await b.page.locator('#status').getAttribute('data-state'), 'reconnecting', 'the indicator says reconnecting');
+
+      const missedText = `while you were away ${Math.random().toString(36).slice(2, 7)}`;
+      await drawOp(a.page, 'pen', '#7c4dff', [
+        [100, 700],
+        [300, 650],
+        [500, 700],
+      ]);
+      await drawOp(a.page, 'rectangle', '#d98e04', [
+        [950, 450],
+        [1150, 750],
+      ]);
+      await drawOp(a.page, 'pen', '#1f6feb', [
+        [700, 500],
+        [800, 420],
+        [900, 500],
+      ]);
+      await a.page.fill('#chat-input', missedText);
+      await a.page.press('#chat-input', 'Enter');
+      await waitFeed(a.page, (t) => window.edgeDemo.info().feed.some((f) => f.text === t), missedText, 'A to see its own chat');
+      const expected = (await info(a.page)).opIds;
+      assertEqual(expected.length, before.opIds.length + 3, 'A drew three more ops');
+      const stillAway = await info(b.page);
+      assertEqual(stillAway.opIds, before.opIds, 'B saw nothing while offline');
+      assert(stillAway.state !== 'connected', 'B is not connected while offline');
+
+      await b.context.setOffline(false);
+      await waitInfo(
+        b.page,
+        () => {
+          const i = window.edgeDemo.info();
+          return i.state === 'connected' && i.joined;
+        },
+        'B to reconnect and join again',
+        { timeout: 30_000 },
+      );
+      await waitSameOps(b.page, expected, 'B to catch up');
+      const after = await info(b.page);
+      assertEqual(after.opIds, expected, "B's canvas is exactly A's");
+      assertEqual(new Set(after.opIds).size, after.opIds.length, 'no op twice');
+      assertEqual(after.duplicates, 0, 'no duplicate draw events');
+      assertEqual(await b.page.locator('#canvas').getAttribute('data-ops-count'), String(expected.length), 'data-ops-count');
+      assertEqual(after.feed.filter((f) => f.text === missedText).length, 1, 'the missed chat message is shown exactly once');
+      assert(after.resyncs >= 1 && after.replayed >= 4, `the missed events came by replay (replayed ${after.replayed})`);
+      const states = after.stateHistory.slice(historyStart);
+      assert(
+        isSubsequence(['reconnecting', 'resyncing', 'connected'], states),
+        `the indicator went reconnecting -> resyncing -> connected (saw ${states.join(' -> ')})`,
+      );
+      await waitColor(b.page, 1050, 450, '#d98e04', 'the missed rectangle on B');
+
+      // The server agrees: the room's canvas over REST, read with A's token.
+      const server = await a.page.evaluate(async (room) => {
+        const s = JSON.parse(sessionStorage.getItem('edgerooms.demo.session'));
+        const res = await fetch(`/api/rooms/${room}/state`, { headers: { Authorization: `Bearer ${s.accessToken}` } });
+        return (await res.json()).canvas.map((op) => op.id);
+      }, roomId);
+      assertEqual(server, expected, "the server's canvas matches both pages");
+      await shared.screenshotAll('2-after-reconnect');
+      assertEqual(shared.errors, [], 'no uncaught errors in either page');
+    },
+  },
+];
