@@ -1,3 +1,4 @@
+import type { Chunk } from './actors/chunk';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
 import type { Room } from './actors/room';
@@ -8,6 +9,7 @@ export interface Env {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   ROOM: DurableObjectNamespace<Room>;
   RACE: DurableObjectNamespace<Race>;
+  CHUNK: DurableObjectNamespace<Chunk>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

@@ -5,6 +5,7 @@ import { rewriteVersionedPath } from './http/versioning';
 export { RateLimiter } from './actors/rate-limiter';
 export { Room } from './actors/room';
 export { Race } from './actors/race';
+export { Chunk } from './actors/chunk';
 
 const app = createApp();
 

@@ -10,6 +10,7 @@ import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
+import { gameWs } from './routes/game-ws';
 import { demo } from './routes/demo';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
@@ -62,6 +63,7 @@ export function createApp() {
   app.route('/api/admin', admin);
   app.route('/', orchestrator);
   app.route('/', rooms);
+  app.route('/', gameWs);
   app.route('/', demo);
   app.route('/api/players', players);
   app.route('/api/zones', zones);

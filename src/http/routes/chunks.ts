@@ -1,13 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { chunkMetadata, getChunkMetadata } from '../../db/chunks';
-import { structureFromRow, structuresInChunks } from '../../db/structures';
-import { zoneFromRow, zonesInChunks } from '../../db/zones';
-import { LOD_LEVELS, MAX_CHUNKS_PER_REQUEST, parseChunkRequest } from '../../domain/chunks';
-import { CHUNK_LENGTH, formatChunkId, parseChunkId, RING_WIDTH } from '../../domain/ring';
+import { getChunkMetadata } from '../../db/chunks';
+import { LOD_LEVELS, MAX_CHUNKS_PER_REQUEST } from '../../domain/chunks';
+import { parseChunkId } from '../../domain/ring';
+import { requestChunks } from '../../world/chunks';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
 import { router } from '../validation';
-import { CHUNK_ENCODING, Encoding, generatedChunks, worldSeedOf } from './procgen';
+import { Encoding } from './procgen';
 
 /**
  * Seed 000's Chunk Management: per-tenant chunk metadata, and chunk content = the generated baseline (cached,
@@ -114,33 +113,6 @@ chunks
     return c.json(await getChunkMetadata(c.env.DB, c.get('identity').tenantId, ref), 200);
   })
   .openapi(requestRoute, async (c) => {
-    const { chunks: refs, lod } = parseChunkRequest(c.req.valid('json'));
-    const tenantId = c.get('identity').tenantId;
-    const worldSeed = worldSeedOf(c.env);
-    const [generated, metadata, structures, zones] = await Promise.all([
-      generatedChunks(c.env, refs, lod, worldSeed),
-      chunkMetadata(c.env.DB, tenantId, refs),
-      structuresInChunks(c.env.DB, tenantId, refs),
-      zonesInChunks(c.env.DB, tenantId, refs),
-    ]);
-    const out = refs.map((ref) => {
-      const id = formatChunkId(ref);
-      const gen = generated.get(id)!;
-      return {
-        id,
-        geometry: gen.geometry,
-        structures: [...(structures.get(id) ?? []).map(structureFromRow), ...gen.structures],
-        zones: [...(zones.get(id) ?? []).map(zoneFromRow), ...gen.zones],
-        metadata: {
-          ...metadata.get(id)!,
-          lod_level: lod,
-          world_seed: gen.worldSeed,
-          chunk_seed: gen.chunkSeed,
-          width: RING_WIDTH,
-          length: CHUNK_LENGTH,
-          encoding: CHUNK_ENCODING,
-        },
-      };
-    });
+    const out = await requestChunks(c.env, c.get('identity').tenantId, c.req.valid('json'));
     return c.json({ chunks: out }, 200);
   });

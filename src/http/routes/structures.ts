@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import {
-  createStructure,
   deleteStructure,
   findStructure,
   type StructureRow,
@@ -8,11 +7,10 @@ import {
   structuresInChunk,
   updateStructure,
 } from '../../db/structures';
-import { findZone, zoneShapeOf } from '../../db/zones';
-import { DomainError, isDomainError } from '../../domain/errors';
-import { type Floor, type Point, parseChunkIndex, parseFloor, RING_CIRCUMFERENCE } from '../../domain/ring';
-import { assertInsideZone, parseStructurePatch, parseStructurePlacement, STRUCTURE_TYPES } from '../../domain/structures';
-import { parseProperties } from '../../domain/zones';
+import { parseChunkIndex, parseFloor, RING_CIRCUMFERENCE } from '../../domain/ring';
+import { parseStructurePatch, STRUCTURE_TYPES } from '../../domain/structures';
+import { notifyChunkChanges } from '../../world/notify';
+import { assertZonePlacement, parseModelData, placeStructureFor } from '../../world/structures';
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
@@ -156,25 +154,6 @@ const deleteRoute = createRoute({
   },
 });
 
-/** `model_data`: the same object rules as properties, reported under its own field name. */
-function parseModelData(value: unknown): Record<string, unknown> {
-  try {
-    return parseProperties(value, 'INVALID_STRUCTURE');
-  } catch (e) {
-    if (!isDomainError(e)) throw e;
-    throw new DomainError(e.code, e.message.replace('properties', 'model_data'), { ...e.details, field: 'model_data' });
-  }
-}
-
-/** The named zone must exist in the tenant, be on the structure's floor and contain its position. */
-async function assertZonePlacement(db: D1Database, tenantId: string, zoneId: number, at: { position: Point; floor: Floor }) {
-  const zone = await findZone(db, tenantId, zoneId);
-  if (!zone) {
-    throw new DomainError('INVALID_STRUCTURE', `No zone ${zoneId}`, { field: 'zone_id', issue: 'zone_not_found' });
-  }
-  assertInsideZone(at, { id: zone.id, floor: zone.floor, shape: zoneShapeOf(zone) });
-}
-
 async function loadStructure(db: D1Database, tenantId: string, id: number): Promise<StructureRow> {
   const row = await findStructure(db, tenantId, id);
   if (!row) throw new ApiError('NOT_FOUND', `No structure ${id}`, { details: { field: 'id' } });
@@ -189,18 +168,8 @@ export const structures = router();
 structures
   .openapi(placeRoute, async (c) => {
     const identity = c.get('identity');
-    const raw = c.req.valid('json');
-    const placement = parseStructurePlacement(raw);
-    const modelData = parseModelData(raw.model_data);
-    if (placement.zone_id !== null) await assertZonePlacement(c.env.DB, identity.tenantId, placement.zone_id, placement);
-    const { structure } = await createStructure(
-      c.env.DB,
-      identity.tenantId,
-      Number(identity.userId),
-      placement,
-      modelData,
-      new Date().toISOString(),
-    );
+    const { structure, changes } = await placeStructureFor(c.env.DB, identity, c.req.valid('json'));
+    await notifyChunkChanges(c.env, identity.tenantId, changes);
     return c.json(structure, 201);
   })
   .openapi(chunkRoute, async (c) => {
@@ -226,14 +195,16 @@ structures
     if (patch.position && row.zone_id !== null) {
       await assertZonePlacement(c.env.DB, identity.tenantId, row.zone_id, { position: patch.position, floor: row.floor });
     }
-    const { structure } = await updateStructure(c.env.DB, row, patch, modelData, new Date().toISOString());
+    const { structure, changes } = await updateStructure(c.env.DB, row, patch, modelData, new Date().toISOString());
+    await notifyChunkChanges(c.env, identity.tenantId, changes);
     return c.json(structure, 200);
   })
   .openapi(deleteRoute, async (c) => {
     const identity = c.get('identity');
     const row = await loadStructure(c.env.DB, identity.tenantId, Number(c.req.valid('param').id));
     assertOwnerOrAdmin(identity, row.owner_id, 'structure');
-    const { deleted } = await deleteStructure(c.env.DB, row, new Date().toISOString());
+    const { deleted, changes } = await deleteStructure(c.env.DB, row, new Date().toISOString());
     if (!deleted) throw new ApiError('NOT_FOUND', `No structure ${row.id}`, { details: { field: 'id' } });
+    await notifyChunkChanges(c.env, identity.tenantId, changes);
     return c.json({ success: true as const }, 200);
   });

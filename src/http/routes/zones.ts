@@ -1,10 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Identity } from '../../auth/identity';
 import { structuresOfZone } from '../../db/structures';
-import { createZone, deleteZone, findZone, updateZone, type ZoneRow, zoneFromRow, zonesInArea } from '../../db/zones';
+import { deleteZone, findZone, updateZone, type ZoneRow, zoneFromRow, zonesInArea } from '../../db/zones';
 import { DomainError } from '../../domain/errors';
 import { structureChunk } from '../../domain/structures';
-import { parseZoneAreaQuery, parseZoneDraft, parseZonePatch, pointInZone, ZONE_TYPES, type ZoneShape } from '../../domain/zones';
+import { parseZoneAreaQuery, parseZonePatch, pointInZone, ZONE_TYPES, type ZoneShape } from '../../domain/zones';
+import { notifyChunkChanges } from '../../world/notify';
+import { createZoneFor } from '../../world/zones';
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
@@ -194,8 +196,8 @@ export const zones = router();
 zones
   .openapi(createZoneRoute, async (c) => {
     const identity = c.get('identity');
-    const draft = parseZoneDraft(c.req.valid('json'));
-    const { zone } = await createZone(c.env.DB, identity.tenantId, Number(identity.userId), draft, new Date().toISOString());
+    const { zone, changes } = await createZoneFor(c.env.DB, identity, c.req.valid('json'));
+    await notifyChunkChanges(c.env, identity.tenantId, changes);
     return c.json(zone, 201);
   })
   .openapi(areaRoute, async (c) => {
@@ -213,7 +215,8 @@ zones
     assertOwnerOrAdmin(identity, row.owner_id, 'zone');
     const patch = parseZonePatch(c.req.valid('json'));
     if (patch.shape) await assertKeepsStructures(c.env.DB, row, patch.shape);
-    const { zone } = await updateZone(c.env.DB, row, patch, new Date().toISOString());
+    const { zone, changes } = await updateZone(c.env.DB, row, patch, new Date().toISOString());
+    await notifyChunkChanges(c.env, identity.tenantId, changes);
     return c.json(zone, 200);
   })
   .openapi(deleteZoneRoute, async (c) => {
@@ -223,7 +226,8 @@ zones
     const detached = (await structuresOfZone(c.env.DB, row.tenant_id, row.id)).map((s) =>
       structureChunk({ floor: s.floor, position: { x: s.position_x, y: s.position_y } }),
     );
-    const { deleted } = await deleteZone(c.env.DB, row, detached, new Date().toISOString());
+    const { deleted, changes } = await deleteZone(c.env.DB, row, detached, new Date().toISOString());
     if (!deleted) throw new ApiError('NOT_FOUND', `No zone ${row.id}`, { details: { field: 'id' } });
+    await notifyChunkChanges(c.env, identity.tenantId, changes);
     return c.json({ success: true as const }, 200);
   });
