@@ -34,14 +34,14 @@ async function waitInfo(page, predicate, what, { arg = null, timeout = WAIT_MS }
 }
 
 /** One user: a fresh browser context, the demo page, "Continue as guest" (one auth call), joined. */
-async function openUser(browser, base, label, errors) {
+async function openUser(browser, base, label, errors, query = '') {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 800 },
     extraHTTPHeaders: { 'CF-Connecting-IP': randomIp() },
   });
   const page = await context.newPage();
   page.on('pageerror', (err) => errors.push(`${label}: ${err.message}`));
-  await page.goto(`${base}/demo/${roomId}`, { timeout: WAIT_MS });
+  await page.goto(`${base}/demo/${roomId}${query}`, { timeout: WAIT_MS });
   await page.click('#guest-btn', { timeout: WAIT_MS });
   await waitInfo(page, () => window.edgeDemo.info()?.joined === true, `${label} to join`);
   return { context, page, label };
@@ -92,13 +92,14 @@ function hasColorNear(page, x, y, hex) {
   );
 }
 
-async function waitColor(page, x, y, hex, what) {
+/** Waits until colour `hex` is (or, with `present: false`, is no longer) near (x, y): the canvas repaints on a frame. */
+async function waitColor(page, x, y, hex, what, present = true) {
   const deadline = Date.now() + WAIT_MS;
   while (Date.now() < deadline) {
-    if (await hasColorNear(page, x, y, hex)) return;
+    if ((await hasColorNear(page, x, y, hex)) === present) return;
     await page.waitForTimeout(50);
   }
-  throw new Error(`timed out waiting for ${what}: no ${hex} near (${x}, ${y})`);
+  throw new Error(`timed out waiting for ${what}: ${present ? 'no' : 'still'} ${hex} near (${x}, ${y})`);
 }
 
 /** Waits until `page` shows exactly the ops `expected` shows (same ids, same order). */
@@ -247,8 +248,8 @@ export const tests = [
       await waitSameOps(b.page, all, 'redo of the circle on B');
       await a.page.click('#clear');
       await waitSameOps(b.page, [], 'clear on B');
-      await waitColor(b.page, 750, 200, '#ffffff', 'a blank canvas on B');
-      assert(!(await hasColorNear(b.page, 750, 100, '#d0312d')), 'the rectangle is gone from B');
+      await waitColor(b.page, 750, 100, '#d0312d', 'the rectangle to leave B', false);
+      await waitColor(b.page, 360, 260, '#1f6feb', 'the pen stroke to leave B', false);
       await a.page.click('#undo');
       await waitSameOps(b.page, all, 'undo of the clear on B');
       await waitColor(b.page, 750, 100, '#d0312d', 'the rectangle back on B');
@@ -258,7 +259,7 @@ export const tests = [
 
   {
     name: 'page B loses its connection, A draws and chats, B comes back with exactly what it missed',
-    async run({ shared }) {
+    async run({ shared, log }) {
       const { a, b } = shared;
       const before = await info(b.page);
       const historyStart = before.stateHistory.length;
@@ -319,6 +320,7 @@ export const tests = [
         `the indicator went reconnecting -> resyncing -> connected (saw ${states.join(' -> ')})`,
       );
       await waitColor(b.page, 1050, 450, '#d98e04', 'the missed rectangle on B');
+      log(`B: ${states.join(' -> ')}; ${after.replayed} events replayed; back on ${after.transport}`);
 
       // The server agrees: the room's canvas over REST, read with A's token.
       const server = await a.page.evaluate(async (room) => {
@@ -329,6 +331,47 @@ export const tests = [
       assertEqual(server, expected, "the server's canvas matches both pages");
       await shared.screenshotAll('2-after-reconnect');
       assertEqual(shared.errors, [], 'no uncaught errors in either page');
+    },
+  },
+
+  {
+    name: 'pages pinned to SSE and to long polling see what A draws and says',
+    async run({ browser, base, shared }) {
+      const { a } = shared;
+      const sse = await openUser(browser, base, 'C', shared.errors, '?transport=sse');
+      const poll = await openUser(browser, base, 'D', shared.errors, '?transport=polling');
+      try {
+        assertEqual(await sse.page.locator('#status').getAttribute('data-transport'), 'sse', 'C is on SSE');
+        assertEqual(await poll.page.locator('#status').getAttribute('data-transport'), 'polling', 'D is on long polling');
+        const start = (await info(a.page)).opIds;
+        await waitSameOps(sse.page, start, 'C to start from the room canvas');
+        await waitSameOps(poll.page, start, 'D to start from the room canvas');
+        await drawOp(a.page, 'circle', '#d0312d', [
+          [600, 600],
+          [650, 600],
+        ]);
+        const ids = (await info(a.page)).opIds;
+        await waitSameOps(sse.page, ids, "C (SSE) to show A's circle");
+        await waitSameOps(poll.page, ids, "D (polling) to show A's circle");
+        await waitColor(poll.page, 600, 550, '#d0312d', "A's circle on D's canvas");
+        const text = `to the fallbacks ${Math.random().toString(36).slice(2, 7)}`;
+        await a.page.fill('#chat-input', text);
+        await a.page.press('#chat-input', 'Enter');
+        for (const u of [sse, poll]) {
+          await waitFeed(u.page, (t) => window.edgeDemo.info().feed.some((f) => f.text === t), text, `A's chat on ${u.label}`);
+        }
+        // And the other way: D draws over HTTP sends, A sees it.
+        await drawOp(poll.page, 'rectangle', '#1a9b4b', [
+          [100, 100],
+          [150, 150],
+        ]);
+        await waitSameOps(a.page, (await info(poll.page)).opIds, "A to show D's rectangle");
+        for (const u of [sse, poll]) assertEqual((await info(u.page)).duplicates, 0, `no duplicates on ${u.label}`);
+        assertEqual(shared.errors, [], 'no uncaught errors in any page');
+      } finally {
+        await sse.context.close();
+        await poll.context.close();
+      }
     },
   },
 ];

@@ -63,6 +63,10 @@ class RoomPage {
       // A person is watching: come back quickly (full jitter below 5 s) and keep trying for a while.
       reconnect: { base: 500, cap: 5000, maxAttempts: 30 },
       transports: transportsFromQuery(),
+      // Long polls held at most 5 s: a poller is only "connected" once its first poll is answered, and the server
+      // holds even a first poll (no resume point yet) until something happens, so 25 s would leave an idle room's
+      // poller "connecting" that long.
+      poll: { wait: 5 },
       // The page keeps a handle on its socket so `edgeDemo.dropConnection()` can cut it like a network loss.
       openWebSocket: (url, protocols) => {
         const ws = new WebSocket(url, protocols);
