@@ -186,7 +186,7 @@ export const tests = [
 
   {
     name: 'what page A draws (pen, rectangle, circle) page B sees, ops and pixels',
-    async run({ shared, artifacts }) {
+    async run({ shared }) {
       const { a, b } = shared;
       await drawOp(a.page, 'pen', '#1f6feb', PEN);
       await drawOp(a.page, 'rectangle', '#d0312d', RECT);
@@ -200,7 +200,6 @@ export const tests = [
       await waitColor(b.page, 300, 450, '#1a9b4b', "A's circle on B's canvas");
       assert(!(await hasColorNear(b.page, 1000, 700, '#1f6feb')), 'the rest of the canvas stays blank');
       await shared.screenshotAll('1-after-drawing');
-      void artifacts;
     },
   },
 
@@ -259,7 +258,7 @@ export const tests = [
 
   {
     name: 'page B loses its connection, A draws and chats, B comes back with exactly what it missed',
-    async run({ shared, log }) {
+    async run({ shared, log, artifacts }) {
       const { a, b } = shared;
       const before = await info(b.page);
       const historyStart = before.stateHistory.length;
@@ -271,6 +270,7 @@ export const tests = [
       assert(await b.page.evaluate(() => window.edgeDemo.dropConnection()), 'B had a socket to drop');
       await waitInfo(b.page, () => window.edgeDemo.info().state === 'reconnecting', 'B to show reconnecting');
       assertEqual(await b.page.locator('#status').getAttribute('data-state'), 'reconnecting', 'the indicator says reconnecting');
+      await b.page.screenshot({ path: join(artifacts, '2-while-offline-B.png') });
 
       const missedText = `while you were away ${Math.random().toString(36).slice(2, 7)}`;
       await drawOp(a.page, 'pen', '#7c4dff', [
