@@ -55,7 +55,7 @@ export const chunkKey = (tenantId: string, chunkId: string): string => `${tenant
 
 const AREA = 'area';
 export const playerScope = (userId: string): string => `p:${userId}`;
-/** A handed-off socket is closed by the server after this long (its client should have left it already). */
+/** A handed-off socket is closed by the server after this long (its client should have left it already); config `handoffGraceMs`. */
 export const HANDOFF_GRACE_MS = 10_000;
 /** How long a chunk forwards personal deliveries of a player who left it. */
 const FORWARD_TTL_MS = 5 * 60_000;
@@ -388,7 +388,7 @@ export class Chunk extends RealtimeActor {
       const att = ws.deserializeAttachment() as { id?: string } | null;
       const st = att?.id ? this.connState(att.id) : null;
       if (!st?.handedOff || st.handedOffAt === null) continue;
-      const due = st.handedOffAt + HANDOFF_GRACE_MS;
+      const due = st.handedOffAt + this.graceMs();
       if (due <= now) {
         try {
           ws.close(1000, `Moved to chunk ${st.handedOff}`);
@@ -535,7 +535,7 @@ export class Chunk extends RealtimeActor {
         url: `/ws?${new URLSearchParams(resume).toString()}`,
       },
     });
-    await this.timers.scheduleNoLaterThan(TIMER_HANDOFF_CLOSE, now + HANDOFF_GRACE_MS);
+    await this.timers.scheduleNoLaterThan(TIMER_HANDOFF_CLOSE, now + this.graceMs());
   }
 
   /** Area copies from `origin` logged since `after` with an origin sequence up to `upto`, sent to one connection. */
@@ -743,6 +743,10 @@ export class Chunk extends RealtimeActor {
         floor: r.floor,
         rotation: r.rotation,
       }));
+  }
+
+  private graceMs(): number {
+    return this.config('handoffGraceMs') ?? HANDOFF_GRACE_MS;
   }
 
   private version(): number {

@@ -1,0 +1,116 @@
+import { SELF } from 'cloudflare:test';
+import { encode } from '@msgpack/msgpack';
+import { expect } from 'vitest';
+import { call, nextIp, registerUser, type Session } from '../auth/helpers';
+import { type Frame, TestSocket } from '../core/helpers';
+
+/** Helpers for seed 000's game socket `/ws` over real upgrades through the Worker. */
+
+/** A player of `tenant` standing at (x, y) on `floor`. */
+export async function playerAt(tenant: string, x: number, floor = 0, y = 0): Promise<Session> {
+  const s = await registerUser({ tenant });
+  const r = await call(`/api/players/${s.user_id}/position`, {
+    method: 'PUT',
+    token: s.access_token,
+    body: { position: { x, y }, floor },
+  });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return s;
+}
+
+export function upgradeGame(query: string, headers: Record<string, string> = {}): Promise<Response> {
+  return SELF.fetch(`https://edge.test/ws${query}`, {
+    headers: { Upgrade: 'websocket', 'CF-Connecting-IP': nextIp(), ...headers },
+  });
+}
+
+let requestCounter = 0;
+
+/** A TestSocket speaking seed 000's `{type, id, data}`; resync frames are flattened into `events()`. */
+export class GameSocket extends TestSocket {
+  connected: Frame | null = null;
+  binaryOut = false;
+
+  override send(frame: unknown): void {
+    if (this.binaryOut) this.ws.send(encode(frame));
+    else super.send(frame);
+  }
+
+  /** Sends a frame with a fresh id and resolves to the frame answering it (any type carrying that id). */
+  async request(type: string, data?: unknown, ms = 4000): Promise<Frame> {
+    const id = `q${++requestCounter}`;
+    this.send({ type, id, ...(data === undefined ? {} : { data }) });
+    return this.waitFor((f) => f.id === id, ms);
+  }
+
+  async waitFor(match: (f: Frame) => boolean, ms = 4000): Promise<Frame> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.frames.find(match);
+      if (found) return found;
+      if (this.closed) throw new Error(`socket closed ${this.closed.code} ${this.closed.reason}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out; last frames: ${JSON.stringify(this.frames.slice(-4)).slice(0, 900)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Logged events received, live or inside a resync frame, in arrival order. */
+  events(type?: string): Frame[] {
+    const out: Frame[] = [];
+    for (const f of this.frames) {
+      if (f.type === 'resync') out.push(...(f.data.events as Frame[]));
+      else if (f.eventId !== undefined) out.push(f);
+    }
+    return type === undefined ? out : out.filter((e) => e.type === type);
+  }
+
+  event(type: string, where: (data: Frame) => boolean = () => true, ms = 4000): Promise<Frame> {
+    const deadline = Date.now() + ms;
+    return (async () => {
+      for (;;) {
+        const found = this.events(type).find((e) => where(e.data));
+        if (found) return found;
+        if (Date.now() > deadline)
+          throw new Error(`no ${type} event; frames: ${JSON.stringify(this.frames.slice(-4)).slice(0, 900)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+  }
+
+  close(): void {
+    this.ws.close(1000);
+  }
+}
+
+/** A game socket after its `connected` frame; `query` without the token. */
+export async function openGame(
+  token: string,
+  query = '',
+  headers: Record<string, string> = {},
+): Promise<{ socket: GameSocket; res: Response }> {
+  const res = await upgradeGame(`?token=${token}${query}`, headers);
+  expect(res.status, res.status === 101 ? '' : await res.text()).toBe(101);
+  res.webSocket!.accept();
+  const socket = new GameSocket(res.webSocket!);
+  const first = await socket.next();
+  expect(first.type).toBe('connected');
+  socket.connected = first;
+  return { socket, res };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A small closed square polygon around (x, y). */
+export const square = (x: number, y: number, half = 20) => ({
+  type: 'Polygon',
+  coordinates: [
+    [
+      [x - half, y - half],
+      [x + half, y - half],
+      [x + half, y + half],
+      [x - half, y + half],
+      [x - half, y - half],
+    ],
+  ],
+});
