@@ -187,7 +187,9 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const params = normalizePoll(input);
     const conn = this.httpConnection(identity, dialectName, () => {});
     let answer = this.pollOnce(dialect, conn, params);
-    if (answer.events.length === 0 && !answer.truncated && params.wait > 0 && answer.nextEventId !== null) {
+    // Only an empty page waits: a snapshot answer (first poll, or a reference that cannot be honoured) is
+    // what the client needs before anything else, and holding it could only replace it with a later page.
+    if (answer.events.length === 0 && answer.snapshot === undefined && params.wait > 0 && answer.nextEventId !== null) {
       const deadline = Date.now() + params.wait * 1000;
       while (answer.events.length === 0 && Date.now() < deadline) {
         await this.waiters.wait(deadline - Date.now());

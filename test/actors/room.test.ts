@@ -236,6 +236,22 @@ describe('one log, three transports', () => {
     expect(bad.truncated).toBe(true);
   });
 
+  it('answers a first poll (no reference) at once with its snapshot, even when asked to wait', async () => {
+    const tenant = freshTenant();
+    const stub = room(tenant);
+    const started = Date.now();
+    const first = rpc(stub).poll(player('1', tenant), 'orchestrator', { wait: 5 });
+    await sleep(100);
+    await publishOutputs(stub, tenant, 1, 1);
+    const answer = await first;
+    expect(answer.snapshot).toBeDefined();
+    expect(answer.events).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(2000);
+    // The event published meanwhile is the next poll's, not lost.
+    const next = await rpc(stub).poll(player('1', tenant), 'orchestrator', { lastEventId: answer.nextEventId! });
+    expect((next.events[0] as Frame).payload.output).toBe('line 1');
+  });
+
   it('SSE resume from a reference that left the ring gets a resync_response snapshot with the latest id', async () => {
     const tenant = freshTenant();
     const stub = room(tenant);
