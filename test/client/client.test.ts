@@ -438,9 +438,11 @@ describe('fallback WebSocket -> SSE -> polling, and back', () => {
     expect(events.map((e) => e.eventId)).toEqual(['eab-1']);
     const poll = net.requestsTo('/api/orchestrator/events')[0];
     expect(poll?.headers.get('authorization')).toBe('Bearer tok');
-    expect(poll?.url.searchParams.get('wait')).toBe('25');
+    expect(poll?.url.searchParams.get('wait')).toBe('0');
     // the second poll waits on the server, from where the first left off
-    expect(net.requestsTo('/api/orchestrator/events')[1]?.url.searchParams.get('lastEventId')).toBe('eab-1');
+    const second = net.requestsTo('/api/orchestrator/events')[1];
+    expect(second?.url.searchParams.get('lastEventId')).toBe('eab-1');
+    expect(second?.url.searchParams.get('wait')).toBe('25');
 
     // The probe: after probeInterval the client tries the WebSocket again, resuming from where polling was.
     await flush(10_000);
@@ -550,6 +552,10 @@ describe('fallback WebSocket -> SSE -> polling, and back', () => {
     expect(events.map((e) => e.sequence)).toEqual([2, 3, 4]);
     expect(states).toEqual(['connecting', 'resyncing', 'connected']);
     expect(snapshots).toEqual([]);
+    // The first poll asks for no hold, so an idle room does not keep the client "connecting" for the wait.
+    const waits = net.requestsTo('/api/orchestrator/events').map((r) => r.url.searchParams.get('wait'));
+    expect(waits[0]).toBe('0');
+    expect(Number(waits[1])).toBeGreaterThan(0);
 
     client.disconnect();
     const truncated = make({ ...urls, transports: ['polling'], lastEventId: 'eold-1' });

@@ -37,7 +37,8 @@ export function openPollingTransport(ctx: TransportContext): Transport {
         ...ctx.query,
         lastEventId: cursor,
         limit: ctx.poll.limit,
-        wait: ctx.poll.waitSeconds,
+        // The first poll must not be held: until it is answered the client cannot call itself connected.
+        wait: established ? ctx.poll.waitSeconds : 0,
       });
       const res = await authedFetch(ctx, url, { method: 'GET', headers: { Accept: 'application/json' } }, abort.signal);
       if (!res.ok) {
