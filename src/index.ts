@@ -2,10 +2,10 @@ import type { Env } from './env';
 import { createApp } from './http/app';
 import { rewriteVersionedPath } from './http/versioning';
 
+export { Chunk } from './actors/chunk';
+export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
 export { Room } from './actors/room';
-export { Race } from './actors/race';
-export { Chunk } from './actors/chunk';
 
 const app = createApp();
 

@@ -1,6 +1,5 @@
-import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, expectError, PASSWORD, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
+import { call, expectError, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
 
 describe('GET /api/players/me and /api/players/{id}', () => {
   let tenant: string;

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { areaQuerySql } from '../../src/db/zones';
 import { parseZoneAreaQuery } from '../../src/domain/zones';
 import { LIMITS } from '../../src/http/limits';
-import { call, expectError, PASSWORD, rect, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
+import { call, expectError, rect, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
 
 const C = 264_000_000;
 
