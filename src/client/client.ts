@@ -196,6 +196,10 @@ export class EdgeRoomsClient {
   #fallback: FallbackState;
   #attempt = 0;
   #lastEventId: string | null;
+  /** Query parameters a server redirect added (EarthRing's chunk hand-off); cleared by disconnect(). */
+  #redirectQuery: Record<string, string> = {};
+  /** Between a redirect and the new socket being adopted, frames wait in the queue. */
+  #redirecting = false;
   #lastConnected: string | null = null;
   #latency: number | null = null;
   #lastActivity = 0;
@@ -296,6 +300,8 @@ export class EdgeRoomsClient {
     for (const [id, request] of this.#requests) this.#settle(id, request, () => request.reject(error));
     this.#queue.drain();
     this.#pings.clear();
+    this.#redirectQuery = {};
+    this.#redirecting = false;
     if (this.#state !== 'offline') {
       this.#move('close');
       if (was) this.#emit('disconnected', { transport: was, reason: 'client disconnect' });
@@ -305,7 +311,7 @@ export class EdgeRoomsClient {
 
   /** Sends one frame in the dialect's envelope; queued while no transport is open. */
   send(frame: unknown): void {
-    if (this.#transport && isOpen(this.#state)) {
+    if (this.#transport && isOpen(this.#state) && !this.#redirecting) {
       this.#write(frame);
       return;
     }
@@ -390,7 +396,7 @@ export class EdgeRoomsClient {
       refreshToken: () => this.#token(),
       lastEventId,
       urls: { url: o.url, sseUrl: o.sseUrl, pollUrl: o.pollUrl, sendUrl: o.sendUrl },
-      query: o.query ?? {},
+      query: { ...o.query, ...this.#redirectQuery },
       headers: o.headers ?? {},
       protocols: o.protocols,
       fetch: o.fetch ?? ((input, init) => fetch(input, init)),
@@ -492,6 +498,7 @@ export class EdgeRoomsClient {
   }
 
   #onClosed(generation: number, kind: TransportKind, info: ClosedInfo): void {
+    this.#redirecting = false;
     const wasOpen = isOpen(this.#state) && this.#transport !== null;
     this.#transport?.close();
     this.#transport = null;
@@ -562,7 +569,7 @@ export class EdgeRoomsClient {
     try {
       token = await this.#token();
     } catch {
-      this.#scheduleProbe();
+      this.#onProbeFailed();
       return;
     }
     if (live !== this.#generation) return;
@@ -589,7 +596,8 @@ export class EdgeRoomsClient {
     this.#lastTransport = probe.kind;
     this.#lastConnected = new Date().toISOString();
     this.#touch();
-    this.#emit('transport', { from: old.kind, to: probe.kind });
+    if (old.kind !== probe.kind) this.#emit('transport', { from: old.kind, to: probe.kind });
+    this.#redirecting = false;
     this.#flush();
   }
 
@@ -597,7 +605,27 @@ export class EdgeRoomsClient {
     this.#probe?.close();
     this.#probe = null;
     this.#probeGeneration = null;
+    if (this.#redirecting && this.#transport) {
+      // The new endpoint refused: drop the old connection too and reconnect there with backoff.
+      this.#onClosed(this.#generation, this.#transport.kind, { established: true, reason: 'redirect failed' });
+      return;
+    }
     this.#scheduleProbe();
+  }
+
+  /**
+   * A server redirect: the next connections carry `query` and resume from `lastEventId`. Make before break: a new
+   * socket is opened while the old one still delivers answers to requests in flight; new frames wait in the queue
+   * until it is adopted (the server sends nothing more on the old one after the redirect).
+   */
+  #redirect(query: Record<string, string>, lastEventId: string | undefined): void {
+    this.#redirectQuery = { ...this.#redirectQuery, ...query };
+    if (lastEventId !== undefined) this.#lastEventId = lastEventId;
+    const transport = this.#transport;
+    if (!transport || !isOpen(this.#state)) return;
+    this.#redirecting = true;
+    this.#stopProbe();
+    void this.#startProbe(transport.kind);
   }
 
   #stopProbe(): void {
@@ -730,6 +758,10 @@ export class EdgeRoomsClient {
         if (decoded.truncated && decoded.events.length === 0 && decoded.resumeId) this.#lastEventId = decoded.resumeId;
         // An explicit resync answer is the end of the replay.
         this.#finishResync();
+        return;
+      case 'redirect':
+        this.#emit('control', { name: decoded.name, data: decoded.data, raw: decoded.raw });
+        this.#redirect(decoded.query, decoded.lastEventId);
         return;
       case 'control':
         if (decoded.name === 'heartbeat') this.#emit('heartbeat', { latency: this.#latency, transport: this.transport });

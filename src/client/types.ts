@@ -32,7 +32,12 @@ export type DecodedFrame =
       raw: unknown;
     }
   /** Anything else the server says about the connection (welcome, server heartbeat, ...). */
-  | { kind: 'control'; name: string; data: unknown; raw: unknown };
+  | { kind: 'control'; name: string; data: unknown; raw: unknown }
+  /**
+   * The server moves this connection elsewhere (EarthRing's `chunk_handoff`): reconnect with `query` added to the
+   * URL, resuming from `lastEventId`. The engine opens the new socket before it lets go of the old one.
+   */
+  | { kind: 'redirect'; name: string; query: Record<string, string>; lastEventId?: string; data: unknown; raw: unknown };
 
 /**
  * The thin per-wire-format adapter. It holds no state; the engine calls it to build and read frames.

@@ -568,3 +568,63 @@ describe('racing over /ws', () => {
     for (const s of [o, r, x]) s.close();
   });
 });
+
+describe('client SDK follows the hand-off', () => {
+  it('reconnects to the next chunk by itself and keeps receiving, each event once', async () => {
+    const { EdgeRoomsClient } = await import('../../src/client/client');
+    const { earthringDialect } = await import('../../src/client/dialects/earthring');
+    const t = uniqueTenant();
+    const p = await playerAt(t, 5900);
+    const right = await playerAt(t, 6500);
+    const r = (await openGame(right.access_token)).socket;
+    const urls: string[] = [];
+    const client = new EdgeRoomsClient({
+      url: 'wss://edge.test/ws',
+      dialect: earthringDialect,
+      token: p.access_token,
+      protocols: ['earthring-v1', 'earthring-v2'],
+      codec: 'msgpack',
+      heartbeatInterval: 0,
+      reconnect: { base: 20, cap: 100 },
+      openWebSocket: async (url, protocols) => {
+        urls.push(url);
+        const res = await upgradeGame(
+          `?${url.split('?')[1]}`,
+          protocols ? { 'Sec-WebSocket-Protocol': protocols.join(', ') } : {},
+        );
+        if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status}`);
+        res.webSocket.accept();
+        return res.webSocket;
+      },
+    });
+    const controls: Frame[] = [];
+    client.on('control', (c) => controls.push(c as Frame));
+    const moved: Frame[] = [];
+    client.on('event', (e) => {
+      if (e.name === 'player_moved') moved.push(e.data as Frame);
+    });
+    await client.connect();
+    const until = async (ok: () => boolean) => {
+      const end = Date.now() + 4000;
+      while (!ok() && Date.now() < end) await sleep(20);
+    };
+    await until(() => controls.length > 0);
+    expect(controls[0]).toMatchObject({ name: 'connected', data: { chunk_id: '0_5', protocol: 'earthring-v2' } });
+    await r.request('player_move', { position: { x: 6501, y: 0 }, floor: 0 });
+    const ack = await client.request<Frame>('player_move', { position: { x: 6010, y: 0 }, floor: 0 });
+    expect(ack.chunk_id).toBe('0_6');
+    // Frames sent right after the hand-off wait for the new socket.
+    const pong = client.request<Frame>('chunk_request', { chunks: ['0_6'], lod_level: 'low' });
+    await r.request('player_move', { position: { x: 6502, y: 0 }, floor: 0 });
+    expect((await pong).chunks[0].id).toBe('0_6');
+    await until(() => moved.length >= 2);
+    expect(moved.map((m) => m.position.x)).toEqual([6501, 6502]);
+    expect(controls.map((c) => c.name)).toEqual(['connected', 'chunk_handoff', 'connected']);
+    expect(controls[2]!.data.chunk_id).toBe('0_6');
+    expect(urls[1]).toContain('chunk=0_6');
+    expect(urls[1]).toContain('handoff_from=0_5');
+    expect(client.state).toBe('connected');
+    client.disconnect();
+    r.close();
+  });
+});

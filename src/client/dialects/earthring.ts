@@ -2,7 +2,8 @@ import type { ClientDialect, DecodedFrame } from '../types';
 import { isRecord, num, readResync, str, toWireError } from './shared';
 
 /**
- * Seed 000's game socket: `{type, id, data}` both ways. Answers are typed like events (`zone_created` with the
+ * Seed 000's game socket: `{type, id, data}` both ways. `connected` is a control frame; `chunk_handoff` makes the
+ * client follow the player into the next chunk's actor by itself (a `redirect`). Answers are typed like events (`zone_created` with the
  * request's `id`), so they are reported as responses named after their type: the engine turns one into an
  * event when no request waits for its id (a broadcast that kept an id).
  */
@@ -26,6 +27,29 @@ export const earthringDialect: ClientDialect = {
         return { kind: 'pong', id, raw: frame };
       case 'error':
         return { kind: 'error', id, error: toWireError(frame.data, frame), raw: frame };
+      case 'connected':
+        return { kind: 'control', name: 'connected', data: frame.data, raw: frame };
+      case 'chunk_handoff': {
+        // The player crossed into another chunk: reconnect to its actor and resume from its log.
+        const d = isRecord(frame.data) ? frame.data : {};
+        const chunk = str(d.chunk_id);
+        if (chunk === undefined) break;
+        const query: Record<string, string> = { chunk };
+        const from = str(d.handoff_from);
+        const seq = num(d.handoff_seq);
+        if (from !== undefined && seq !== undefined) {
+          query.handoff_from = from;
+          query.handoff_seq = String(seq);
+        }
+        return {
+          kind: 'redirect',
+          name: 'chunk_handoff',
+          query,
+          lastEventId: str(d.last_event_id),
+          data: frame.data,
+          raw: frame,
+        };
+      }
       case 'resync':
       case 'resync_response':
       case 'snapshot': {
