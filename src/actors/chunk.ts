@@ -229,8 +229,11 @@ export class Chunk extends RealtimeActor {
   // ---- RPC ------------------------------------------------------------------------------------------------
 
   /** A zone or structure in this chunk changed (REST or socket): `chunk_updated` to everyone watching it. */
-  async chunkChanged(change: ChunkChange): Promise<void> {
-    if (change.chunk_id !== this.chunkId) throw new Error(`chunk_updated for ${change.chunk_id} sent to ${this.chunkId}`);
+  async chunkChanged(change: ChunkChange): Promise<boolean> {
+    if (change.chunk_id !== this.chunkId) {
+      console.error(`chunk_updated for ${change.chunk_id} sent to ${this.chunkId}: ignored`);
+      return false;
+    }
     const version = Math.max(this.version(), change.version);
     this.setMeta('version', String(version));
     const data = { chunk_id: change.chunk_id, version: change.version, changes: change.changes };
@@ -248,6 +251,7 @@ export class Chunk extends RealtimeActor {
         }
       }),
     );
+    return true;
   }
 
   /** Area events of a neighbour, appended here as copies tagged with their origin. */

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { CLIENT_TYPES, errorFrame, frameId, negotiateProtocol, parseEnvelope } from '../../src/dialects/earthring';
+import { isApiError } from '../../src/http/errors';
+
+const refusal = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    if (isApiError(e)) return { code: e.code, message: e.message, details: e.details };
+    throw e;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('earthring subprotocol negotiation', () => {
+  it('picks the highest version both sides speak and echoes it', () => {
+    expect(negotiateProtocol('earthring-v1')).toEqual({ protocol: 'earthring-v1', echo: true });
+    expect(negotiateProtocol('earthring-v2')).toEqual({ protocol: 'earthring-v2', echo: true });
+    expect(negotiateProtocol('earthring-v1, earthring-v2')).toEqual({ protocol: 'earthring-v2', echo: true });
+    expect(negotiateProtocol(' earthring-v3 ,earthring-v1 ')).toEqual({ protocol: 'earthring-v1', echo: true });
+  });
+
+  it('treats no header as v1 without an echo, and an offer with nothing we speak as refused', () => {
+    expect(negotiateProtocol(null)).toEqual({ protocol: 'earthring-v1', echo: false });
+    expect(negotiateProtocol('  ')).toEqual({ protocol: 'earthring-v1', echo: false });
+    expect(negotiateProtocol('earthring-v3')).toBeUndefined();
+    expect(negotiateProtocol('EARTHRING-V1')).toBeUndefined();
+    expect(negotiateProtocol(',')).toBeUndefined();
+  });
+});
+
+describe('earthring envelope', () => {
+  it('accepts every seed client type with an optional string or number id', () => {
+    for (const type of CLIENT_TYPES)
+      expect(parseEnvelope({ type, id: 'a', data: { x: 1 } })).toEqual({ type, id: 'a', data: { x: 1 } });
+    expect(parseEnvelope({ type: 'ping', id: 7 })).toEqual({ type: 'ping', id: 7, data: undefined });
+    expect(parseEnvelope({ type: 'ping' })).toEqual({ type: 'ping', data: undefined });
+  });
+
+  it('refuses non-objects, missing or unknown types and bad ids with INVALID_REQUEST', () => {
+    for (const bad of [null, 3, 'ping', [1], {}]) {
+      const r = refusal(() => parseEnvelope(bad));
+      expect(r.code).toBe('INVALID_REQUEST');
+      expect(r.details?.issue).toBe('invalid_message_format');
+    }
+    const unknown = refusal(() => parseEnvelope({ type: 'fly' }));
+    expect(unknown).toMatchObject({ code: 'INVALID_REQUEST', details: { field: 'type', issue: 'unknown_message_type' } });
+    expect(unknown.message).toContain('"fly"');
+    expect(unknown.details?.supported).toEqual([...CLIENT_TYPES]);
+    expect(refusal(() => parseEnvelope({ type: 'ping', id: { a: 1 } })).details).toMatchObject({ field: 'id' });
+    expect(refusal(() => parseEnvelope({ type: 'ping', id: 'x'.repeat(129) })).details).toMatchObject({ field: 'id' });
+  });
+
+  it('renders errors in both seed shapes, echoing only a usable id', () => {
+    const f = errorFrame(
+      {
+        code: 'INVALID_ZONE',
+        message: 'Zone geometry contains self-intersections',
+        details: { field: 'geometry', issue: 'self_intersection' },
+      },
+      'req_123',
+    );
+    expect(f).toEqual({
+      type: 'error',
+      id: 'req_123',
+      error: 'Zone geometry contains self-intersections',
+      message: 'Zone geometry contains self-intersections',
+      code: 'INVALID_ZONE',
+      data: {
+        code: 'INVALID_ZONE',
+        message: 'Zone geometry contains self-intersections',
+        details: { field: 'geometry', issue: 'self_intersection' },
+      },
+    });
+    expect(errorFrame({ code: 'SERVER_ERROR', message: 'x' })).not.toHaveProperty('id');
+    expect(frameId({ id: Number.NaN })).toBeUndefined();
+    expect(frameId({ id: 4 })).toBe(4);
+  });
+});
