@@ -22,10 +22,10 @@ import { ApiError, type ErrorBody } from '../http/errors';
 import { chunkContents } from '../world/chunks';
 import { consumeUserLimit } from '../world/limits';
 import { notifyChunkChanges } from '../world/notify';
-import { type PlayerFrame, relayToPlayers } from '../world/relay';
+import type { PlayerFrame } from '../world/relay';
 import { placeStructureFor } from '../world/structures';
 import { createZoneFor } from '../world/zones';
-import { type RaceView, type RacingStarted, type RacingUpdate, type Reply, raceKey } from './race';
+import { type RacingStarted, type RacingUpdate, type Reply, raceKey } from './race';
 
 /**
  * A chunk of the ring (seed 000), one actor per tenant and chunk: `<tenantId>:<floor>_<chunkIndex>`. It owns the
@@ -569,8 +569,9 @@ export class Chunk extends RealtimeActor {
   }
 
   /**
-   * `racing_start` / `racing_update` go to the Race actor over RPC; the race's answer (`racing_started`, the
-   * `racing_update` with the server's timing) is delivered to every participant's chunk, wherever they stand.
+   * `racing_start` / `racing_update` go to the Race actor over RPC. The Race actor itself delivers its events to
+   * every participant's game socket (this one included), however the race is driven; this chunk only answers the
+   * sender: errors, and the start for a starter who is not racing (a participant hears it once, from the race).
    */
   private async onRacing(
     conn: Connection,
@@ -581,29 +582,16 @@ export class Chunk extends RealtimeActor {
     const d = asObject(data, 'data');
     const raceId = parseEventIdOf(d.event_id);
     const race = this.env.RACE.getByName(raceKey(this.tenantId, raceId));
-    const me = Number(conn.identity.userId);
-    let frame: PlayerFrame;
-    let participants: number[];
     if (type === 'racing_start') {
       // RPC result types lose the union's narrowing; these are the actor's declared return types.
       const reply = (await race.start(conn.identity, d)) as unknown as Reply<RacingStarted>;
       if (!reply.ok) throw replyError(reply.error as ErrorBody);
-      const started = reply.value;
-      frame = { type: 'racing_started', data: started as unknown as Record<string, unknown> };
-      participants = started.participants;
-      // The starter may only be the organiser: they hear of the start in the answer.
-      if (!participants.includes(me)) conn.send({ ...frame, ...(id === undefined ? {} : { id }) });
-    } else {
-      const reply = (await race.update(conn.identity, d, { at: Date.now() })) as unknown as Reply<RacingUpdate>;
-      if (!reply.ok) throw replyError(reply.error as ErrorBody);
-      frame = { type: 'racing_update', data: reply.value as unknown as Record<string, unknown> };
-      const view = (await race.state(conn.identity)) as unknown as Reply<RaceView>;
-      participants = view.ok ? view.value.participants.map((p) => p.player_id) : [me];
+      if (!reply.value.participants.includes(Number(conn.identity.userId)))
+        conn.send({ type: 'racing_started', ...(id === undefined ? {} : { id }), data: reply.value });
+      return;
     }
-    await relayToPlayers(this.env, this.tenantId, participants, [frame], {
-      chunkId: this.chunkId,
-      deliver: (users, frames) => this.deliverToPlayers(users, frames),
-    });
+    const reply = (await race.update(conn.identity, d, { at: Date.now() })) as unknown as Reply<RacingUpdate>;
+    if (!reply.ok) throw replyError(reply.error as ErrorBody);
   }
 
   private onClosed(conn: Connection): void {

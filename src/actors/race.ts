@@ -37,6 +37,7 @@ import { parseLineString, WAYPOINT_RADIUS } from '../domain/routes';
 import type { Env } from '../env';
 import { apiErrorFromDomain } from '../http/domain-error';
 import { ApiError, type ErrorBody, isApiError } from '../http/errors';
+import { relayToPlayers } from '../world/relay';
 
 /**
  * A race (seed 000's racing event), one actor per tenant and race: `<tenantId>:<raceId>`. It owns the
@@ -50,6 +51,9 @@ import { ApiError, type ErrorBody, isApiError } from '../http/errors';
  *   racing_update   {event_id, players: [{player_id, position, checkpoint_reached, time, finished}]}
  *   racing_result   {event_id, player_id, username, finish_time, position}
  *   racing_finished {event_id, finished_at}   (every participant reached the finish)
+ *
+ * All but racing_joined also go to every participant's game socket (`/ws`, see PLAYER_EVENTS), whoever drove
+ * the race (REST, the scheduled start, `/ws/racing/{id}` or `/ws`): this actor is the one place that fans them out.
  *
  * RPC methods answer `Reply<T>` values: an exception crossing RPC would lose its code and details.
  */
@@ -66,6 +70,17 @@ const START_TIMER = 'race:start';
 const OUTBOX_PARTICIPANT = 'race_participant';
 const OUTBOX_STATUS = 'race_status';
 const OUTBOX_RESULT = 'race_result';
+
+/**
+ * The race events a participant's game socket gets. racing_joined stays on the race's own channels: it is lobby
+ * chatter before the start, and seed 000's `/ws` has no such frame.
+ */
+export const PLAYER_EVENTS: ReadonlySet<string> = new Set([
+  'racing_started',
+  'racing_update',
+  'racing_result',
+  'racing_finished',
+]);
 
 export type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
 
@@ -281,6 +296,8 @@ export class Race extends RealtimeActor {
   };
   /** Cached definition (immutable once stored). */
   private def: RaceDefinition | null = null;
+  /** Relays to game sockets run one after another, so each player's chunk gets the race's events in log order. */
+  private relayChain: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -496,7 +513,7 @@ export class Race extends RealtimeActor {
       laps: def.laps,
       vehicle_type: def.vehicleType,
     };
-    this.publish([{ scope: SCOPE, type: 'racing_started', data: started }]);
+    this.publishRace(def, [{ scope: SCOPE, type: 'racing_started', data: started }]);
     void this.cancel(START_TIMER);
     return started;
   }
@@ -572,7 +589,7 @@ export class Race extends RealtimeActor {
       this.saveRun({ ...run, status: 'finished' });
       events.push({ scope: SCOPE, type: 'racing_finished', data: { event_id: def.id, finished_at: new Date(at).toISOString() } });
     }
-    this.publish(events);
+    this.publishRace(def, events);
     return update;
   }
 
@@ -623,7 +640,7 @@ export class Race extends RealtimeActor {
     const position =
       1 +
       this.players().filter((o) => o.playerId !== p.playerId && o.resultMs !== null && (o.resultMs as number) < finishMs).length;
-    this.publish([
+    this.publishRace(def, [
       {
         scope: SCOPE,
         type: 'racing_result',
@@ -646,6 +663,26 @@ export class Race extends RealtimeActor {
       }
     }
     return { success: true, position, finish_time: formatRaceTime(finishMs), finish_ms: finishMs, track_key: def.trackKey };
+  }
+
+  // ---- fan-out --------------------------------------------------------------------------------------------
+
+  /**
+   * Logs the events (the race's sockets, SSE streams and polls get them at once), then relays PLAYER_EVENTS to
+   * every participant's game socket. The relay runs after the publish and outside the caller's answer: a failing
+   * relay is logged and never undoes or delays what was published.
+   */
+  private publishRace(def: RaceDefinition, inputs: EventInput[]): void {
+    const frames = this.publish(inputs)
+      .filter((e) => PLAYER_EVENTS.has(e.type))
+      .map((e) => ({ type: e.type, data: e.data as Record<string, unknown> }));
+    if (frames.length === 0) return;
+    const participants = this.players().map((p) => playerNumber(p.playerId));
+    const next = this.relayChain
+      .then(() => relayToPlayers(this.env, def.tenantId, participants, frames))
+      .catch((err: unknown) => console.error(`race ${def.id}: relay to game sockets failed`, err));
+    this.relayChain = next;
+    this.ctx.waitUntil(next);
   }
 
   // ---- state ----------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-import { env, evictDurableObject, runDurableObjectAlarm } from 'cloudflare:test';
+import { env, evictDurableObject, runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { chunkKey } from '../../src/actors/chunk';
+import { formatRaceTime } from '../../src/domain/racing';
 import { call, uniqueTenant } from '../auth/helpers';
-import type { Frame } from '../core/helpers';
+import { type Frame, TestSocket } from '../core/helpers';
 import { GameSocket, openGame, playerAt, sleep, square, upgradeGame } from './game-ws-helpers';
+import { createRace, drive, race as driveRace, identityOf, raceView, seedRace } from './racing-helpers';
 
 describe('GET /ws handshake', () => {
   it('refuses before any upgrade: 426 without Upgrade, 401 without or with a bad token', async () => {
@@ -546,6 +548,9 @@ describe('racing over /ws', () => {
     expect(got.data).toMatchObject({ event_id: id, participants: expect.arrayContaining([racer.user_id, other.user_id]) });
     expect(got.data.route.type).toBe('LineString');
     await x.event('racing_started');
+    await sleep(300);
+    // The non-participant starter has its answer; the participants have the race's event: each exactly once.
+    for (const s of [o, r, x]) expect(s.frames.filter((f) => f.type === 'racing_started')).toHaveLength(1);
 
     const start = got.data.route.coordinates[0] as [number, number];
     r.send({
@@ -566,6 +571,101 @@ describe('racing over /ws', () => {
     });
     expect(skipped.type).toBe('error');
     for (const s of [o, r, x]) s.close();
+  });
+});
+
+describe('race events reach /ws however the race is driven', () => {
+  const count = (s: GameSocket, type: string) => s.frames.filter((f) => f.type === type).length;
+
+  it('a REST start, a racing_update on /ws/racing/{id}, RPC updates and a REST result all reach participants on /ws', async () => {
+    const t = uniqueTenant();
+    const organiser = await playerAt(t, 12_345);
+    const a = await playerAt(t, 200_000);
+    const b = await playerAt(t, 400_000);
+    const created = await createRace(organiser.access_token, seedRace());
+    const id = created.id as number;
+    for (const s of [a, b]) expect((await call(`/api/racing/events/${id}/join`, { token: s.access_token })).status).toBe(200);
+    const ga = (await openGame(a.access_token)).socket;
+    const gb = (await openGame(b.access_token)).socket;
+    const go = (await openGame(organiser.access_token)).socket;
+
+    const started = await call(`/api/racing/events/${id}/start`, { token: organiser.access_token, body: { event_id: id } });
+    expect(started.status, JSON.stringify(started.body)).toBe(200);
+    for (const g of [ga, gb]) {
+      const e = await g.event('racing_started');
+      expect(e.data).toMatchObject({ event_id: id, start_time: started.body.start_time, participants: [a.user_id, b.user_id] });
+    }
+
+    // b drives from the race's own socket; a hears it on the game socket.
+    const res = await SELF.fetch(`https://edge.test/ws/racing/${id}?token=${b.access_token}`, {
+      headers: { Upgrade: 'websocket' },
+    });
+    expect(res.status).toBe(101);
+    res.webSocket!.accept();
+    const rb = new TestSocket(res.webSocket!);
+    await rb.next();
+    const [sx, sy] = created.route_geometry.coordinates[0] as [number, number];
+    rb.send({ type: 'racing_update', id: 'u1', data: { event_id: id, position: { x: sx, y: sy }, speed: 0 } });
+    const update = await ga.event('racing_update', (d) => d.players[0].player_id === b.user_id);
+    expect(update.data).toMatchObject({ event_id: id, players: [{ checkpoint_reached: 0, finished: false }] });
+
+    // Both finish through RPC (as a relaying actor would); a's result goes in over REST.
+    const startAt = Date.parse(started.body.start_time);
+    const plan = drive(await raceView(t, id), { speed: 50 });
+    await driveRace(t, id, identityOf(a, t), startAt, plan.samples);
+    await driveRace(t, id, identityOf(b, t), startAt + 5000, plan.samples);
+    const finished = await gb.event('racing_finished');
+    expect(finished.data.event_id).toBe(id);
+    await ga.event('racing_finished');
+    const result = await call(`/api/racing/events/${id}/result`, {
+      token: a.access_token,
+      body: { finish_time: formatRaceTime(plan.finish) },
+    });
+    expect(result.status, JSON.stringify(result.body)).toBe(200);
+    const got = await gb.event('racing_result');
+    expect(got.data).toMatchObject({ event_id: id, player_id: a.user_id, position: 1 });
+
+    await sleep(300);
+    for (const g of [ga, gb]) {
+      expect(count(g, 'racing_started')).toBe(1);
+      expect(count(g, 'racing_finished')).toBe(1);
+      expect(count(g, 'racing_result')).toBe(1);
+      // Lobby chatter stays on the race's own channels.
+      expect(count(g, 'racing_joined')).toBe(0);
+    }
+    // In log order on each socket: the start before any update, the finish after the last update.
+    const order = ga.events().map((e) => e.type);
+    expect(order.indexOf('racing_started')).toBeLessThan(order.indexOf('racing_update'));
+    expect(order.lastIndexOf('racing_update')).toBeLessThan(order.indexOf('racing_finished'));
+    // The organiser is not racing: nothing of the race reaches its game socket.
+    expect(go.frames.filter((f) => String(f.type).startsWith('racing_'))).toEqual([]);
+    rb.ws.close(1000);
+    for (const g of [ga, gb, go]) g.close();
+  });
+
+  it('a racing_start over /ws reaches each participant exactly once, the starter included; bad input is refused', async () => {
+    const t = uniqueTenant();
+    const organiser = await playerAt(t, 12_345);
+    const racer = await playerAt(t, 12_400);
+    const far = await playerAt(t, 300_000);
+    const id = (await createRace(organiser.access_token, seedRace())).id as number;
+    for (const s of [organiser, racer, far]) await call(`/api/racing/events/${id}/join`, { token: s.access_token });
+    const go = (await openGame(organiser.access_token)).socket;
+    const gr = (await openGame(racer.access_token)).socket;
+    const gf = (await openGame(far.access_token)).socket;
+
+    const wrong = await go.request('racing_start', { event_id: 'abc' });
+    expect(wrong.type).toBe('error');
+    go.send({ type: 'racing_start', id: 's1', data: { event_id: id } });
+    for (const g of [go, gr, gf]) {
+      const e = await g.event('racing_started');
+      expect(e.data.participants).toEqual([organiser.user_id, racer.user_id, far.user_id]);
+    }
+    await sleep(400);
+    for (const g of [go, gr, gf]) expect(count(g, 'racing_started')).toBe(1);
+    const again = await go.request('racing_start', { event_id: id });
+    expect(again.data).toMatchObject({ code: 'INVALID_REQUEST', details: { issue: 'race_started' } });
+    for (const g of [go, gr, gf]) g.close();
   });
 });
 
