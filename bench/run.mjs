@@ -29,7 +29,7 @@ const SCENARIOS = [
   { n: 3, key: 'connections', title: 'many connections', run: connections, budgetS: 180 },
   { n: 4, key: 'resync', title: 'resync', run: resync, budgetS: 90 },
   { n: 5, key: 'rest', title: 'REST', run: rest, budgetS: 60 },
-  { n: 6, key: 'earthRing', title: 'EarthRing', run: earthRing, budgetS: 90 },
+  { n: 6, key: 'earthRing', title: 'EarthRing', run: earthRing, budgetS: 150 },
 ];
 
 const { values: args } = parseArgs({

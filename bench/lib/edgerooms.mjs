@@ -20,6 +20,7 @@ export class EdgeRooms {
     this.authAddresses = new AddressPool('10.201', 4);
     this.addresses = new AddressPool('10.100', 400);
     this.users = new Map();
+    this.registered = 0;
     this.serviceTokens = [];
     this.published = 0;
   }
@@ -134,6 +135,19 @@ export class EdgeRooms {
       token.catch(() => this.users.delete(tenant));
     }
     return token;
+  }
+
+  /**
+   * A new player of `tenant` standing at `position` on `floor` (the EarthRing socket lives in the chunk of the
+   * stored position): one registration (auth addresses, 5/min per IP) and one `PUT /api/players/{id}/position`.
+   */
+  async registerPlayer(tenant, position, floor) {
+    const username = `g${this.runId}${this.registered++}`.slice(0, 32);
+    const body = { username, email: `${username}@bench.invalid`, password: PASSWORD, tenant_id: tenant };
+    const session = await this.expect('POST', '/api/auth/register', { body, auth: true }, 201);
+    const token = session.access_token;
+    await this.expect('PUT', `/api/players/${session.user_id}/position`, { token, body: { position, floor } }, 200);
+    return { token, userId: session.user_id };
   }
 
   /** The paths the Worker serves right now, from its OpenAPI document. */

@@ -1,7 +1,8 @@
 // The three servers under test behind one client interface, so every scenario drives them identically:
 //   connect(room, {resume, player, ip}) -> Client      publisher(room) -> { publish(events), close() }
 // Client: ping(ts) -> handlers.pong(ts); events -> handlers.event(sentAt); player_moved -> handlers.moved(text);
-// move(data); ref() (where it stands in the room's log); drop() (abrupt loss); close().
+// move(data); ref() (where it stands in the room's log); drop() (abrupt loss); close(). EdgeRooms' EarthRing socket
+// is `EdgeTarget.connectGame(player)` (a registered player in a chunk), the baselines' is `connect(room, {player})`.
 import { join } from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
@@ -177,6 +178,18 @@ export class EdgeTarget {
       track,
     });
     await withTimeout(client.ready, CONNECT_TIMEOUT_MS, 'EdgeRooms connect');
+    return client;
+  }
+
+  /** EarthRing's game socket `/ws` (`earthring-v1`, JSON text): it lives in the chunk of the player's stored position. */
+  async connectGame(player, { handlers } = {}) {
+    const params = new URLSearchParams({ token: player.token });
+    const client = new WsClient(`${this.edge.wsBase}/ws?${params}`, {
+      headers: { 'CF-Connecting-IP': this.edge.addresses.next() },
+      protocols: ['earthring-v1'],
+      handlers,
+    });
+    await withTimeout(client.ready, CONNECT_TIMEOUT_MS, 'EdgeRooms /ws connect');
     return client;
   }
 
