@@ -670,7 +670,8 @@ describe('race events reach /ws however the race is driven', () => {
 });
 
 describe('client SDK follows the hand-off', () => {
-  it('reconnects to the next chunk by itself and keeps receiving, each event once', async () => {
+  // Generous timeouts: on a loaded 2-core machine a hand-off (admit, replay, reconnect) can take seconds.
+  it('reconnects to the next chunk by itself and keeps receiving, each event once', { timeout: 40_000 }, async () => {
     const { EdgeRoomsClient } = await import('../../src/client/client');
     const { earthringDialect } = await import('../../src/client/dialects/earthring');
     const t = uniqueTenant();
@@ -711,10 +712,10 @@ describe('client SDK follows the hand-off', () => {
     await until(() => controls.length > 0);
     expect(controls[0]).toMatchObject({ name: 'connected', data: { chunk_id: '0_5', protocol: 'earthring-v2' } });
     await r.request('player_move', { position: { x: 6501, y: 0 }, floor: 0 });
-    const ack = await client.request<Frame>('player_move', { position: { x: 6010, y: 0 }, floor: 0 });
+    const ack = await client.request<Frame>('player_move', { position: { x: 6010, y: 0 }, floor: 0 }, 15_000);
     expect(ack.chunk_id).toBe('0_6');
     // Frames sent right after the hand-off wait for the new socket.
-    const pong = client.request<Frame>('chunk_request', { chunks: ['0_6'], lod_level: 'low' });
+    const pong = client.request<Frame>('chunk_request', { chunks: ['0_6'], lod_level: 'low' }, 15_000);
     await r.request('player_move', { position: { x: 6502, y: 0 }, floor: 0 });
     expect((await pong).chunks[0].id).toBe('0_6');
     await until(() => moved.length >= 2);
