@@ -48,6 +48,7 @@ export class EdgeRooms {
 
     this.port = await freePort();
     const inspector = await freePort();
+    this.inspectorPort = inspector;
     this.base = `http://127.0.0.1:${this.port}`;
     this.wsBase = `ws://127.0.0.1:${this.port}`;
     const args = ['scripts/dev.mjs', '--port', String(this.port), '--ip', '127.0.0.1', '--persist-to', this.state];

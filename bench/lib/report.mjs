@@ -46,7 +46,7 @@ export function targetsVerdicts(results, quick) {
   if (conn?.attempted) {
     out.push({
       target: '10,000 concurrent connections held',
-      value: `${conn.heldAfterIdle ?? conn.held} of ${conn.attempted}${quick ? ' (quick run: 1,000 attempted)' : ''}`,
+      value: `${conn.heldAfterIdle ?? conn.held} of ${conn.attempted}${quick ? ' (quick run: 1,000 attempted)' : ''}${conn.cappedBy ? ` (capped by the ${conn.cappedBy})` : ''}`,
       met: !quick && (conn.heldAfterIdle ?? conn.held) >= 10_000,
     });
     const per = conn.memory.bytesPerExtraConnectionAfterIdle ?? conn.memory.bytesPerExtraConnection;
@@ -201,7 +201,7 @@ export function markdown(run) {
         name,
         r.connections[name],
         (v) => [
-          `${v.connected} / ${v.attempted}${v.failed ? ` (${v.failed} failed: ${v.firstFailure})` : ''}`,
+          `${v.connected} / ${v.attempted}${v.cappedBy ? ` (cap: ${v.cappedBy})` : ''}${v.failed ? ` (${v.failed} failed: ${v.firstFailure})` : ''}`,
           String(v.connectsPerSecond),
           `${v.held}${v.memory.afterIdle ? ` → ${v.heldAfterIdle}` : ''}`,
           v.memory.before.processes.map((p) => `${p.role} ${Math.round((p.rssKiB ?? 0) / 1024)}`).join(', '),

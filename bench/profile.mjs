@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// `npm run bench:profile [-- --clients=100 --rate=200 --seconds=5]`: a CPU profile of the Worker during fan-out.
+// Starts EdgeRooms as the bench does, subscribes `clients` sockets to one orchestrator stream, attaches to the
+// Worker's V8 inspector (wrangler dev --inspector-port), records a CPU profile while `rate` events/s are
+// published, and prints the functions with the most self time. The raw profile goes to
+// bench/.tmp/fanout.cpuprofile (open it in Chrome DevTools). Every wait is bounded.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { EdgeRooms } from './lib/edgerooms.mjs';
+import { makeEvent } from './lib/payload.mjs';
+import { killAllGroupsSync } from './lib/processes.mjs';
+import { EdgeTarget } from './lib/targets.mjs';
+import { pool, sleep, withTimeout } from './lib/util.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '5' },
+  },
+});
+const clients = Math.min(Number(args.clients), 1000);
+const rate = Math.min(Number(args.rate), 5000);
+const seconds = Math.min(Number(args.seconds), 30);
+
+const tmp = join(root, 'bench', '.tmp');
+mkdirSync(tmp, { recursive: true });
+const log = { write: () => {} };
+const edge = new EdgeRooms({ root, log, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+const target = new EdgeTarget(edge);
+
+/** One Chrome DevTools Protocol session on the Worker's inspector. */
+async function inspector(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const worker = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
+  const ws = new WebSocket(worker.webSocketDebuggerUrl);
+  await withTimeout(new Promise((r, j) => ws.once('open', r).once('error', j)), 10_000, 'inspector connect');
+  let id = 0;
+  const pending = new Map();
+  ws.on('message', (d) => {
+    const m = JSON.parse(d.toString());
+    if (m.id && pending.has(m.id)) {
+      pending.get(m.id)(m);
+      pending.delete(m.id);
+    }
+  });
+  const send = (method, params = {}) =>
+    withTimeout(
+      new Promise((r) => {
+        pending.set(++id, r);
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+      60_000,
+      method,
+    );
+  return { send, close: () => ws.close() };
+}
+
+/** Self time per function (ms), from a V8 CPU profile. */
+function topSelf(profile, n = 25) {
+  const dt = new Map();
+  const { samples, timeDeltas } = profile;
+  for (let i = 0; i < samples.length; i++) dt.set(samples[i], (dt.get(samples[i]) ?? 0) + (timeDeltas[i] ?? 0) / 1000);
+  const by = new Map();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const ms = dt.get(node.id) ?? 0;
+    total += ms;
+    const f = node.callFrame;
+    const url = f.url ? f.url.split('/').slice(-2).join('/') : '';
+    const key = `${f.functionName || '(anonymous)'} ${url}${f.url ? `:${f.lineNumber + 1}` : ''}`;
+    by.set(key, (by.get(key) ?? 0) + ms);
+  }
+  const rows = [...by.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return { total, rows };
+}
+
+try {
+  await edge.start();
+  await edge.setupPublishers(8);
+  let delivered = 0;
+  const subs = [];
+  await pool(clients, 50, async () => {
+    subs.push(await target.connect('default', { handlers: { event: () => delivered++ } }));
+  });
+  const publisher = await target.publisher('default');
+  const cdp = await inspector(edge.inspectorPort);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const batches = 20;
+  const perBatch = Math.max(1, Math.round(rate / batches));
+  const started = Date.now();
+  let seq = 0;
+  const inflight = [];
+  while (Date.now() - started < seconds * 1000) {
+    const events = Array.from({ length: perBatch }, () => makeEvent(seq++, performance.now()));
+    inflight.push(publisher.publish(events));
+    await sleep(1000 / batches);
+  }
+  await Promise.allSettled(inflight);
+  await sleep(1000);
+  const { result } = await cdp.send('Profiler.stop');
+  cdp.close();
+  writeFileSync(join(tmp, 'fanout.cpuprofile'), JSON.stringify(result.profile));
+  const { total, rows } = topSelf(result.profile);
+  console.log(`fan-out profile: ${clients} clients, ${seq} events published in ${seconds} s, ${delivered} delivered`);
+  console.log(`sampled ${total.toFixed(0)} ms of the Worker's isolate; self time by function:`);
+  for (const [name, ms] of rows)
+    console.log(`${((100 * ms) / total).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${name}`);
+  for (const s of subs) s.close();
+} finally {
+  await edge.stop().catch(() => {});
+  killAllGroupsSync();
+}
