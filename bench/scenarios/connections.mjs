@@ -18,13 +18,14 @@ function openFilesLimit() {
 }
 
 /**
- * `wrangler dev` puts a proxy workerd in front of the Worker's: it holds two descriptors per socket (client and
- * upstream), so past about half the open-files limit the proxy fails with EMFILE and the runtime restarts.
+ * `wrangler dev` puts a proxy workerd in front of the Worker's: between them they hold about three descriptors per
+ * socket (measured: a cap at half the limit still ended in EMFILE and a runtime restart), so past about a third of
+ * the open-files limit the local runtime fails.
  * Past that point the figure says nothing about EdgeRooms, so the attempt is capped below it, and the cap is reported.
  */
 function socketCap(target) {
   const limit = openFilesLimit();
-  const perSocket = target.name === 'edgerooms' ? 2 : 1;
+  const perSocket = target.name === 'edgerooms' ? 3 : 1;
   return Math.floor((limit - 1000) / perSocket);
 }
 
@@ -72,7 +73,7 @@ export async function connections(target, { quick, edge }) {
     wanted,
     attempted: total,
     cappedBy:
-      total < wanted ? `open-files limit ${openFilesLimit()} (wrangler dev's proxy holds 2 descriptors per socket)` : null,
+      total < wanted ? `open-files limit ${openFilesLimit()} (wrangler dev's two workerd processes hold ~3 descriptors per socket)` : null,
     rooms: ROOMS,
     connected: clients.length,
     failed: failures.length,
