@@ -4,7 +4,7 @@
 // Worker's V8 inspector (wrangler dev --inspector-port), records a CPU profile while `rate` events/s are
 // published, and prints the functions with the most self time. The raw profile goes to
 // bench/.tmp/fanout.cpuprofile (open it in Chrome DevTools). Every wait is bounded.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,7 +29,7 @@ const seconds = Math.min(Number(args.seconds), 30);
 
 const tmp = join(root, 'bench', '.tmp');
 mkdirSync(tmp, { recursive: true });
-const log = { write: () => {} };
+const log = createWriteStream(join(tmp, 'profile.log'));
 const edge = new EdgeRooms({ root, log, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
 const target = new EdgeTarget(edge);
 
