@@ -73,7 +73,9 @@ export async function connections(target, { quick, edge }) {
     wanted,
     attempted: total,
     cappedBy:
-      total < wanted ? `open-files limit ${openFilesLimit()} (wrangler dev's two workerd processes hold ~3 descriptors per socket)` : null,
+      total < wanted
+        ? `open-files limit ${openFilesLimit()} (wrangler dev's two workerd processes hold ~3 descriptors per socket)`
+        : null,
     rooms: ROOMS,
     connected: clients.length,
     failed: failures.length,
