@@ -281,7 +281,7 @@ export class Chunk extends RealtimeActor {
     this.publish(inputs);
     for (const [to, users] of forward) {
       try {
-        const r = await this.stub(to).deliverToPlayers(users, frames, hops + 1);
+        const r = await this.chunkActor(to).deliverToPlayers(users, frames, hops + 1);
         gone.push(...r.gone);
       } catch (err) {
         console.error(`chunk ${this.chunkId}: forwarding to ${to} failed`, err);
@@ -503,7 +503,7 @@ export class Chunk extends RealtimeActor {
       .map((r) => r.chunk_id);
     let answer: AdmitAnswer;
     try {
-      answer = await this.stub(target).admit({ identity: conn.identity, ...to, from: this.chunkId, watching });
+      answer = await this.chunkActor(target).admit({ identity: conn.identity, ...to, from: this.chunkId, watching });
     } catch (err) {
       console.error(`chunk ${this.chunkId}: hand-off to ${target} failed`, err);
       this.saveConn(conn.id, { ...st, handoffTo: null });
@@ -601,7 +601,7 @@ export class Chunk extends RealtimeActor {
 
   // ---- internals ------------------------------------------------------------------------------------------
 
-  private stub(chunkId: string) {
+  private chunkActor(chunkId: string) {
     return this.env.CHUNK.getByName(chunkKey(this.tenantId, chunkId));
   }
 
@@ -616,7 +616,7 @@ export class Chunk extends RealtimeActor {
   private relayTo(target: string, events: RelayedEvent[]): void {
     const previous = this.relays.get(target) ?? Promise.resolve();
     const next = previous
-      .then(() => this.stub(target).relay(this.chunkId, events))
+      .then(() => this.chunkActor(target).relay(this.chunkId, events))
       .catch((err: unknown) => console.error(`chunk ${this.chunkId}: relay to ${target} failed`, err));
     this.relays.set(target, next);
     void next.finally(() => {
@@ -688,7 +688,7 @@ export class Chunk extends RealtimeActor {
 
   private async pointWatch(userId: string, chunkId: string, watcher: string | null): Promise<void> {
     try {
-      await this.stub(chunkId).setWatcher(userId, watcher);
+      await this.chunkActor(chunkId).setWatcher(userId, watcher);
     } catch (err) {
       console.error(`chunk ${this.chunkId}: watching ${chunkId} failed`, err);
     }
@@ -696,7 +696,9 @@ export class Chunk extends RealtimeActor {
 
   /** Delivers to players through a chunk: this one directly, others over RPC. */
   private deliverVia(chunkId: string, users: string[], frames: PlayerFrame[]): Promise<{ gone: string[] }> {
-    return chunkId === this.chunkId ? this.deliverToPlayers(users, frames) : this.stub(chunkId).deliverToPlayers(users, frames);
+    return chunkId === this.chunkId
+      ? this.deliverToPlayers(users, frames)
+      : this.chunkActor(chunkId).deliverToPlayers(users, frames);
   }
 
   /** chunk_updated for every changed chunk: this one directly, the others through their actors. */

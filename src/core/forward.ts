@@ -3,7 +3,7 @@ import type { ActorIdentity } from './dialect';
 
 /**
  * How the Worker hands an authenticated connection to an actor. The actor's `fetch` is reachable only through
- * a stub the Worker holds, and the Worker builds that request from scratch: only a whitelist of the client's
+ * an actor handle the Worker holds, and the Worker builds that request from scratch: only a whitelist of the client's
  * headers is copied, so a client can never supply the identity header itself.
  */
 export const IDENTITY_HEADER = 'x-edgerooms-identity';
@@ -24,7 +24,7 @@ const PASSED_HEADERS = [
 /** Query parameters never forwarded (the token stays in the Worker). */
 const DROPPED_PARAMS = ['token', 'access_token'];
 
-/** Builds the request the Worker sends to `stub.fetch` for an upgrade or SSE stream of `identity`. */
+/** Builds the request the Worker sends to the actor's `fetch` for an upgrade or SSE stream of `identity`. */
 export function forwardRequest(request: Request, identity: ActorIdentity, dialect: string): Request {
   const incoming = new URL(request.url);
   const url = new URL(`https://actor.internal${incoming.pathname}`);

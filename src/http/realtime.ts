@@ -52,8 +52,8 @@ export function requireUpgrade(c: Context<AppEnv>): Response | null {
 }
 
 /** Hands an authenticated WebSocket upgrade or SSE request to the actor, with the identity the Worker verified. */
-export function forwardToActor(c: Context<AppEnv>, stub: RoomStub, identity: Identity, dialect: string): Promise<Response> {
-  return stub.fetch(forwardRequest(c.req.raw, actorIdentity(identity), dialect));
+export function forwardToActor(c: Context<AppEnv>, actor: RoomStub, identity: Identity, dialect: string): Promise<Response> {
+  return actor.fetch(forwardRequest(c.req.raw, actorIdentity(identity), dialect));
 }
 
 export const EventsQuery = z.object({
@@ -89,13 +89,13 @@ export const pollAnswer = (frame: z.ZodType, name: string) =>
 
 /** Long polling over the actor's log. */
 export async function pollActor(
-  stub: RoomStub,
+  actor: RoomStub,
   identity: Identity,
   dialect: string,
   q: z.infer<typeof EventsQuery>,
 ): Promise<PollResponse> {
   // RPC result types cannot express `unknown`; this is the actor's declared return type.
-  return (await stub.poll(actorIdentity(identity), dialect, {
+  return (await actor.poll(actorIdentity(identity), dialect, {
     lastEventId: q.lastEventId,
     lastSequence: q.lastSequence,
     limit: q.limit,
@@ -105,9 +105,9 @@ export async function pollActor(
 }
 
 /** One client frame sent over HTTP; answers the frames sent back to the sender (413 when too large). */
-export async function sendFrameTo(c: Context<AppEnv>, stub: RoomStub, identity: Identity, dialect: string): Promise<unknown[]> {
+export async function sendFrameTo(c: Context<AppEnv>, actor: RoomStub, identity: Identity, dialect: string): Promise<unknown[]> {
   const text = await c.req.text();
-  const result = (await stub.sendFrame(actorIdentity(identity), dialect, text)) as unknown as Awaited<
+  const result = (await actor.sendFrame(actorIdentity(identity), dialect, text)) as unknown as Awaited<
     ReturnType<Room['sendFrame']>
   >;
   if (result.tooLarge) throw new ApiError('PAYLOAD_TOO_LARGE', 'Frame is larger than this stream accepts');

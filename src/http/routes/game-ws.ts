@@ -77,8 +77,8 @@ gameWs.get('/ws', async (c) => {
   url.searchParams.set('py', String(player.current_position_y));
   url.searchParams.set('pf', String(player.current_floor));
 
-  const stub = c.env.CHUNK.getByName(chunkKey(identity.tenantId, formatChunkId(ref)));
-  const res = await stub.fetch(
+  const chunk = c.env.CHUNK.getByName(chunkKey(identity.tenantId, formatChunkId(ref)));
+  const res = await chunk.fetch(
     forwardRequest(new Request(url, { headers: c.req.raw.headers }), actorIdentity(identity), DIALECT),
   );
   if (res.status !== 101 || !res.webSocket || !negotiated.echo) return res;
