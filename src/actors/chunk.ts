@@ -328,6 +328,40 @@ export class Chunk extends RealtimeActor {
     return answer;
   }
 
+  /**
+   * A player moved by REST (D1 already written). Their live sockets here move as a `player_move` would: same
+   * chunk, `player_moved` to the area once; another chunk, each socket is handed off. Without a live socket the
+   * row here is only brought in line with D1, so neither a reconnect nor the write-behind restores the old spot.
+   * Answers how many sockets were moved.
+   */
+  async relocate(userId: string, to: { position: Point; floor: number }): Promise<number> {
+    const position = parsePosition(to.position);
+    const floor = parseFloor(to.floor);
+    const live = this.connectionsOf(userId).filter((c) => {
+      const st = this.connState(c.id);
+      return !st?.handedOff && !st?.handoffTo;
+    });
+    const target = formatChunkId(chunkOf(floor, position.x));
+    const me = this.player(userId);
+    if (live.length === 0) {
+      if (me && target === this.chunkId)
+        this.sql.exec(
+          'UPDATE chunk_players SET x = ?, y = ?, floor = ? WHERE user_id = ?',
+          position.x,
+          position.y,
+          floor,
+          userId,
+        );
+      else if (me) this.sql.exec('DELETE FROM chunk_players WHERE user_id = ?', userId);
+      return 0;
+    }
+    const move = { position, floor, rotation: me?.rotation ?? 0 };
+    // The player's position is one row: a move within the chunk is applied (and announced) once.
+    const movers = target === this.chunkId ? live.slice(0, 1) : live;
+    for (const conn of movers) await this.move(conn, move);
+    return live.length;
+  }
+
   /** Who watches this chunk from afar on behalf of a player (`null`: nobody any more). */
   setWatcher(userId: string, watcher: string | null): void {
     if (watcher === null) this.sql.exec('DELETE FROM chunk_watchers WHERE user_id = ?', userId);
@@ -461,6 +495,23 @@ export class Chunk extends RealtimeActor {
   }
 
   private async onMove(conn: Connection, id: FrameId | undefined, data: unknown): Promise<void> {
+    this.assertHere(conn);
+    const d = asObject(data, 'data');
+    const me = this.player(conn.identity.userId);
+    const position = parsePosition(d.position);
+    const floor = d.floor === undefined ? (me?.floor ?? this.ref.floor) : parseFloor(d.floor);
+    const rotation = d.rotation === undefined ? (me?.rotation ?? 0) : parseRotationValue(d.rotation);
+    await this.move(conn, { position, floor, rotation }, (chunkId) =>
+      conn.send({
+        type: 'player_move_ack',
+        ...(id === undefined ? {} : { id }),
+        data: { position, floor, rotation, chunk_id: chunkId },
+      }),
+    );
+  }
+
+  /** A connection handed (or being handed) to another chunk moves there, not here. */
+  private assertHere(conn: Connection): void {
     const st = this.connState(conn.id);
     const gone = st?.handedOff ?? st?.handoffTo;
     if (gone) {
@@ -468,23 +519,21 @@ export class Chunk extends RealtimeActor {
         details: { field: 'type', issue: 'handed_off', chunk_id: gone },
       });
     }
-    const d = asObject(data, 'data');
-    const me = this.player(conn.identity.userId);
-    const position = parsePosition(d.position);
-    const floor = d.floor === undefined ? (me?.floor ?? this.ref.floor) : parseFloor(d.floor);
-    const rotation = d.rotation === undefined ? (me?.rotation ?? 0) : parseRotationValue(d.rotation);
-    const target = formatChunkId(chunkOf(floor, position.x));
-    const ack = (chunkId: string) => ({
-      type: 'player_move_ack',
-      ...(id === undefined ? {} : { id }),
-      data: { position, floor, rotation, chunk_id: chunkId },
-    });
+  }
+
+  /** A validated move of a connection's player (a `player_move`, or a REST move via `relocate`). */
+  private async move(
+    conn: Connection,
+    to: { position: Point; floor: number; rotation: number },
+    ack?: (chunkId: string) => void,
+  ): Promise<void> {
+    const target = formatChunkId(chunkOf(to.floor, to.position.x));
     if (target === this.chunkId) {
-      this.movePlayer(conn.identity, position, floor, rotation);
-      conn.send(ack(target));
+      this.movePlayer(conn.identity, to.position, to.floor, to.rotation);
+      ack?.(target);
       return;
     }
-    await this.handOff(conn, { position, floor, rotation }, target, () => conn.send(ack(target)));
+    await this.handOff(conn, to, target, () => ack?.(target));
   }
 
   private async handOff(

@@ -455,6 +455,11 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     return sent;
   }
 
+  /** The open sockets of one user as Connections, for a subclass acting on them outside a frame (e.g. an RPC). */
+  protected connectionsOf(userId: string): Connection[] {
+    return this.openSockets(`u:${userId}`.slice(0, 256)).map(({ ws, att }) => this.socketConnection(ws, att));
+  }
+
   clientCount(dialect?: string): number {
     return this.openSockets(dialect === undefined ? undefined : `d:${dialect}`).length;
   }

@@ -460,6 +460,71 @@ describe('hand-off between chunk actors', () => {
   });
 });
 
+describe('PUT /api/players/{id}/position reaches the live game socket', () => {
+  const putPosition = (p: { user_id: number; access_token: string }, x: number, floor = 0) =>
+    call(`/api/players/${p.user_id}/position`, { method: 'PUT', token: p.access_token, body: { position: { x, y: 0 }, floor } });
+
+  it('a move within the chunk is a player_moved to the same and neighbouring chunks', async () => {
+    const t = uniqueTenant();
+    const mover = await playerAt(t, 5500);
+    const same = await playerAt(t, 5100);
+    const next = await playerAt(t, 6900);
+    const m = (await openGame(mover.access_token)).socket;
+    const s = (await openGame(same.access_token)).socket;
+    const n = (await openGame(next.access_token)).socket;
+    const r = await putPosition(mover, 5800);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const expected = { player_id: mover.user_id, position: { x: 5800, y: 0 }, floor: 0 };
+    expect((await s.event('player_moved')).data).toMatchObject(expected);
+    expect((await n.event('player_moved')).data).toMatchObject(expected);
+    const state = await env.CHUNK.getByName(chunkKey(t, '0_5')).state();
+    expect(state.players.find((x) => x.player_id === mover.user_id)?.position).toEqual({ x: 5800, y: 0 });
+    // Moves from the socket go on from there.
+    expect((await m.request('player_move', { position: { x: 5810, y: 0 }, floor: 0 })).data.chunk_id).toBe('0_5');
+    for (const x of [m, s, n]) x.close();
+  });
+
+  it('a move to another chunk hands the socket off; the client follows to the new chunk', async () => {
+    const t = uniqueTenant();
+    const mover = await playerAt(t, 5500);
+    const watcher = await playerAt(t, 7300);
+    const m = (await openGame(mover.access_token)).socket;
+    const w = (await openGame(watcher.access_token)).socket;
+    expect((await putPosition(mover, 7100)).status).toBe(200);
+    const handoff = await m.waitFor((f) => f.type === 'chunk_handoff');
+    expect(handoff.data).toMatchObject({ chunk_id: '0_7', handoff_from: '0_5' });
+    expect((await w.event('player_moved', (d) => d.player_id === mover.user_id)).data.position).toEqual({ x: 7100, y: 0 });
+    const next = (await openGame(mover.access_token, `&${handoff.data.url.split('?')[1]}`)).socket;
+    expect(next.connected!.data).toMatchObject({ chunk_id: '0_7', position: { x: 7100, y: 0 } });
+    for (const x of [m, next, w]) x.close();
+  });
+
+  it('a player without a socket gets 200, and their next connect stands where REST put them', async () => {
+    const t = uniqueTenant();
+    const never = await playerAt(t, 5500);
+    expect((await putPosition(never, 5600)).status).toBe(200);
+    const p = await playerAt(t, 5500);
+    const a = (await openGame(p.access_token)).socket;
+    await a.request('player_move', { position: { x: 5550, y: 0 }, floor: 0 });
+    a.close();
+    const chunk = env.CHUNK.getByName(chunkKey(t, '0_5'));
+    for (let i = 0; (await chunk.state()).players.some((x) => x.player_id === p.user_id); i++) {
+      expect(i).toBeLessThan(200);
+      await sleep(10);
+    }
+    const r = await putPosition(p, 5900);
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ success: true, position: { x: 5900, y: 0 }, floor: 0 });
+    // The chunk's pending write-behind must not put the old spot back.
+    await runDurableObjectAlarm(chunk);
+    const me = await call('/api/players/me', { method: 'GET', token: p.access_token });
+    expect(me.body.current_position).toEqual({ x: 5900, y: 0 });
+    const again = (await openGame(p.access_token)).socket;
+    expect(again.connected!.data).toMatchObject({ chunk_id: '0_5', position: { x: 5900, y: 0 } });
+    again.close();
+  });
+});
+
 describe('durability', () => {
   it('keeps positions across eviction (sockets hibernated) and writes them behind to D1', async () => {
     const t = uniqueTenant();

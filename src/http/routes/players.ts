@@ -2,14 +2,14 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Identity } from '../../auth/identity';
 import { findPlayer, profileFromRow, setPlayerPosition } from '../../db/players';
 import { parseFloor, parsePosition, RING_CIRCUMFERENCE } from '../../domain/ring';
+import { relocateLivePlayer } from '../../world/relocate';
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { router } from '../validation';
 
 /**
  * Seed 000's Player Management. A player reads their own profile; an admin may read any profile of the
- * tenant. Only the player moves themself (an admin teleport would bypass the chunk actors that own live
- * positions).
+ * tenant. Only the player moves themself; a move reaches their live game sockets through the chunk actor.
  */
 
 const ErrorBody = z.object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
@@ -139,8 +139,17 @@ players
     const body = c.req.valid('json');
     const position = parsePosition(body.position);
     const floor = parseFloor(body.floor);
-    if (!(await setPlayerPosition(c.env.DB, identity.tenantId, id, position, floor))) {
+    // The previous position names the chunk actor holding the player's live sockets, if any.
+    const previous = await findPlayer(c.env.DB, identity.tenantId, id);
+    if (!previous || !(await setPlayerPosition(c.env.DB, identity.tenantId, id, position, floor))) {
       throw new ApiError('NOT_FOUND', `No player ${id}`, { details: { field: 'id' } });
     }
+    await relocateLivePlayer(
+      c.env,
+      identity.tenantId,
+      id,
+      { x: previous.current_position_x, floor: previous.current_floor },
+      { position, floor },
+    );
     return c.json({ success: true as const, position, floor }, 200);
   });
