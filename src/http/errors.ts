@@ -57,6 +57,11 @@ export class ApiError extends Error {
     this.extra = options.extra;
   }
 
+  /** The error again from its body, as it comes back across Durable Object RPC (which drops custom errors' fields). */
+  static fromBody(body: ErrorBody): ApiError {
+    return new ApiError(body.error, body.message, body.details ? { details: body.details } : {});
+  }
+
   toBody(): ErrorBody {
     return {
       ...this.extra,

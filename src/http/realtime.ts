@@ -11,6 +11,7 @@ import { parseTypes } from '../core/sse';
 import type { AppEnv } from './context';
 import { ApiError, type ErrorBody } from './errors';
 import { assertTenant } from './middleware/auth';
+import { errorContent } from './openapi';
 
 /**
  * The HTTP plumbing every realtime stream shares, whatever its dialect and actor key: the WebSocket and SSE
@@ -19,13 +20,6 @@ import { assertTenant } from './middleware/auth';
  */
 
 type RoomStub = DurableObjectStub<Room>;
-
-export const ErrorSchema = z.object({
-  error: z.string(),
-  message: z.string(),
-  details: z.record(z.string(), z.unknown()).optional(),
-});
-export const errorContent = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
 
 /** WebSocket and SSE handshakes: `?token=` or `Authorization: Bearer`, checked before any upgrade or stream exists. */
 export async function handshakeIdentity(c: Context<AppEnv>): Promise<Identity> {

@@ -1,14 +1,11 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { changeRole, mintServiceToken } from '../../auth/admin';
 import { RoleRequest, RoleResponse, ServiceTokenRequest, ServiceTokenResponse, UserIdParam } from '../../auth/schemas';
 import { requireAuth, requireRole } from '../middleware/auth';
+import { errorContent as error, jsonRequest as json } from '../openapi';
 import { router } from '../validation';
 
 /** Tenant administration: role grants and service tokens, for admins of the caller's own tenant. */
-
-const ErrorBody = z.object({ error: z.string(), message: z.string() });
-const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
-const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 const roleRoute = createRoute({
   method: 'put',

@@ -1,4 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { login, register } from '../../auth/accounts';
 import {
   LoginRequest,
@@ -12,19 +12,12 @@ import { logout, refreshSession } from '../../auth/sessions';
 import { resolveTenant } from '../../auth/tenants';
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
+import { errorContent as error, jsonRequest as json } from '../openapi';
 import { router } from '../validation';
 
 /** Seed 000's authentication endpoints. Thin: parsing here, everything else in src/auth. */
 
-const ErrorBody = z
-  .object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
-  .openapi('Error');
-const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
 const session = (description: string) => ({ description, content: { 'application/json': { schema: SessionResponse } } });
-const json = <T extends z.ZodType>(schema: T, required = true) => ({
-  required,
-  content: { 'application/json': { schema } },
-});
 
 const registerRoute = createRoute({
   method: 'post',

@@ -5,6 +5,7 @@ import { parseChunkId } from '../../domain/ring';
 import { requestChunks } from '../../world/chunks';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
+import { errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 import { Encoding } from './procgen';
 
@@ -12,13 +13,6 @@ import { Encoding } from './procgen';
  * Seed 000's Chunk Management: per-tenant chunk metadata, and chunk content = the generated baseline (cached,
  * byte-identical) plus the tenant's own zones and structures, with the tenant's chunk version.
  */
-
-const ErrorBody = z.object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
-const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const Metadata = z
   .object({
@@ -70,7 +64,6 @@ const ChunkIdParam = z.object({
   chunk_id: z.string().openapi({ param: { name: 'chunk_id', in: 'path' }, example: '0_12345' }),
 });
 
-const security = [{ Bearer: [] }];
 const limited = [requireAuth, rateLimitBy('CHUNK_REQUEST', 'user')] as const;
 
 const metadataRoute = createRoute({

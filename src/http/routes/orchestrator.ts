@@ -4,11 +4,11 @@ import type { Room } from '../../actors/room';
 import { actorIdentity } from '../../core/forward';
 import { DIALECT, PUBLISH_MAX, PublishItem } from '../../dialects/orchestrator';
 import type { AppEnv } from '../context';
-import { ApiError, type ErrorBody, type ErrorCode } from '../errors';
+import { ApiError } from '../errors';
 import { requireAuth, requireRole } from '../middleware/auth';
+import { errorContent as error } from '../openapi';
 import {
   EventsQuery,
-  errorContent as error,
   forwardToActor,
   handshakeIdentity,
   messagesResponses,
@@ -136,7 +136,7 @@ const api = router()
     const result = (await roomOf(c, identity.tenantId).publishOrchestrator(actorIdentity(identity), items)) as unknown as Awaited<
       ReturnType<Room['publishOrchestrator']>
     >;
-    if (!result.ok) throw apiErrorOf(result.error);
+    if (!result.ok) throw ApiError.fromBody(result.error);
     const single = !Array.isArray(body) ? result.events[0] : undefined;
     return c.json({ events: result.events, ...(single ? { eventId: single.eventId, sequence: single.sequence } : {}) }, 201);
   })
@@ -163,7 +163,3 @@ orchestrator.get('/sse/orchestrator', async (c) => {
   const identity = await handshakeIdentity(c);
   return forwardToActor(c, roomOf(c, identity.tenantId), identity, DIALECT);
 });
-
-function apiErrorOf(body: ErrorBody): ApiError {
-  return new ApiError(body.error as ErrorCode, body.message, body.details ? { details: body.details } : {});
-}

@@ -5,19 +5,13 @@ import { parseFloor, parsePosition, RING_CIRCUMFERENCE } from '../../domain/ring
 import { relocateLivePlayer } from '../../world/relocate';
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
+import { errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 
 /**
  * Seed 000's Player Management. A player reads their own profile; an admin may read any profile of the
  * tenant. Only the player moves themself; a move reaches their live game sockets through the chunk actor.
  */
-
-const ErrorBody = z.object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
-const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const Position = z.object({ x: z.number(), y: z.number() }).openapi({ example: { x: 12345, y: 0 } });
 
@@ -59,8 +53,6 @@ const PositionRequest = z
 const PositionResponse = z
   .object({ success: z.literal(true), position: Position, floor: z.number().int() })
   .openapi('PlayerPositionResponse');
-
-const security = [{ Bearer: [] }];
 
 const meRoute = createRoute({
   method: 'get',

@@ -8,6 +8,7 @@ import type { Env } from '../../env';
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
+import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 
 /**
@@ -126,15 +127,6 @@ export async function generatedChunks(
 
 // ---- routes -----------------------------------------------------------------------------------------------
 
-const ErrorBody = z.object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
-const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-const doc = (type: 'string' | 'integer', description: string, example?: unknown) =>
-  z.unknown().openapi({ type, description, example });
-
 export const Encoding = z
   .object({ format: z.literal(CHUNK_ENCODING.format), compression: z.literal('gzip'), encoding: z.literal('base64') })
   .openapi('ChunkEncoding', {
@@ -194,8 +186,6 @@ const SeedResponse = z
     description:
       'chunk_seed = fmix32(fmix32(fmix32(0x9E3779B9 ^ world_seed) ^ (floor + 2)) ^ chunk_index), uint32, fmix32 = MurmurHash3 finaliser',
   });
-
-const security = [{ Bearer: [] }];
 
 const generateRoute = createRoute({
   method: 'post',

@@ -15,16 +15,10 @@ import { CHECKPOINT_RADIUS, parseVehicleType, VEHICLE_PROFILES, type VehicleType
 import { type Floor, normalizeX, type Point, parseFloor, parsePosition, ringDistance } from '../../domain/ring';
 import { findRoute, type LineString, validateManualRoute } from '../../domain/routes';
 import type { AppEnv } from '../context';
-import { ApiError, type ErrorBody, type ErrorCode } from '../errors';
+import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
-import {
-  EventsQuery,
-  errorContent as error,
-  handshakeIdentity,
-  messagesResponses,
-  pollAnswer,
-  requireUpgrade,
-} from '../realtime';
+import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
+import { EventsQuery, handshakeIdentity, messagesResponses, pollAnswer, requireUpgrade } from '../realtime';
 import { router } from '../validation';
 
 /**
@@ -181,12 +175,8 @@ const raceOf = (c: Context<AppEnv>, tenantId: string, id: number) => c.env.RACE.
 /** RPC result types cannot express `unknown`; the actor declares what each method answers. */
 async function answer<T>(p: Promise<unknown>): Promise<T> {
   const r = (await p) as Reply<T>;
-  if (!r.ok) throw apiErrorOf(r.error);
+  if (!r.ok) throw ApiError.fromBody(r.error);
   return r.value;
-}
-
-function apiErrorOf(body: ErrorBody): ApiError {
-  return new ApiError(body.error as ErrorCode, body.message, body.details ? { details: body.details } : {});
 }
 
 function eventIdOf(value: string | undefined): number {
@@ -206,13 +196,6 @@ async function loadRace(c: Context<AppEnv>, identity: Identity, id: number): Pro
 
 // ---- OpenAPI ----------------------------------------------------------------------------------------------
 
-const security = [{ Bearer: [] }];
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-const doc = (type: string, description: string, example?: unknown) =>
-  z.unknown().openapi({ type: type as 'string', description, example });
 const PointSchema = z.object({ x: z.number(), y: z.number() }).openapi('RingPoint');
 const LineStringSchema = z
   .object({ type: z.literal('LineString'), coordinates: z.array(z.tuple([z.number(), z.number()])) })

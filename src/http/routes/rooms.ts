@@ -9,9 +9,9 @@ import { isRoomError } from '../../domain/room-errors';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
+import { errorContent as error } from '../openapi';
 import {
   EventsQuery,
-  errorContent as error,
   forwardToActor,
   handshakeIdentity,
   messagesResponses,

@@ -14,6 +14,7 @@ import { assertZonePlacement, parseModelData, placeStructureFor } from '../../wo
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
+import { jsonRequest as body, documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 import { assertOwnerOrAdmin, IdParam } from './zones';
 
@@ -21,17 +22,6 @@ import { assertOwnerOrAdmin, IdParam } from './zones';
  * Seed 000's Structure Management. Bodies are validated by src/domain/structures.ts; a structure that names
  * a zone must stand inside it (a zone of the same tenant). Every query is tenant-scoped.
  */
-
-const ErrorBody = z.object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
-const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
-/** A documented body field that the domain validator, not zod, checks. */
-const doc = (type: 'string' | 'number' | 'integer' | 'object', description: string, example?: unknown) =>
-  z.unknown().openapi({ type, description, example });
 
 const Structure = z
   .object({
@@ -81,8 +71,6 @@ const ChunkQuery = z.object({
   floor: z.string().openapi({ example: '0' }),
   chunk_index: z.string().openapi({ example: '12' }),
 });
-
-const security = [{ Bearer: [] }];
 
 const placeRoute = createRoute({
   method: 'post',

@@ -10,20 +10,13 @@ import { createZoneFor } from '../../world/zones';
 import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
+import { jsonRequest as body, documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 
 /**
  * Seed 000's Zone Management. Bodies are validated by src/domain/zones.ts (one validator, errors with
  * `{field, issue}`); the zod schemas here document them for /openapi.json. Every query is tenant-scoped.
  */
-
-const ErrorBody = z.object({ error: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() });
-const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 /** A positive integer id in the path; shared with the structure routes. */
 export const IdParam = z.object({
@@ -64,10 +57,6 @@ const Zone = z
   })
   .openapi('Zone');
 
-/** A documented body field that the domain validator, not zod, checks. */
-const doc = (type: 'string' | 'integer' | 'object', description: string, example?: unknown) =>
-  z.unknown().openapi({ type, description, example });
-
 const ZoneCreate = z
   .object({
     name: doc('string', '1..100 characters', 'Downtown District'),
@@ -98,8 +87,6 @@ const AreaQuery = z.object({
   y_max: z.string().openapi({ example: '200' }),
   floor: z.string().openapi({ example: '0' }),
 });
-
-const security = [{ Bearer: [] }];
 
 const createZoneRoute = createRoute({
   method: 'post',
