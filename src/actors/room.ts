@@ -58,6 +58,9 @@ const ROOM_SCOPE = 'room';
 /** Room ids in paths and actor keys. */
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** The actor key of a tenant's orchestrator channel (seed 004). */
+export const orchestratorKey = (tenantId: string): string => `${tenantId}:orchestrator`;
+
 /** The actor key of a tenant's collaboration room. */
 export const collabRoomKey = (tenantId: string, roomId: string): string => `${tenantId}:room:${roomId}`;
 

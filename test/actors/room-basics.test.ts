@@ -1,12 +1,12 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { Room } from '../../src/actors/room';
+import { orchestratorKey, type Room } from '../../src/actors/room';
 import { freshTenant, openActorSocket, player, service } from '../core/helpers';
 
 describe('Room actor: orchestrator basics', () => {
   it('sends connected, answers ping with pong, delivers published events with eventId and sequence', async () => {
     const tenant = freshTenant();
-    const stub = env.ROOM.getByName(`${tenant}:orchestrator`);
+    const stub = env.ROOM.getByName(orchestratorKey(tenant));
     const a = await openActorSocket(stub, player('1', tenant));
     const connected = await a.next();
     expect(connected.type).toBe('connected');

@@ -1,12 +1,12 @@
 import { abortAllDurableObjects, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import type { Room } from '../../src/actors/room';
+import { orchestratorKey, type Room } from '../../src/actors/room';
 import type { PresenceChange } from '../../src/core/presence';
 import { orchestratorDialect } from '../../src/dialects/orchestrator';
 import { type Frame, freshTenant, openActorSocket, openActorSse, player, service, sleep } from '../core/helpers';
 
-const room = (tenant: string) => env.ROOM.getByName(`${tenant}:orchestrator`);
+const room = (tenant: string) => env.ROOM.getByName(orchestratorKey(tenant));
 
 type Stub = ReturnType<typeof room>;
 /** RPC typings cannot express `unknown` payloads; the actor's own signatures are the contract. */

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { Room } from '../../actors/room';
+import { orchestratorKey, type Room } from '../../actors/room';
 import { actorIdentity } from '../../core/forward';
 import { DIALECT, PUBLISH_MAX, PublishItem } from '../../dialects/orchestrator';
 import type { AppEnv } from '../context';
@@ -25,7 +25,7 @@ import { router } from '../validation';
  * keyed `<tenantId>:orchestrator`.
  */
 
-const roomOf = (c: Context<AppEnv>, tenantId: string) => c.env.ROOM.getByName(`${tenantId}:orchestrator`);
+const roomOf = (c: Context<AppEnv>, tenantId: string) => c.env.ROOM.getByName(orchestratorKey(tenantId));
 
 const OrchestratorFrame = z
   .object({
