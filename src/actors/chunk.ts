@@ -18,7 +18,7 @@ import {
   parsePosition,
 } from '../domain/ring';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody } from '../http/errors';
+import { ApiError, type ErrorBody } from '../errors';
 import { chunkContents } from '../world/chunks';
 import { consumeUserLimit } from '../world/limits';
 import { notifyChunkChanges } from '../world/notify';

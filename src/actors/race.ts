@@ -35,8 +35,8 @@ import {
 import { type Point, parsePosition, ringDistance } from '../domain/ring';
 import { parseLineString, WAYPOINT_RADIUS } from '../domain/routes';
 import type { Env } from '../env';
+import { ApiError, type ErrorBody, isApiError } from '../errors';
 import { apiErrorFromDomain } from '../http/domain-error';
-import { ApiError, type ErrorBody, isApiError } from '../http/errors';
 import { relayToPlayers } from '../world/relay';
 
 /**

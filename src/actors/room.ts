@@ -40,7 +40,7 @@ import {
 import { isRoomError } from '../domain/room-errors';
 import { isConnected } from '../domain/room-presence';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody, isApiError } from '../http/errors';
+import { ApiError, type ErrorBody, isApiError } from '../errors';
 import { CollabStore } from './collab-store';
 
 /** Seed 004: `planning_keepalive` every 30 s while planning runs. */

@@ -1,6 +1,6 @@
 import { createUser, findUserByUsername, storedPassword, touchLastLogin, type UserRow } from '../db/users';
 import type { Env } from '../env';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 import { stringsEqual } from './crypto';
 import { burnPasswordHash, hashPassword, verifyPassword } from './passwords';
 import { type SessionTokens, startSession } from './sessions';

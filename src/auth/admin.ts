@@ -1,7 +1,7 @@
 import { revokeUserFamiliesStatement } from '../db/refresh-tokens';
 import { createUser, findUserById, findUserByUsername, setUserRoleStatement, type UserRow } from '../db/users';
 import type { Env } from '../env';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 import type { Identity, Role } from './identity';
 import { issueAccessToken } from './tokens';
 

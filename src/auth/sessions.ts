@@ -2,7 +2,7 @@ import { findRefreshToken, insertRefreshToken, revokeFamilyStatement, rotateRefr
 import { revokeAccessTokenStatements } from '../db/revocations';
 import { findUserById, type UserRow } from '../db/users';
 import type { Env } from '../env';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 import { randomToken, sha256, toBase64Url } from './crypto';
 import type { Identity } from './identity';
 import { issueAccessToken } from './tokens';

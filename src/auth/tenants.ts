@@ -1,4 +1,4 @@
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 
 /** The tenant of requests that name none. Always exists (migrations/0001_tenants.sql). */
 export const DEFAULT_TENANT = 'default';

@@ -1,7 +1,7 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { accessRevocation } from '../db/revocations';
 import type { Env } from '../env';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 import { randomToken } from './crypto';
 import { type Identity, ROLES, type Role } from './identity';
 

@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
-import { ApiError, isApiError } from '../http/errors';
+import { ApiError, isApiError } from '../errors';
 import { decodeFrame, encodeFrame, exceedsBytes, parseCodec } from './codec';
 import {
   type ActorIdentity,

@@ -1,6 +1,6 @@
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
-import { ApiError, ERROR_STATUS } from '../http/errors';
+import { ApiError, ERROR_STATUS } from '../errors';
 
 /**
  * Seed 001's collaboration rooms as a dialect over the actor core. Envelope (JSON-RPC style):

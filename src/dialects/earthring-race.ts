@@ -1,6 +1,6 @@
 import type { ActorIdentity, Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 
 /**
  * Seed 000's `{type, id, data}` frames for a race's own stream (`/ws/racing/{event_id}`, its SSE and polling):

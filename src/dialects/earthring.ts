@@ -1,8 +1,8 @@
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
 import { isDomainError } from '../domain/errors';
+import { ApiError } from '../errors';
 import { apiErrorFromDomain } from '../http/domain-error';
-import { ApiError } from '../http/errors';
 
 /**
  * Seed 000's game socket `/ws`: `{type, id, data}` both ways, on the Chunk actor of the chunk the player stands

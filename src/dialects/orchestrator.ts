@@ -2,8 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Connection, Dialect, DialectApi } from '../core/dialect';
 import type { EventFilter } from '../core/event-log';
 import type { EventRef, LoggedEvent, ResyncResult } from '../core/protocol';
-import { ApiError } from '../http/errors';
-import { zodDetails } from '../http/validation';
+import { ApiError, zodDetails } from '../errors';
 
 /**
  * Seed 004's orchestrator stream as a dialect over the actor core: frames `{type, payload, timestamp, eventId,

@@ -1,9 +1,10 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { isDomainError } from '../domain/errors';
+import { ApiError, isApiError } from '../errors';
 import type { AppEnv } from './context';
 import { apiErrorFromDomain } from './domain-error';
-import { ApiError, errorResponse, isApiError } from './errors';
+import { errorResponse } from './errors';
 import { compress } from './middleware/compress';
 import { jsonBody } from './middleware/json-body';
 import { authRateLimit, globalRateLimit } from './middleware/rate-limit';

@@ -1,5 +1,5 @@
 import type { DomainError } from '../domain/errors';
-import { ApiError } from './errors';
+import { ApiError } from '../errors';
 
 /**
  * The one mapping from the pure domain's errors to REST errors: same code, same message, and the domain's

@@ -8,8 +8,8 @@ import { POLL_MAX_WAIT_SECONDS } from '../core/polling';
 import type { PollResponse } from '../core/protocol';
 import { REPLAY_LIMIT } from '../core/protocol';
 import { parseTypes } from '../core/sse';
+import { ApiError, type ErrorBody } from '../errors';
 import type { AppEnv } from './context';
-import { ApiError, type ErrorBody } from './errors';
 import { assertTenant } from './middleware/auth';
 import { errorContent } from './openapi';
 

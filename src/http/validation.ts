@@ -1,18 +1,8 @@
 import type { Hook } from '@hono/zod-openapi';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { z } from 'zod';
+import { ApiError, zodDetails } from '../errors';
 import type { AppEnv } from './context';
-import { ApiError } from './errors';
-
-/** Turns a zod failure into details that name the failing field(s). */
-export function zodDetails(error: z.ZodError): Record<string, unknown> {
-  const issues = error.issues.map((i) => ({
-    field: i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys?.join(',') ?? '(body)'),
-    issue: i.code,
-    message: i.message,
-  }));
-  return { field: issues[0]?.field, issues };
-}
 
 /** Every OpenAPI route validates through this: 400 INVALID_REQUEST with the failing field in details. */
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
+import { ApiError } from '../errors';
 import type { AppEnv } from './context';
-import { ApiError } from './errors';
 
 export const API_VERSIONS = ['1'] as const;
 

@@ -1,5 +1,5 @@
 import type { Env } from '../env';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../errors';
 import { LIMITS, type LimitName } from '../http/limits';
 import { retryAfterSeconds } from '../http/middleware/rate-limit';
 

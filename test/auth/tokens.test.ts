@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { issueAccessToken, tokenFromRequest, verifyAccessToken } from '../../src/auth/tokens';
-import { ApiError } from '../../src/http/errors';
+import { ApiError } from '../../src/errors';
 
 const key = new TextEncoder().encode(env.JWT_SECRET);
 const subject = { userId: 42, tenantId: 'acme', role: 'player' as const, username: 'alice', sessionId: 'fam-1' };

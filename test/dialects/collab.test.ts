@@ -9,7 +9,7 @@ import {
   parseRequest,
   REQUESTS_PER_MINUTE,
 } from '../../src/dialects/collab';
-import { ApiError } from '../../src/http/errors';
+import { ApiError } from '../../src/errors';
 
 /** Rendering never reaches the host: one that fails loudly proves it. */
 const dialect = createCollabDialect({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CLIENT_TYPES, errorFrame, frameId, negotiateProtocol, parseEnvelope } from '../../src/dialects/earthring';
-import { isApiError } from '../../src/http/errors';
+import { isApiError } from '../../src/errors';
 
 const refusal = (fn: () => unknown) => {
   try {

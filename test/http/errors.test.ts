@@ -1,7 +1,7 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/errors';
 import { handleError } from '../../src/http/app';
-import { ApiError } from '../../src/http/errors';
 import { MAX_BODY_BYTES } from '../../src/http/middleware/json-body';
 import { router } from '../../src/http/validation';
 

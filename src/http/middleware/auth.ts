@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Identity, Role } from '../../auth/identity';
 import { tokenFromRequest, verifyAccessToken } from '../../auth/tokens';
+import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
-import { ApiError } from '../errors';
 import { userRateLimit } from './rate-limit';
 
 /**

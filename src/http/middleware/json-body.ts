@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
-import { ApiError } from '../errors';
 
 /** Largest REST request body accepted (zone polygons and chunk requests fit well inside it). */
 export const MAX_BODY_BYTES = 256 * 1024;

@@ -1,8 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Identity } from '../../auth/identity';
 import { mostRestrictive, type RateDecision } from '../../core/limiter';
+import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
-import { ApiError } from '../errors';
 import { LIMITS, type LimitName, type LimitScope } from '../limits';
 
 /** The caller's IP: Cloudflare's `CF-Connecting-IP`, else the first `X-Forwarded-For` hop (local dev), else 'unknown'. */

@@ -10,7 +10,7 @@ import {
 } from '../../auth/schemas';
 import { logout, refreshSession } from '../../auth/sessions';
 import { resolveTenant } from '../../auth/tenants';
-import { ApiError } from '../errors';
+import { ApiError } from '../../errors';
 import { requireAuth } from '../middleware/auth';
 import { errorContent as error, jsonRequest as json } from '../openapi';
 import { router } from '../validation';

@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { ROOM_ID_PATTERN } from '../../actors/room';
+import { ApiError } from '../../errors';
 import { DEMO_CSS, DEMO_JS, DEMO_VERSION } from '../../web/generated/assets';
 import { demoPage } from '../../web/page';
 import type { AppEnv } from '../context';
-import { ApiError } from '../errors';
 
 /**
  * The demo page: `GET /demo` and `GET /demo/{roomId}` (HTML), `/demo/app.js` and `/demo/app.css` (the bundle

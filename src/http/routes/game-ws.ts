@@ -3,7 +3,7 @@ import { actorIdentity, forwardRequest } from '../../core/forward';
 import { findPlayer } from '../../db/players';
 import { DIALECT, negotiateProtocol, PROTOCOLS } from '../../dialects/earthring';
 import { type ChunkRef, chunkIndexDelta, chunkOf, formatChunkId, parseChunkId } from '../../domain/ring';
-import { ApiError } from '../errors';
+import { ApiError } from '../../errors';
 import { handshakeIdentity, requireUpgrade } from '../realtime';
 import { router } from '../validation';
 

@@ -3,8 +3,8 @@ import type { Context } from 'hono';
 import { orchestratorKey, type Room } from '../../actors/room';
 import { actorIdentity } from '../../core/forward';
 import { DIALECT, PUBLISH_MAX, PublishItem } from '../../dialects/orchestrator';
+import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
-import { ApiError } from '../errors';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { errorContent as error } from '../openapi';
 import {

@@ -5,7 +5,7 @@ import { isDomainError } from '../../domain/errors';
 import { chunkSeed, generateChunk, generatedStructures } from '../../domain/procgen';
 import { CHUNK_LENGTH, type ChunkRef, formatChunkId, parseChunkIndex, parseFloor, RING_WIDTH } from '../../domain/ring';
 import type { Env } from '../../env';
-import { ApiError } from '../errors';
+import { ApiError } from '../../errors';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
 import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';

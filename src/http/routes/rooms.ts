@@ -6,8 +6,8 @@ import { listActivities } from '../../db/activities';
 import { DIALECT } from '../../dialects/collab';
 import { DEFAULT_PAGE_SIZE, decodeCursor, MAX_PAGE_SIZE } from '../../domain/activity';
 import { isRoomError } from '../../domain/room-errors';
+import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
-import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { errorContent as error } from '../openapi';
 import {

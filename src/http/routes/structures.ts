@@ -9,9 +9,9 @@ import {
 } from '../../db/structures';
 import { parseChunkIndex, parseFloor, RING_CIRCUMFERENCE } from '../../domain/ring';
 import { parseStructurePatch, STRUCTURE_TYPES } from '../../domain/structures';
+import { ApiError } from '../../errors';
 import { notifyChunkChanges } from '../../world/notify';
 import { assertZonePlacement, parseModelData, placeStructureFor } from '../../world/structures';
-import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
 import { jsonRequest as body, documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';

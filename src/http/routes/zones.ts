@@ -5,9 +5,9 @@ import { deleteZone, findZone, updateZone, type ZoneRow, zoneFromRow, zonesInAre
 import { DomainError } from '../../domain/errors';
 import { structureChunk } from '../../domain/structures';
 import { parseZoneAreaQuery, parseZonePatch, pointInZone, ZONE_TYPES, type ZoneShape } from '../../domain/zones';
+import { ApiError } from '../../errors';
 import { notifyChunkChanges } from '../../world/notify';
 import { createZoneFor } from '../../world/zones';
-import { ApiError } from '../errors';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
 import { jsonRequest as body, documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
