@@ -219,13 +219,13 @@ export class EventBus extends DurableObject<Env> {
     });
   }
 
-  /** Deletes the group of a subscription (its pending list with it); false when there is none. */
-  async unsubscribe(subscriptionId: string): Promise<boolean> {
+  /** Deletes the group of a subscription (its pending list with it); answers its name, or null when there is none. */
+  async unsubscribe(subscriptionId: string): Promise<string | null> {
     const group = this.store.groupBySubscription(subscriptionId);
-    if (!group) return false;
+    if (!group) return null;
     this.store.deleteGroup(group.name);
     await this.syncAlarm(Date.now());
-    return true;
+    return group.name;
   }
 
   async deleteGroup(name: string): Promise<boolean> {

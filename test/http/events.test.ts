@@ -205,3 +205,110 @@ describe('seed 003 limits', () => {
     expect((await env.EVENT_BUS.getByName(fresh.tenant).stats()).head).toBe(1000);
   });
 });
+
+describe('pull consumer groups over HTTP', () => {
+  it('creates a group, pulls a leased batch and acks it; a second PUT updates without moving the cursor', async () => {
+    const fresh = await eventTenant();
+    const created = await call('/api/events/groups/notification-service', {
+      method: 'PUT',
+      token: fresh.service,
+      body: { eventTypes: ['order.placed'], startPosition: 'new', ackWaitMs: 30_000 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ name: 'notification-service', kind: 'pull', pending: 0 });
+    await publish(fresh.service, {
+      events: [
+        { eventType: 'order.placed', payload: 1 },
+        { eventType: 'other', payload: 2 },
+      ],
+    });
+
+    const pulled = await call('/api/events/groups/notification-service/pull', {
+      token: fresh.service,
+      body: { consumer: 'worker-1', batchSize: 10, leaseMs: 20_000 },
+    });
+    expect(pulled.status, JSON.stringify(pulled.body)).toBe(200);
+    expect(pulled.body.messages).toHaveLength(1);
+    expect(pulled.body.messages[0]).toMatchObject({ attempts: 1, event: { eventType: 'order.placed', tenantId: fresh.tenant } });
+    const leaseId = pulled.body.messages[0].leaseId;
+
+    const pending = await call('/api/events/groups/notification-service/pending', {
+      method: 'GET',
+      token: fresh.admin.access_token,
+    });
+    expect(pending.body.pending).toMatchObject([{ consumer: 'worker-1', deliveries: 1, leaseId, state: 'leased' }]);
+
+    const acked = await call('/api/events/groups/notification-service/ack', { token: fresh.service, body: { acks: [leaseId] } });
+    expect(acked.status).toBe(200);
+    expect(acked.body).toEqual({ acked: [leaseId], nacked: [], terminated: [], unknown: [] });
+
+    const updated = await call('/api/events/groups/notification-service', {
+      method: 'PUT',
+      token: fresh.service,
+      body: { eventTypes: ['order.*'] },
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({ eventTypes: ['order.*'], cursor: created.body.cursor + 2, pending: 0 });
+    const list = await call('/api/events/groups', { method: 'GET', token: fresh.service });
+    expect(list.body.map((g: { name: string }) => g.name)).toEqual(['notification-service']);
+  });
+
+  it('refuses bad bodies, unknown groups, players, and services on dead letters, in seed 003 words', async () => {
+    const fresh = await eventTenant();
+    const put = (body: unknown, token = fresh.service) => call('/api/events/groups/g1', { method: 'PUT', token, body });
+    expectError(await put({ startPosition: 'middle' }), 400, 'INVALID_REQUEST');
+    expectError(await put({ ackWaitMs: 5 }), 400, 'INVALID_REQUEST');
+    expectError(await put({}, fresh.alice.access_token), 403, 'AUTHZ_FAILED');
+    expect((await put({})).status).toBe(201);
+    expectError(
+      await call('/api/events/groups/g1/pull', { token: fresh.service, body: { batchSize: 1 } }),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(
+      await call('/api/events/groups/g1/pull', { token: fresh.service, body: { consumer: 'c', batchSize: 0 } }),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(await call('/api/events/groups/nope/pull', { token: fresh.service, body: { consumer: 'c' } }), 404, 'NOT_FOUND');
+    expectError(await call('/api/events/groups/g1/ack', { token: fresh.service, body: { acks: 'x' } }), 400, 'INVALID_REQUEST');
+    expectError(await call('/api/events/groups/g1/dead-letters', { method: 'GET', token: fresh.service }), 403, 'AUTHZ_FAILED');
+    const dl = await call('/api/events/groups/g1/dead-letters', { method: 'GET', token: fresh.admin.access_token });
+    expect(dl.body).toEqual({ deadLetters: [] });
+    expectError(await call('/api/events/groups/nope', { method: 'DELETE', token: fresh.service }), 404, 'NOT_FOUND');
+    expect((await call('/api/events/groups/g1', { method: 'DELETE', token: fresh.service })).status).toBe(204);
+  });
+
+  it("keeps tenants apart: another tenant's token never reaches a group, and X-Tenant-ID must be its own", async () => {
+    const a = await eventTenant();
+    const b = await eventTenant();
+    expect((await call('/api/events/groups/shared-name', { method: 'PUT', token: a.service, body: {} })).status).toBe(201);
+    await publish(a.service, { eventType: 'secret', payload: { of: 'a' } });
+    expectError(
+      await call('/api/events/groups/shared-name/pull', { token: b.service, body: { consumer: 'x' } }),
+      404,
+      'NOT_FOUND',
+    );
+    expectError(
+      await call('/api/events/groups/shared-name/pull', {
+        token: b.service,
+        body: { consumer: 'x' },
+        headers: { 'X-Tenant-ID': a.tenant },
+      }),
+      403,
+      'TENANT_VIOLATION',
+    );
+    expectError(
+      await call('/api/events/groups/shared-name', {
+        method: 'PUT',
+        token: b.admin.access_token,
+        body: {},
+        headers: { 'X-Tenant-ID': a.tenant },
+      }),
+      403,
+      'TENANT_VIOLATION',
+    );
+    const bPoll = await poll(b.alice.access_token);
+    expect(bPoll.body.events).toEqual([]);
+  });
+});
