@@ -2,6 +2,7 @@ import type { Chunk } from './actors/chunk';
 import type { EventBus } from './actors/event-bus';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
+import type { Reconciliation } from './actors/reconciliation';
 import type { Room } from './actors/room';
 
 /** Bindings, vars and secrets of the Worker (wrangler.toml, .dev.vars, `wrangler secret put`). */
@@ -13,6 +14,8 @@ export interface Env {
   CHUNK: DurableObjectNamespace<Chunk>;
   /** Seed 003's event bus: one per tenant, key = tenantId. */
   EVENT_BUS: DurableObjectNamespace<EventBus>;
+  /** Seed 003's reconciled entities: one per tenant, key = tenantId. */
+  RECONCILIATION: DurableObjectNamespace<Reconciliation>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

@@ -6,6 +6,7 @@ export { Chunk } from './actors/chunk';
 export { EventBus } from './actors/event-bus';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
+export { Reconciliation } from './actors/reconciliation';
 export { Room } from './actors/room';
 
 const app = createApp();
