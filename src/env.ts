@@ -1,5 +1,6 @@
 import type { Chunk } from './actors/chunk';
 import type { EventBus } from './actors/event-bus';
+import type { Metrics } from './actors/metrics';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
 import type { Reconciliation } from './actors/reconciliation';
@@ -16,6 +17,8 @@ export interface Env {
   EVENT_BUS: DurableObjectNamespace<EventBus>;
   /** Seed 003's reconciled entities: one per tenant, key = tenantId. */
   RECONCILIATION: DurableObjectNamespace<Reconciliation>;
+  /** Service-wide gauges for /health (key `global`). */
+  METRICS: DurableObjectNamespace<Metrics>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

@@ -4,6 +4,7 @@ import { rewriteVersionedPath } from './http/versioning';
 
 export { Chunk } from './actors/chunk';
 export { EventBus } from './actors/event-bus';
+export { Metrics } from './actors/metrics';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
 export { Reconciliation } from './actors/reconciliation';

@@ -20,6 +20,7 @@ import type { Env } from '../env';
 import { ApiError, type Reply, replyOf } from '../errors';
 import { type DeadLetter, EventBusStore, type GroupRow, type PendingRow } from './event-bus-store';
 import { handlerFor } from './event-handlers';
+import { GaugeReporter } from './metrics';
 
 /** `{ events, hasMore, nextEventId }` as seed 003 shows it, plus the flag of a reference that could not be honoured. */
 export interface BusPoll {
@@ -88,6 +89,7 @@ export class EventBus extends DurableObject<Env> {
   private appendsSinceRetention = 0;
   /** Appends per second, for `stats()`: [epoch second, count] pairs of the last few seconds. */
   private readonly rate: Array<[number, number]> = [];
+  private gauges: GaugeReporter | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -132,6 +134,10 @@ export class EventBus extends DurableObject<Env> {
       );
       const fresh = published.filter((p) => !p.duplicate).length;
       this.count(fresh, now);
+      if (fresh > 0) {
+        this.gauges ??= new GaugeReporter(this.env, `eventbus:${tenantId}`, (p) => this.ctx.waitUntil(p));
+        this.gauges.set({ eventsPerSecond: this.ratePerSecond(now) });
+      }
       this.appendsSinceRetention += fresh;
       if (this.appendsSinceRetention >= RETENTION_EVERY) this.retain(now);
       if (fresh > 0 && this.store.groups().some((g) => g.kind === 'handler')) await this.syncAlarm(now);
@@ -172,13 +178,11 @@ export class EventBus extends DurableObject<Env> {
   }
 
   async stats(): Promise<BusStats> {
-    const now = Math.floor(Date.now() / 1000);
-    const recent = this.rate.filter(([s]) => s > now - RATE_WINDOW_S && s <= now).reduce((n, [, c]) => n + c, 0);
     return {
       head: this.store.head(),
       retained: this.store.count(),
       groups: this.store.groups().length,
-      eventsPerSecond: Math.round((recent / RATE_WINDOW_S) * 10) / 10,
+      eventsPerSecond: this.ratePerSecond(Date.now()),
     };
   }
 
@@ -543,6 +547,13 @@ export class EventBus extends DurableObject<Env> {
     if (this.alarmAt === next) return;
     await this.ctx.storage.setAlarm(next);
     this.alarmAt = next;
+  }
+
+  /** Appends per second over the last RATE_WINDOW_S seconds, one decimal. */
+  private ratePerSecond(now: number): number {
+    const second = Math.floor(now / 1000);
+    const recent = this.rate.filter(([s]) => s > second - RATE_WINDOW_S && s <= second).reduce((n, [, c]) => n + c, 0);
+    return Math.round((recent / RATE_WINDOW_S) * 10) / 10;
   }
 
   private count(n: number, now: number): void {
