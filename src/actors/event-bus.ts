@@ -140,7 +140,8 @@ export class EventBus extends DurableObject<Env> {
       }
       this.appendsSinceRetention += fresh;
       if (this.appendsSinceRetention >= RETENTION_EVERY) this.retain(now);
-      if (fresh > 0 && this.store.groups().some((g) => g.kind === 'handler')) await this.syncAlarm(now);
+      // Handler groups run from the alarm; a bus with no alarm yet needs one for age-based retention.
+      if (fresh > 0 && (!this.alarmAt || this.store.groups().some((g) => g.kind === 'handler'))) await this.syncAlarm(now);
       return published;
     });
   }

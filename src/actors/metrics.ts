@@ -32,32 +32,35 @@ export class Metrics extends DurableObject<Env> {
 }
 
 /**
- * Sends an actor's latest gauges to `Metrics`, one call in flight at a time: values set meanwhile are sent once
- * it returns (only the latest), so a burst costs two calls, and the last value is never lost.
+ * Sends an actor's latest gauges to `Metrics`: one call in flight at a time and at most one per `minIntervalMs`,
+ * always the latest values. A value set within the interval waits for the next `set` after it; gauges that must
+ * not linger (a rate) rely on `Metrics` forgetting silent sources.
  */
 export class GaugeReporter {
   private inFlight = false;
+  private sentAt = 0;
   private next: Record<string, number> | null = null;
 
   constructor(
     private readonly env: Pick<Env, 'METRICS'>,
     private readonly source: string,
     private readonly waitUntil: (p: Promise<unknown>) => void,
+    private readonly minIntervalMs = 1000,
   ) {}
 
-  set(values: Record<string, number>): void {
+  set(values: Record<string, number>, now = Date.now()): void {
     this.next = values;
-    if (!this.inFlight) this.waitUntil(this.flush());
+    if (this.inFlight || now - this.sentAt < this.minIntervalMs) return;
+    this.sentAt = now;
+    this.waitUntil(this.flush());
   }
 
   private async flush(): Promise<void> {
     this.inFlight = true;
     try {
-      while (this.next) {
-        const values = this.next;
-        this.next = null;
-        await this.env.METRICS.getByName('global').report(this.source, values);
-      }
+      const values = this.next;
+      this.next = null;
+      if (values) await this.env.METRICS.getByName('global').report(this.source, values);
     } catch (err) {
       console.error('metrics: report failed', err);
     } finally {

@@ -27,7 +27,10 @@ describe('GET /health (seed 003 services)', () => {
     expect(
       (await publish(t.service, { events: Array.from({ length: 50 }, (_, i) => ({ eventType: 'h', payload: i })) })).status,
     ).toBe(201);
-    await vi.waitFor(async () => expect((await health()).body.services.eventbus.eventsPerSecond).toBeGreaterThanOrEqual(5));
+    await vi.waitFor(async () => expect((await health()).body.services.eventbus.eventsPerSecond).toBeGreaterThanOrEqual(5), {
+      timeout: 15_000,
+      interval: 50,
+    });
     const before = (await health()).body.services.websocket.activeConnections as number;
     await env.METRICS.getByName('global').report('test-hub', { activeConnections: 7 });
     expect((await health()).body.services.websocket.activeConnections).toBe(before + 7);
