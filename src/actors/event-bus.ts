@@ -71,6 +71,8 @@ const SCAN_MAX = 4096;
 /** Handler deliveries one alarm runs per group; more wake the alarm again at once. */
 const HANDLER_BATCH = 100;
 const RATE_WINDOW_S = 10;
+/** How soon a handler group whose callback this isolate does not know is looked at again. */
+const HANDLER_MISSING_RETRY_MS = 30_000;
 /** Appends between two retention passes on the publish path (the alarm also runs one on the age bound). */
 const RETENTION_EVERY = 1000;
 
@@ -486,6 +488,8 @@ export class EventBus extends DurableObject<Env> {
     for (const g of this.store.groups()) {
       if (g.kind !== 'handler') continue;
       const handler = handlerFor(tenantId, g.name);
+      // Not registered in this isolate: deliver nothing (no attempt is spent); `syncAlarm` looks again later.
+      if (!handler) continue;
       const batch = this.ctx.storage.transactionSync(() =>
         this.deliver(g, HANDLER_BATCH, now, (row, event, deliveries) => {
           // Leased for the ack wait: if this actor dies mid-handler the alarm finds the lease expired and retries.
@@ -495,7 +499,6 @@ export class EventBus extends DurableObject<Env> {
       );
       for (const item of batch) {
         try {
-          if (!handler) throw new Error(`no handler registered for ${tenantId}/${g.name} in this isolate`);
           await handler(item.event);
           this.store.removePending(g.name, item.position);
         } catch (err) {
@@ -531,10 +534,17 @@ export class EventBus extends DurableObject<Env> {
   /** Points the alarm at the next thing due: a lease or redelivery, handler work, or the oldest event's expiry. */
   private async syncAlarm(now: number, force = false): Promise<void> {
     const candidates: number[] = [];
-    const due = this.store.nextDue();
-    if (due !== null) candidates.push(due);
     const head = this.store.head();
-    if (this.store.groups().some((g) => g.kind === 'handler' && g.cursor < head)) candidates.push(now);
+    const tenantId = this.tenantId();
+    const groups = new Map(this.store.groups().map((g) => [g.name, g]));
+    // A handler group whose callback this isolate lacks is looked at again later, not in a loop.
+    const stalled = (name: string) => groups.get(name)?.kind === 'handler' && !handlerFor(tenantId, name);
+    for (const { group, dueAt } of this.store.nextDuePerGroup()) {
+      candidates.push(stalled(group) ? Math.max(dueAt, now + HANDLER_MISSING_RETRY_MS) : dueAt);
+    }
+    for (const g of groups.values()) {
+      if (g.kind === 'handler' && g.cursor < head) candidates.push(stalled(g.name) ? now + HANDLER_MISSING_RETRY_MS : now);
+    }
     const oldest = this.store.oldest();
     if (oldest) candidates.push(Date.parse(oldest.event.timestamp) + RETENTION.maxAgeMs);
     const next = candidates.length ? Math.max(now, Math.min(...candidates)) : null;

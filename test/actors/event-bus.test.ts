@@ -2,6 +2,7 @@ import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } fr
 import { describe, expect, it, vi } from 'vitest';
 import type { BusPoll, EventBus, PullMessage } from '../../src/actors/event-bus';
 import { EventBusService } from '../../src/actors/event-bus-service';
+import { registerHandler, unregisterHandler } from '../../src/actors/event-handlers';
 import { type BusEvent, type Published, positionCursor } from '../../src/domain/event-bus';
 import type { Reply } from '../../src/errors';
 
@@ -188,6 +189,26 @@ describe('EventBusService (in-Worker publish/subscribe/unsubscribe)', () => {
     await runDurableObjectAlarm(bus);
     expect(seen).toHaveLength(after);
     expect(await bus.listGroups()).toEqual([]);
+  });
+
+  it('spends no delivery while no callback is registered for a group in this isolate, and delivers once one is', async () => {
+    const { tenant, bus } = freshBus();
+    ok(await bus.subscribe({ subscriptionId: 'sub-later', consumerGroup: 'late-handler', eventTypes: ['*'] }));
+    const [published] = await publishN(bus, 1);
+    await runDurableObjectAlarm(bus);
+    expect(ok<unknown[]>(await bus.pendingList('late-handler'))).toEqual([]);
+    expect(ok<unknown[]>(await bus.deadLetters('late-handler'))).toEqual([]);
+    expect((await bus.groupInfo('late-handler'))?.cursor).toBe(0);
+
+    const seen: string[] = [];
+    registerHandler(tenant, 'late-handler', (event) => {
+      seen.push(event.eventId);
+    });
+    await vi.waitFor(async () => {
+      await runDurableObjectAlarm(bus);
+      expect(seen).toEqual([published!.event.eventId]);
+    }, WAIT);
+    unregisterHandler(tenant, 'late-handler');
   });
 
   it('refuses a batch across tenants and an invalid event before anything is stored', async () => {
