@@ -227,6 +227,29 @@ describe('EventBusService (in-Worker publish/subscribe/unsubscribe)', () => {
   });
 });
 
+describe('EventBus retention', () => {
+  it('drops events past the age bound, but never one a group holds pending (nor anything after it)', async () => {
+    const { bus } = freshBus();
+    ok(await bus.putGroup({ name: 'slow', startPosition: 'beginning' }));
+    await publishN(bus, 3);
+    const [held] = await pull(bus, 'slow', 'a', 1);
+    const age = async () =>
+      runInDurableObject(bus, (_i, state) => {
+        state.storage.sql.exec('UPDATE bus_events SET ts = ?', Date.now() - 8 * 24 * 60 * 60_000);
+      });
+    await age();
+    await runDurableObjectAlarm(bus);
+    expect((await bus.stats()).retained).toBe(3);
+
+    ok(await bus.ack('slow', { acks: [held!.leaseId] }));
+    await age();
+    await runDurableObjectAlarm(bus);
+    expect((await bus.stats()).retained).toBe(0);
+    // The group's cursor still points into the dropped range: nothing is pending, nothing is delivered twice.
+    expect(await pull(bus, 'slow', 'a', 10)).toEqual([]);
+  });
+});
+
 describe('EventBus poll', () => {
   it('says "expired" for a position retention has dropped, and starts again at the oldest retained event', async () => {
     const { bus } = freshBus();
