@@ -1,9 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { isDomainError } from '../domain/errors';
 import { ApiError, isApiError } from '../errors';
 import type { AppEnv } from './context';
-import { apiErrorFromDomain } from './domain-error';
 import { errorResponse } from './errors';
 import { compress } from './middleware/compress';
 import { jsonBody } from './middleware/json-body';
@@ -27,8 +25,6 @@ import { apiVersion } from './versioning';
 /** Hono errors (malformed JSON from the validator, ...) and anything unexpected, in the one error shape. */
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
   if (isApiError(err)) return errorResponse(err);
-  // Domain validation errors carry their own code and {field, issue}.
-  if (isDomainError(err)) return errorResponse(apiErrorFromDomain(err));
   if (err instanceof HTTPException) {
     const status = err.status;
     const code =

@@ -1,6 +1,7 @@
 import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { type Chunk, chunkKey } from '../../src/actors/chunk';
+import type { Chunk } from '../../src/actors/chunk';
+import { chunkKey } from '../../src/actors/keys';
 import { uniqueTenant } from '../auth/helpers';
 import { openGame, playerAt, sleep } from '../http/game-ws-helpers';
 

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { orchestratorKey, type Room } from '../../src/actors/room';
+import { orchestratorKey } from '../../src/actors/keys';
+import type { Room } from '../../src/actors/room';
 import { freshTenant, openActorSocket, player, service } from '../core/helpers';
 
 describe('Room actor: orchestrator basics', () => {

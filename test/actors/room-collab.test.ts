@@ -1,6 +1,7 @@
 import { abortAllDurableObjects, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseRoomKey, type Room } from '../../src/actors/room';
+import { parseRoomKey } from '../../src/actors/keys';
+import type { Room } from '../../src/actors/room';
 import { actorIdentity } from '../../src/core/forward';
 import { call, registerUser, type Session, uniqueTenant } from '../auth/helpers';
 import { type Frame, sleep } from '../core/helpers';

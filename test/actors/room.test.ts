@@ -1,7 +1,8 @@
 import { abortAllDurableObjects, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { orchestratorKey, type Room } from '../../src/actors/room';
+import { orchestratorKey } from '../../src/actors/keys';
+import type { Room } from '../../src/actors/room';
 import type { PresenceChange } from '../../src/core/presence';
 import { orchestratorDialect } from '../../src/dialects/orchestrator';
 import { type Frame, freshTenant, openActorSocket, openActorSse, player, service, sleep } from '../core/helpers';

@@ -1,12 +1,12 @@
-import { DomainError } from '../../src/domain/errors';
+import { type FieldError, isFieldError } from '../../src/errors';
 
-/** Runs fn and returns the DomainError it throws; fails the test if it throws nothing or something else. */
-export function errorOf(fn: () => unknown): DomainError {
+/** Runs fn and returns the ApiError it throws; fails the test if it throws nothing or something else. */
+export function errorOf(fn: () => unknown): FieldError {
   try {
     fn();
   } catch (e) {
-    if (e instanceof DomainError) return e;
+    if (isFieldError(e)) return e;
     throw e;
   }
-  throw new Error('expected a DomainError');
+  throw new Error('expected an ApiError');
 }

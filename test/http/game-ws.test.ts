@@ -1,6 +1,6 @@
 import { env, evictDurableObject, runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { chunkKey } from '../../src/actors/chunk';
+import { chunkKey } from '../../src/actors/keys';
 import { formatRaceTime } from '../../src/domain/racing';
 import { call, uniqueTenant } from '../auth/helpers';
 import { type Frame, TestSocket } from '../core/helpers';

@@ -1,9 +1,10 @@
 import { env } from 'cloudflare:test';
 import { expect } from 'vitest';
-import type { RaceView, Reply } from '../../src/actors/race';
-import { raceKey } from '../../src/actors/race';
+import { raceKey } from '../../src/actors/keys';
+import type { RaceView } from '../../src/actors/race';
 import type { ActorIdentity } from '../../src/core/dialect';
 import { type Point, ringDistance } from '../../src/domain/ring';
+import type { Reply } from '../../src/errors';
 import { type Body, call, type Session } from '../auth/helpers';
 
 /** Seed 000's example race. */

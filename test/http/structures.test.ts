@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS } from '../../src/http/limits';
+import { LIMITS } from '../../src/core/limits';
 import { call, expectError, rect, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
 
 async function createZone(s: Session, geometry: unknown, floor = 0): Promise<number> {

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { LIMITS } from '../../src/http/limits';
+import { LIMITS } from '../../src/core/limits';
 import { call, expectError, registerUser } from '../auth/helpers';
 
 describe('per-user limit on every authenticated route (500/min)', () => {
