@@ -35,8 +35,14 @@ export function parseRoomKey(name: string | undefined): RoomKind | null {
   return null;
 }
 
+/** A tenant's event bus (seed 003): one per tenant, named by the tenant id alone. */
+export const eventBusKey = (tenantId: string): string => tenantId;
+
 /** A rate limiter counting one authenticated user of a tenant (REST and the game socket share it). */
 export const userLimiterKey = (tenantId: string, userId: string): string => `user:${tenantId}:${userId}`;
+
+/** A rate limiter counting a whole tenant (seed 003's per-tenant publish limit). */
+export const tenantLimiterKey = (tenantId: string): string => `tenant:${tenantId}`;
 
 /** A rate limiter counting one client IP. */
 export const ipLimiterKey = (ip: string): string => `ip:${ip}`;
@@ -55,5 +61,7 @@ export const orchestratorActor = (env: Env, tenantId: string) => env.ROOM.getByN
 export const collabRoomActor = (env: Env, tenantId: string, roomId: string) =>
   env.ROOM.getByName(collabRoomKey(tenantId, roomId));
 
-/** `key` is one of `userLimiterKey`, `ipLimiterKey` or `HEALTH_LIMITER_KEY`. */
+export const eventBusActor = (env: Env, tenantId: string) => env.EVENT_BUS.getByName(eventBusKey(tenantId));
+
+/** `key` is one of `userLimiterKey`, `tenantLimiterKey`, `ipLimiterKey` or `HEALTH_LIMITER_KEY`. */
 export const rateLimiterActor = (env: Env, key: string) => env.RATE_LIMITER.getByName(key);
