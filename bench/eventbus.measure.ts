@@ -1,7 +1,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { it } from 'vitest';
 import type { PublishInput } from '../src/domain/event-bus';
-import { call, registerUser, tenantAdmin, uniqueName, uniqueTenant } from '../test/auth/helpers';
+import { call, registerUser, tenantAdmin, uniqueName, uniqueTenant } from '../test/support/api';
 
 /**
  * Measures, inside workerd (Miniflare, one machine): how many events one EventBus actor appends per second when

@@ -1,8 +1,9 @@
 import type { BusEvent, Published, PublishInput } from '../domain/event-bus';
 import type { Env } from '../env';
-import { unwrap } from '../errors';
+import { fromReply } from '../errors';
 import type { EventBus, GroupInfo } from './event-bus';
 import { type EventHandler, registerHandler, unregisterHandler } from './event-handlers';
+import { eventBusActor } from './keys';
 
 /**
  * Seed 003's `EventBusService` for code inside the Worker: `publish`, `subscribe`, `unsubscribe`, over the
@@ -52,10 +53,10 @@ export class EventBusService {
   /** Subscriptions made through this object, so `unsubscribe(id)` knows their tenant. */
   private readonly subscriptions = new Map<string, { tenantId: string; consumerGroup: string }>();
 
-  constructor(private readonly env: Pick<Env, 'EVENT_BUS'>) {}
+  constructor(private readonly env: Env) {}
 
   private bus(tenantId: string): DurableObjectStub<EventBus> {
-    return this.env.EVENT_BUS.getByName(tenantId);
+    return eventBusActor(this.env, tenantId);
   }
 
   /** Publishes one event, or a batch of one tenant's events in order; answers the stored form and position of each. */
@@ -66,7 +67,7 @@ export class EventBusService {
     const tenantId = events[0]?.tenantId ?? '';
     if (events.some((e) => e.tenantId !== tenantId)) throw new TypeError('publish: one tenant per batch');
     const inputs = events.map(({ tenantId: _t, timestamp: _ts, ...rest }) => rest);
-    const published = unwrap((await this.bus(tenantId).publish(inputs)) as Rpc<'publish'>);
+    const published = fromReply((await this.bus(tenantId).publish(inputs)) as Rpc<'publish'>);
     return Array.isArray(input) ? published : (published[0] as Published);
   }
 
@@ -74,7 +75,7 @@ export class EventBusService {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     const subscriptionId = options.subscriptionId ?? crypto.randomUUID();
     registerHandler(options.tenantId, options.consumerGroup, options.callback);
-    const { group } = unwrap(
+    const { group } = fromReply(
       await this.bus(options.tenantId).subscribe({
         subscriptionId,
         consumerGroup: options.consumerGroup,

@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
+import { metricsActor } from './keys';
 
 /**
  * Service-wide gauges for `/health` (one object, key `global`): actors report their own figures (a bus its
@@ -60,7 +61,7 @@ export class GaugeReporter {
     try {
       const values = this.next;
       this.next = null;
-      if (values) await this.env.METRICS.getByName('global').report(this.source, values);
+      if (values) await metricsActor(this.env).report(this.source, values);
     } catch (err) {
       console.error('metrics: report failed', err);
     } finally {

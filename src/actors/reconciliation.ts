@@ -15,7 +15,7 @@ import {
   snapshotOf,
 } from '../domain/reconciliation';
 import type { Env } from '../env';
-import { type Reply, replyOf } from '../errors';
+import { type Reply, toReply } from '../errors';
 import { type OperationRecord, ReconciliationStore } from './reconciliation-store';
 
 /** The seed's request, as the route validated it (its tenant already checked against the token). */
@@ -69,7 +69,7 @@ export class Reconciliation extends DurableObject<Env> {
    * `lastKnownVersion`, or a snapshot when that version is unknown or too far behind.
    */
   async reconcile(tenantId: string, request: ReconcileRequest): Promise<Reply<ReconcileAnswer>> {
-    return replyOf(async () => {
+    return toReply(async () => {
       const now = new Date().toISOString();
       const records = this.ctx.storage.transactionSync(() =>
         request.operations.map((op): OperationRecord => {

@@ -1,8 +1,8 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { overallStatus } from '../../src/http/routes/health';
-import type { Body } from '../auth/helpers';
-import { eventTenant, publish } from './events-helpers';
+import type { Body } from '../support/api';
+import { eventTenant, publish } from '../support/events';
 
 const health = async () => {
   const res = await SELF.fetch('https://edge.test/health');

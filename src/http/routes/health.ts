@@ -1,4 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import {
+  eventBusActor,
+  HEALTH_LIMITER_KEY,
+  HEALTH_PROBE_TENANT,
+  metricsActor,
+  rateLimiterActor,
+  reconciliationActor,
+} from '../../actors/keys';
 import { router } from '../validation';
 
 const ServiceHealth = z.object({
@@ -47,8 +55,6 @@ type Check = z.infer<typeof ServiceHealth>;
 
 /** Over this a passing check reports `degraded`. */
 const SLOW_MS = 1000;
-/** Actor key of health probes: not a valid tenant id, so no tenant's state is touched. */
-const PROBE_KEY = '__health__';
 
 async function check<T>(probe: () => Promise<T>): Promise<Check & { value?: T }> {
   const started = Date.now();
@@ -71,10 +77,10 @@ const strip = <T extends { value?: unknown }>({ value: _, ...rest }: T) => rest;
 export const health = router().openapi(route, async (c) => {
   const [d1, actors, metrics, bus, reconciliation] = await Promise.all([
     check(() => c.env.DB.prepare('SELECT 1').first()),
-    check(() => c.env.RATE_LIMITER.getByName('health').ping()),
-    check(() => c.env.METRICS.getByName('global').read()),
-    check(() => c.env.EVENT_BUS.getByName(PROBE_KEY).stats()),
-    check(() => c.env.RECONCILIATION.getByName(PROBE_KEY).ping()),
+    check(() => rateLimiterActor(c.env, HEALTH_LIMITER_KEY).ping()),
+    check(() => metricsActor(c.env).read()),
+    check(() => eventBusActor(c.env, HEALTH_PROBE_TENANT).stats()),
+    check(() => reconciliationActor(c.env, HEALTH_PROBE_TENANT).ping()),
   ]);
   const sums = metrics.value?.sums ?? {};
   const services = {

@@ -1,9 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { reconciliationActor } from '../../actors/keys';
 import type { ReconcileAnswer, Reconciliation } from '../../actors/reconciliation';
 import type { Operation } from '../../domain/reconciliation';
 import { POLICIES } from '../../domain/reconciliation';
-import { ApiError, type Reply, unwrap } from '../../errors';
+import { ApiError, fromReply, type Reply } from '../../errors';
 import type { AppEnv } from '../context';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
@@ -16,8 +17,7 @@ import { router } from '../validation';
  * admin's per-entity-type conflict policy. Errors in seed 003's words.
  */
 
-const actorOf = (c: Context<AppEnv>): DurableObjectStub<Reconciliation> =>
-  c.env.RECONCILIATION.getByName(c.get('identity').tenantId);
+const actorOf = (c: Context<AppEnv>): DurableObjectStub<Reconciliation> => reconciliationActor(c.env, c.get('identity').tenantId);
 
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 const isoDate = z
@@ -213,7 +213,7 @@ reconciliation
     body.operations.forEach((op, i) => {
       if (op.tenantId !== tenantId) throw tenantViolation(`operations.${i}.tenantId`, op.tenantId);
     });
-    const answer = unwrap(
+    const answer = fromReply(
       (await actorOf(c).reconcile(tenantId, {
         requestId: body.requestId,
         clientId: body.clientId,

@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { expect } from 'vitest';
-import { LIMITS, type LimitName } from '../../src/http/limits';
-import { call, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from '../auth/helpers';
+import { LIMITS, type LimitName } from '../../src/core/limits';
+import { call, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from './api';
 
 /** A fresh tenant with an admin, a service token and two players, so limits and streams start empty. */
 export interface EventTenant {
