@@ -1,7 +1,7 @@
 import type { BusEvent, Published, PublishInput } from '../domain/event-bus';
 import type { Env } from '../env';
 import { fromReply } from '../errors';
-import type { EventBus, GroupInfo } from './event-bus';
+import type { BusAnswer, EventBus, GroupInfo } from './event-bus';
 import { type EventHandler, registerHandler, unregisterHandler } from './event-handlers';
 import { eventBusActor } from './keys';
 
@@ -47,8 +47,6 @@ export interface Subscription {
   group: GroupInfo;
 }
 
-type Rpc<K extends keyof EventBus> = EventBus[K] extends (...args: never[]) => Promise<infer R> ? R : never;
-
 export class EventBusService {
   /** Subscriptions made through this object, so `unsubscribe(id)` knows their tenant. */
   private readonly subscriptions = new Map<string, { tenantId: string; consumerGroup: string }>();
@@ -67,7 +65,7 @@ export class EventBusService {
     const tenantId = events[0]?.tenantId ?? '';
     if (events.some((e) => e.tenantId !== tenantId)) throw new TypeError('publish: one tenant per batch');
     const inputs = events.map(({ tenantId: _t, timestamp: _ts, ...rest }) => rest);
-    const published = fromReply((await this.bus(tenantId).publish(inputs)) as Rpc<'publish'>);
+    const published = fromReply((await this.bus(tenantId).publish(inputs)) as BusAnswer<'publish'>);
     return Array.isArray(input) ? published : (published[0] as Published);
   }
 

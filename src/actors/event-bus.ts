@@ -66,6 +66,12 @@ export interface BusStats {
   eventsPerSecond: number;
 }
 
+/**
+ * What `EventBus[K]` answers, as its callers see it: RPC stub types cannot express `unknown` payloads, so callers
+ * cast the stub's answer to the method's declared one.
+ */
+export type BusAnswer<K extends keyof EventBus> = EventBus[K] extends (...args: never[]) => Promise<infer R> ? R : never;
+
 /** Rows a pull or a handler run scans at most for first deliveries, so one call stays short. */
 const SCAN_MAX = 4096;
 /** Handler deliveries one alarm runs per group; more wake the alarm again at once. */
