@@ -1,3 +1,4 @@
+import type { StandingPlayer } from '../dialects/earthring';
 import type { Point } from '../domain/ring';
 
 /**
@@ -42,6 +43,19 @@ export class ChunkStore {
     return this.sql.exec<PlayerRow>('SELECT * FROM chunk_players ORDER BY user_id').toArray();
   }
 
+  /** The players standing here whose user is among `online`, in the seed's shape. */
+  standing(online: ReadonlySet<string>): StandingPlayer[] {
+    return this.players()
+      .filter((r) => online.has(r.user_id))
+      .map((r) => ({
+        player_id: Number(r.user_id),
+        username: r.username,
+        position: { x: r.x, y: r.y },
+        floor: r.floor,
+        rotation: r.rotation,
+      }));
+  }
+
   putPlayer(p: { userId: string; username: string; position: Point; floor: number; rotation: number }, now: number): void {
     this.sql.exec(
       `INSERT INTO chunk_players (user_id, username, x, y, floor, rotation, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -72,6 +86,20 @@ export class ChunkStore {
 
   setPosition(userId: string, position: Point, floor: number): void {
     this.sql.exec('UPDATE chunk_players SET x = ?, y = ?, floor = ? WHERE user_id = ?', position.x, position.y, floor, userId);
+  }
+
+  /**
+   * The write-behind of a player's position: the row as it is now (a player who left has a new owner and no row
+   * here, so nothing is written).
+   */
+  positionFlush(db: D1Database, tenantId: string, userId: string): D1PreparedStatement {
+    const row = this.player(userId);
+    if (!row || !/^\d{1,15}$/.test(userId)) return db.prepare('SELECT 1');
+    return db
+      .prepare(
+        'UPDATE players SET current_position_x = ?3, current_position_y = ?4, current_floor = ?5 WHERE tenant_id = ?1 AND user_id = ?2',
+      )
+      .bind(tenantId, Number(userId), row.x, row.y, row.floor);
   }
 
   removePlayer(userId: string): void {

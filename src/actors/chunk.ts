@@ -14,6 +14,7 @@ import {
   type StandingPlayer,
 } from '../dialects/earthring';
 import {
+  type AdmitAnswer,
   AREA,
   type AreaData,
   asObject,
@@ -25,15 +26,14 @@ import {
   HANDOFF_GRACE_MS,
   type HandoffState,
   handoffCloseAt,
-  inArea,
   isWithheldCopy,
-  MAX_FORWARD_HOPS,
-  MAX_WATCHED,
   movedTo,
   type Placement,
   parseMove,
   parseRaceId,
+  planDelivery,
   playerScope,
+  type RelayedEvent,
   visibleData,
 } from '../domain/chunk-area';
 import { parseChunkRequest } from '../domain/chunks';
@@ -55,10 +55,12 @@ import type { PlayerFrame } from '../world/relay';
 import { placeStructureFor } from '../world/structures';
 import { createZoneFor } from '../world/zones';
 import { ChunkStore } from './chunk-store';
+import { FarWatches } from './chunk-watches';
 import { type RacingStarted, type RacingUpdate, type Reply, raceKey } from './race';
 import { RelayChains } from './relay-chains';
 
 export type { ChunkSnapshot, StandingPlayer } from '../dialects/earthring';
+export type { AdmitAnswer, RelayedEvent } from '../domain/chunk-area';
 export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area';
 
 /**
@@ -87,12 +89,6 @@ const RELAY_SETTLE_MS = 3_000;
 const OUTBOX_POSITION = 'player_position';
 const TIMER_HANDOFF_CLOSE = 'handoff:close';
 
-export interface RelayedEvent {
-  type: string;
-  data: Record<string, unknown>;
-  seq: number;
-}
-
 export interface AdmitInput {
   identity: ActorIdentity;
   position: Point;
@@ -100,11 +96,6 @@ export interface AdmitInput {
   rotation: number;
   from: string;
   watching: string[];
-}
-
-export interface AdmitAnswer {
-  sequence: number;
-  lastEventId: string;
 }
 
 type GameConnection = Connection<HandoffState>;
@@ -127,6 +118,7 @@ export class Chunk extends RealtimeActor {
   private readonly chunkId: string;
   private readonly ref: ChunkRef;
   private readonly store: ChunkStore;
+  private readonly watches: FarWatches;
   /** Per-neighbour chains of relays, so each neighbour gets this chunk's events in order. */
   private readonly relays = new RelayChains((target, err) =>
     console.error(`chunk ${this.chunkId}: relay to ${target} failed`, err),
@@ -141,17 +133,16 @@ export class Chunk extends RealtimeActor {
     // A chunk actor is only ever reached by a canonical name (chunkKey of a parsed id).
     this.ref = i > 0 ? parseChunkId(this.chunkId) : { floor: 0, chunkIndex: 0 };
     this.store = new ChunkStore(this.sql);
+    this.watches = new FarWatches(
+      this.store,
+      { chunkId: this.chunkId, ref: this.ref },
+      (id) => this.chunkActor(id),
+      (p) => ctx.waitUntil(p),
+    );
     // The flusher writes the player's position as it is now: a player who left has a new owner, and no row here.
-    this.outbox.register(OUTBOX_POSITION, (db, payload) => {
-      const userId = (payload as { userId: string }).userId;
-      const row = this.store.player(userId);
-      if (!row || !/^\d{1,15}$/.test(userId)) return db.prepare('SELECT 1');
-      return db
-        .prepare(
-          'UPDATE players SET current_position_x = ?3, current_position_y = ?4, current_floor = ?5 WHERE tenant_id = ?1 AND user_id = ?2',
-        )
-        .bind(this.tenantId, Number(userId), row.x, row.y, row.floor);
-    });
+    this.outbox.register(OUTBOX_POSITION, (db, payload) =>
+      this.store.positionFlush(db, this.tenantId, (payload as { userId: string }).userId),
+    );
   }
 
   // ---- RPC ------------------------------------------------------------------------------------------------
@@ -165,16 +156,7 @@ export class Chunk extends RealtimeActor {
     this.store.setVersion(Math.max(this.store.version(), change.version));
     const data = { chunk_id: change.chunk_id, version: change.version, changes: change.changes };
     this.publishArea('chunk_updated', data);
-    await Promise.all(
-      [...this.store.watchersByChunk()].map(async ([watcher, users]) => {
-        try {
-          const { gone } = await this.deliverVia(watcher, users, [{ type: 'chunk_updated', data }]);
-          for (const u of gone) this.store.dropWatcher(u, watcher);
-        } catch (err) {
-          console.error(`chunk ${this.chunkId}: chunk_updated to watcher ${watcher} failed`, err);
-        }
-      }),
-    );
+    await this.watches.fanOut([{ type: 'chunk_updated', data }], (users, frames) => this.deliverToPlayers(users, frames));
     return true;
   }
 
@@ -186,21 +168,15 @@ export class Chunk extends RealtimeActor {
 
   /** Frames for some players: logged in their personal scope here, forwarded after a hand-off, else reported gone. */
   async deliverToPlayers(userIds: string[], frames: PlayerFrame[], hops = 0): Promise<{ gone: string[] }> {
-    const gone: string[] = [];
-    const forward = new Map<string, string[]>();
-    const now = Date.now();
-    const inputs = [];
-    for (const userId of new Set(userIds)) {
-      if (this.store.player(userId)) {
-        for (const f of frames) inputs.push({ scope: playerScope(userId), type: f.type, data: { d: f.data } });
-        continue;
-      }
-      const fwd = this.store.forwardOf(userId);
-      if (fwd && fwd.until > now && hops < MAX_FORWARD_HOPS)
-        forward.set(fwd.to_chunk, [...(forward.get(fwd.to_chunk) ?? []), userId]);
-      else gone.push(userId);
-    }
-    this.publish(inputs);
+    const { here, forward, gone } = planDelivery(
+      userIds,
+      { isHere: (u) => this.store.player(u) !== null, forwardOf: (u) => this.store.forwardOf(u) },
+      Date.now(),
+      hops,
+    );
+    this.publish(
+      here.flatMap((userId) => frames.map((f) => ({ scope: playerScope(userId), type: f.type, data: { d: f.data } }))),
+    );
     for (const [to, users] of forward) {
       try {
         const r = await this.chunkActor(to).deliverToPlayers(users, frames, hops + 1);
@@ -228,15 +204,8 @@ export class Chunk extends RealtimeActor {
     }
     this.store.clearForward(identity.userId);
     this.movePlayer(identity, { position, floor, rotation });
-    const now = Date.now();
-    const watching = input.watching.filter(isChunkId);
-    for (const id of watching.slice(0, MAX_WATCHED)) this.store.watch(identity.userId, id, now, false);
     // Far watches now point here (or are dropped where the chunk became a neighbour); A forwards meanwhile.
-    this.ctx.waitUntil(
-      Promise.all(
-        watching.map((id) => this.pointWatch(identity.userId, id, inArea(this.ref, parseChunkId(id)) ? null : this.chunkId)),
-      ),
-    );
+    this.watches.adopt(identity.userId, input.watching, Date.now());
     return answer;
   }
 
@@ -319,7 +288,7 @@ export class Chunk extends RealtimeActor {
     await consumeUserLimit(this.env, 'CHUNK_REQUEST', conn.identity);
     const request = parseChunkRequest(data);
     reply(await chunkContents(this.env, this.tenantId, request));
-    this.watch(conn.identity.userId, request.chunks);
+    this.watches.remember(conn.identity.userId, request.chunks, Date.now());
   }
 
   private async onMove(conn: GameConnection, data: unknown, reply: (ack: Placement & { chunk_id: string }) => void) {
@@ -442,32 +411,6 @@ export class Chunk extends RealtimeActor {
     this.publishArea('player_moved', { player_id: Number(identity.userId), position, floor, rotation });
   }
 
-  /** Remembers requested chunks; those outside this chunk's area are watched from afar. */
-  private watch(userId: string, refs: ChunkRef[]): void {
-    const now = Date.now();
-    for (const ref of refs) {
-      const id = formatChunkId(ref);
-      const known = this.store.watch(userId, id, now, true);
-      if (!known && !inArea(this.ref, ref)) this.ctx.waitUntil(this.pointWatch(userId, id, this.chunkId));
-    }
-    for (const id of this.store.trimWatching(userId, MAX_WATCHED)) this.ctx.waitUntil(this.pointWatch(userId, id, null));
-  }
-
-  private async pointWatch(userId: string, chunkId: string, watcher: string | null): Promise<void> {
-    try {
-      await this.chunkActor(chunkId).setWatcher(userId, watcher);
-    } catch (err) {
-      console.error(`chunk ${this.chunkId}: watching ${chunkId} failed`, err);
-    }
-  }
-
-  /** Delivers to players through a chunk: this one directly, others over RPC. */
-  private deliverVia(chunkId: string, users: string[], frames: PlayerFrame[]): Promise<{ gone: string[] }> {
-    return chunkId === this.chunkId
-      ? this.deliverToPlayers(users, frames)
-      : this.chunkActor(chunkId).deliverToPlayers(users, frames);
-  }
-
   /** chunk_updated for every changed chunk: this one directly, the others through their actors. */
   private async notify(changes: ChunkChange[]): Promise<void> {
     for (const c of changes.filter((c) => c.chunk_id === this.chunkId)) await this.chunkChanged(c);
@@ -480,32 +423,11 @@ export class Chunk extends RealtimeActor {
 
   /** Players standing here with a socket open (of this chunk, not handed off). */
   private standing(): StandingPlayer[] {
-    const online = new Set<string>();
-    for (const conn of this.getConnections({ dialect: DIALECT })) {
-      if (!game(conn).state?.handedOff) online.add(conn.identity.userId);
-    }
-    return this.store
-      .players()
-      .filter((r) => online.has(r.user_id))
-      .map((r) => ({
-        player_id: Number(r.user_id),
-        username: r.username,
-        position: { x: r.x, y: r.y },
-        floor: r.floor,
-        rotation: r.rotation,
-      }));
+    const online = this.getConnections({ dialect: DIALECT }).filter((c) => !game(c).state?.handedOff);
+    return this.store.standing(new Set(online.map((c) => c.identity.userId)));
   }
 
   private graceMs(): number {
     return this.config('handoffGraceMs') ?? HANDOFF_GRACE_MS;
-  }
-}
-
-function isChunkId(id: string): boolean {
-  try {
-    parseChunkId(id);
-    return true;
-  } catch {
-    return false;
   }
 }

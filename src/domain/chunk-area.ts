@@ -54,6 +54,19 @@ export interface HandoffState {
   skipUpto: number;
 }
 
+/** An area event relayed to a neighbour: the seed's data and its sequence in the chunk it happened in. */
+export interface RelayedEvent {
+  type: string;
+  data: Record<string, unknown>;
+  seq: number;
+}
+
+/** A chunk taking a player in answers where its log stood: the client resumes there. */
+export interface AdmitAnswer {
+  sequence: number;
+  lastEventId: string;
+}
+
 export interface Placement {
   position: Point;
   floor: number;
@@ -111,6 +124,32 @@ export function isWithheldCopy(event: ChunkEvent, origin: string, upto: number):
 
 /** The chunk a connection moved (or is moving) to, or null while it is still here. */
 export const movedTo = (state: HandoffState | null): string | null => state?.handedOff ?? state?.handoffTo ?? null;
+
+/**
+ * Who of `userIds` gets personal frames where: `here` (standing in this chunk), `forward` (left it for another
+ * chunk recently, grouped by that chunk; at most `MAX_FORWARD_HOPS` in a row), or `gone`.
+ */
+export function planDelivery(
+  userIds: readonly string[],
+  chunk: { isHere(userId: string): boolean; forwardOf(userId: string): { to_chunk: string; until: number } | null },
+  now: number,
+  hops: number,
+): { here: string[]; forward: Map<string, string[]>; gone: string[] } {
+  const here: string[] = [];
+  const forward = new Map<string, string[]>();
+  const gone: string[] = [];
+  for (const userId of new Set(userIds)) {
+    if (chunk.isHere(userId)) {
+      here.push(userId);
+      continue;
+    }
+    const fwd = chunk.forwardOf(userId);
+    if (fwd && fwd.until > now && hops < MAX_FORWARD_HOPS)
+      forward.set(fwd.to_chunk, [...(forward.get(fwd.to_chunk) ?? []), userId]);
+    else gone.push(userId);
+  }
+  return { here, forward, gone };
+}
 
 /** A connection handed (or being handed) to another chunk moves there, not here. */
 export function assertHere(state: HandoffState | null): void {
