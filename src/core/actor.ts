@@ -279,9 +279,15 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.assertTenant(forwarded.identity);
     const dialect = this.dialects[forwarded.dialect];
     if (!dialect) return new Response('Unknown dialect', { status: 400 });
-    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket')
-      return this.acceptSocket(request, forwarded.identity, dialect);
-    return this.openSse(request, forwarded.identity, dialect);
+    try {
+      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket')
+        return this.acceptSocket(request, forwarded.identity, dialect);
+      return this.openSse(request, forwarded.identity, dialect);
+    } catch (err) {
+      // A connect hook refused the connection: its error in the one REST body, which the Worker passes on.
+      if (isApiError(err)) return Response.json(err.toBody(), { status: err.status, headers: err.headers });
+      throw err;
+    }
   }
 
   private acceptSocket(request: Request, identity: ActorIdentity, dialect: Dialect): Response {

@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { Chunk } from '../../src/actors/chunk';
 import { chunkKey } from '../../src/actors/chunk';
 import { collabRoomKey, orchestratorKey, type Room } from '../../src/actors/room';
-import { CONNECTION_STATE_MAX_BYTES } from '../../src/core/connection';
+import { CONNECTION_STATE_MAX_BYTES, type ConnectContext } from '../../src/core/connection';
+import type { Connection } from '../../src/core/dialect';
+import { forwardRequest } from '../../src/core/forward';
+import { ApiError } from '../../src/errors';
 import { uniqueTenant } from '../auth/helpers';
 import { openGame, playerAt } from '../http/game-ws-helpers';
 import { freshTenant, openActorSocket, openActorSse, player } from './helpers';
@@ -118,6 +121,45 @@ describe('connect context', () => {
     const states = await runInDurableObject(stub, (chunk: Chunk) => chunk.getConnections().map((c) => c.state));
     expect(states).toEqual([expect.objectContaining({ skipOrigin: null, skipUpto: 0 })]);
     socket.close();
+  });
+});
+
+describe('connect refusal', () => {
+  it('an ApiError thrown by a connect hook refuses the socket or stream with its status and body; nobody joins', async () => {
+    const tenant = freshTenant();
+    const stub = orchestrator(tenant);
+    // The hook a subclass would override, installed on this live instance for the test.
+    await runInDurableObject(stub, (room: Room) => {
+      const hooks = room as unknown as { onConnect(conn: Connection, ctx: ConnectContext): void };
+      hooks.onConnect = (_conn, { url }) => {
+        if (url.searchParams.get('invite') !== 'yes')
+          throw new ApiError('AUTHORIZATION_FAILED', 'An invite is needed', { details: { field: 'invite' } });
+      };
+    });
+    const connect = (query: string, upgrade: boolean) =>
+      stub.fetch(
+        forwardRequest(
+          new Request(`https://edge.test/ws/orchestrator?${query}`, { headers: upgrade ? { Upgrade: 'websocket' } : {} }),
+          player('1', tenant),
+          'orchestrator',
+        ),
+      );
+    for (const upgrade of [true, false]) {
+      const res = await connect('invite=no', upgrade);
+      expect(res.status).toBe(403);
+      expect(res.webSocket).toBeNull();
+      expect(await res.json()).toEqual({
+        error: 'AUTHORIZATION_FAILED',
+        message: 'An invite is needed',
+        details: { field: 'invite' },
+      });
+    }
+    expect(await runInDurableObject(stub, (room: Room) => room.getConnections().length)).toBe(0);
+    const ok = await connect('invite=yes', true);
+    expect(ok.status).toBe(101);
+    ok.webSocket?.accept();
+    expect(await runInDurableObject(stub, (room: Room) => room.getConnections().length)).toBe(1);
+    ok.webSocket?.close(1000);
   });
 });
 
