@@ -1,4 +1,5 @@
 import type { StandingPlayer } from '../dialects/earthring';
+import { playerIdOf } from '../domain/input';
 import type { Point } from '../domain/ring';
 
 /**
@@ -94,12 +95,13 @@ export class ChunkStore {
    */
   positionFlush(db: D1Database, tenantId: string, userId: string): D1PreparedStatement {
     const row = this.player(userId);
-    if (!row || !/^\d{1,15}$/.test(userId)) return db.prepare('SELECT 1');
+    const playerId = playerIdOf(userId);
+    if (!row || playerId === null) return db.prepare('SELECT 1');
     return db
       .prepare(
         'UPDATE players SET current_position_x = ?3, current_position_y = ?4, current_floor = ?5 WHERE tenant_id = ?1 AND user_id = ?2',
       )
-      .bind(tenantId, Number(userId), row.x, row.y, row.floor);
+      .bind(tenantId, playerId, row.x, row.y, row.floor);
   }
 
   removePlayer(userId: string): void {

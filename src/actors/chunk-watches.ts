@@ -1,7 +1,7 @@
 import { inArea, MAX_WATCHED } from '../domain/chunk-area';
 import { type ChunkRef, formatChunkId, parseChunkId } from '../domain/ring';
-import type { PlayerFrame } from '../world/relay';
 import type { Chunk } from './chunk';
+import type { PlayerFrame } from './chunk-calls';
 import type { ChunkStore } from './chunk-store';
 
 /**

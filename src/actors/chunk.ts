@@ -17,7 +17,6 @@ import {
   type AdmitAnswer,
   AREA,
   type AreaData,
-  asObject,
   assertHere,
   chunkIdOf,
   connectPosition,
@@ -37,6 +36,7 @@ import {
   visibleData,
 } from '../domain/chunk-area';
 import { parseChunkRequest } from '../domain/chunks';
+import { asObject, playerIdOf } from '../domain/input';
 import {
   type ChunkRef,
   formatChunkId,
@@ -47,17 +47,17 @@ import {
   parsePosition,
 } from '../domain/ring';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody } from '../errors';
+import { ApiError, fromReply, type Reply } from '../errors';
 import { chunkContents } from '../world/chunks';
-import { consumeUserLimit } from '../world/limits';
-import { notifyChunkChanges } from '../world/notify';
-import type { PlayerFrame } from '../world/relay';
 import { placeStructureFor } from '../world/structures';
 import { createZoneFor } from '../world/zones';
+import { notifyChunkChanges, type PlayerFrame } from './chunk-calls';
 import { ChunkStore } from './chunk-store';
 import { FarWatches } from './chunk-watches';
-import { type RacingStarted, type RacingUpdate, type Reply, raceKey } from './race';
+import { chunkActor, raceActor } from './keys';
+import type { RacingStarted, RacingUpdate } from './race';
 import { RelayChains } from './relay-chains';
+import { consumeUserLimit } from './user-limits';
 
 export type { ChunkSnapshot, StandingPlayer } from '../dialects/earthring';
 export type { AdmitAnswer, RelayedEvent } from '../domain/chunk-area';
@@ -81,8 +81,6 @@ export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area
  *      `sB` and, for that connection's lifetime, skips A-origin copies up to `sA` (A already delivered them).
  * The old socket is closed by the client once the new one is open, or by A after `HANDOFF_GRACE_MS`.
  */
-
-export const chunkKey = (tenantId: string, chunkId: string): string => `${tenantId}:${chunkId}`;
 
 /** admit waits at most this long for relays to land (a stuck neighbour must not block a move). */
 const RELAY_SETTLE_MS = 3_000;
@@ -195,9 +193,10 @@ export class Chunk extends RealtimeActor {
     await this.relays.settle(RELAY_SETTLE_MS);
     const { identity, position, floor, rotation } = input;
     // The D1 row names the player's chunk at once: a reconnect without ?chunk= lands here.
-    if (/^\d{1,15}$/.test(identity.userId)) {
+    const playerId = playerIdOf(identity.userId);
+    if (playerId !== null) {
       try {
-        await setPlayerPosition(this.env.DB, this.tenantId, Number(identity.userId), position, floor);
+        await setPlayerPosition(this.env.DB, this.tenantId, playerId, position, floor);
       } catch (err) {
         console.error(`chunk ${this.chunkId}: direct position write failed; the write-behind retries`, err);
       }
@@ -373,22 +372,20 @@ export class Chunk extends RealtimeActor {
    */
   private async onRacing(conn: Connection, type: 'racing_start' | 'racing_update', data: unknown): Promise<unknown | null> {
     const d = asObject(data, 'data');
-    const race = this.env.RACE.getByName(raceKey(this.tenantId, parseRaceId(d.event_id)));
+    const race = raceActor(this.env, this.tenantId, parseRaceId(d.event_id));
     if (type === 'racing_start') {
       // RPC result types lose the union's narrowing; these are the actor's declared return types.
-      const reply = (await race.start(conn.identity, d)) as unknown as Reply<RacingStarted>;
-      if (!reply.ok) throw ApiError.fromBody(reply.error as ErrorBody);
-      return reply.value.participants.includes(Number(conn.identity.userId)) ? null : reply.value;
+      const started = fromReply((await race.start(conn.identity, d)) as unknown as Reply<RacingStarted>);
+      return started.participants.includes(Number(conn.identity.userId)) ? null : started;
     }
-    const reply = (await race.update(conn.identity, d, { at: Date.now() })) as unknown as Reply<RacingUpdate>;
-    if (!reply.ok) throw ApiError.fromBody(reply.error as ErrorBody);
+    fromReply((await race.update(conn.identity, d, { at: Date.now() })) as unknown as Reply<RacingUpdate>);
     return null;
   }
 
   // ---- internals ------------------------------------------------------------------------------------------
 
   private chunkActor(chunkId: string) {
-    return this.env.CHUNK.getByName(chunkKey(this.tenantId, chunkId));
+    return chunkActor(this.env, this.tenantId, chunkId);
   }
 
   /** Appends one of this chunk's own area events and relays it to both neighbours. */

@@ -1,9 +1,7 @@
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
-import { isDomainError } from '../domain/errors';
 import type { Point } from '../domain/ring';
 import { ApiError } from '../errors';
-import { apiErrorFromDomain } from '../http/domain-error';
 
 /**
  * Seed 000's game socket `/ws`: `{type, id, data}` both ways, on the Chunk actor of the chunk the player stands
@@ -224,30 +222,24 @@ export function createEarthringDialect(host: ChunkHost): Dialect {
 
     async handle(_api, conn, frame) {
       const f = parseEnvelope(frame);
-      try {
-        switch (f.type) {
-          case 'ping':
-            conn.send({ type: 'pong', ...(f.id === undefined ? {} : { id: f.id }) });
-            return;
-          case 'chunk_request':
-            return await host.chunkRequest(conn, f.data, (chunks) => conn.send(replyFrame('chunk_data', f.id, { chunks })));
-          case 'player_move':
-            return await host.move(conn, f.data, (moved) => conn.send(replyFrame('player_move_ack', f.id, moved)));
-          case 'zone_create':
-            return await host.zoneCreate(conn, f.data, (zone) => conn.send(replyFrame('zone_created', f.id, zone)));
-          case 'structure_place':
-            return await host.structurePlace(conn, f.data, (s) => conn.send(replyFrame('structure_placed', f.id, s)));
-          case 'racing_start':
-          case 'racing_update': {
-            const started = await host.racing(conn, f.type, f.data);
-            if (started !== null) conn.send(replyFrame('racing_started', f.id, started));
-            return;
-          }
+      switch (f.type) {
+        case 'ping':
+          conn.send({ type: 'pong', ...(f.id === undefined ? {} : { id: f.id }) });
+          return;
+        case 'chunk_request':
+          return await host.chunkRequest(conn, f.data, (chunks) => conn.send(replyFrame('chunk_data', f.id, { chunks })));
+        case 'player_move':
+          return await host.move(conn, f.data, (moved) => conn.send(replyFrame('player_move_ack', f.id, moved)));
+        case 'zone_create':
+          return await host.zoneCreate(conn, f.data, (zone) => conn.send(replyFrame('zone_created', f.id, zone)));
+        case 'structure_place':
+          return await host.structurePlace(conn, f.data, (s) => conn.send(replyFrame('structure_placed', f.id, s)));
+        case 'racing_start':
+        case 'racing_update': {
+          const started = await host.racing(conn, f.type, f.data);
+          if (started !== null) conn.send(replyFrame('racing_started', f.id, started));
+          return;
         }
-      } catch (err) {
-        // Domain validators throw DomainError; the core renders ApiErrors as error frames.
-        if (isDomainError(err)) throw apiErrorFromDomain(err);
-        throw err;
       }
     },
 

@@ -1,4 +1,5 @@
 import { ApiError } from '../errors';
+import { asObject, parseId } from './input';
 import { type ChunkRef, chunkIndexDelta, chunkOf, formatChunkId, type Point, parseFloor, parsePosition } from './ring';
 
 /**
@@ -171,13 +172,6 @@ export const inArea = (center: ChunkRef, other: ChunkRef): boolean =>
 /** The chunk a placement falls in. */
 export const chunkIdOf = (to: { position: Point; floor: number }): string => formatChunkId(chunkOf(to.floor, to.position.x));
 
-export function asObject(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ApiError('INVALID_REQUEST', `${field} must be an object`, { details: { field, issue: 'bad_type' } });
-  }
-  return value as Record<string, unknown>;
-}
-
 /** Degrees in [0, 360). */
 export function parseRotation(value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -201,7 +195,7 @@ export function parseMove(data: unknown, current: { floor: number; rotation: num
 
 /** `racing_start` / `racing_update`'s `data.event_id`: a positive integer race id (or its decimal string). */
 export function parseRaceId(value: unknown): number {
-  const n = typeof value === 'string' && SEQUENCE.test(value) ? Number(value) : value;
+  const n = typeof value === 'string' ? (parseId(value) ?? value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
     throw new ApiError('INVALID_REQUEST', 'data.event_id must be a positive integer race id', {
       details: { field: 'event_id', issue: 'bad_type' },

@@ -1,15 +1,15 @@
 import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Chunk } from '../../src/actors/chunk';
-import { chunkKey } from '../../src/actors/chunk';
-import { collabRoomKey, orchestratorKey, type Room } from '../../src/actors/room';
+import { chunkKey, collabRoomKey, orchestratorKey } from '../../src/actors/keys';
+import type { Room } from '../../src/actors/room';
 import { CONNECTION_STATE_MAX_BYTES, type ConnectContext } from '../../src/core/connection';
 import type { Connection } from '../../src/core/dialect';
 import { forwardRequest } from '../../src/core/forward';
 import { ApiError } from '../../src/errors';
-import { uniqueTenant } from '../auth/helpers';
-import { openGame, playerAt } from '../http/game-ws-helpers';
-import { freshTenant, openActorSocket, openActorSse, player } from './helpers';
+import { uniqueTenant } from '../support/api';
+import { openGame, playerAt } from '../support/game';
+import { freshTenant, openActorSocket, openActorSse, player } from '../support/sockets';
 
 /**
  * The core's per-connection state and connect context (partyserver's `Connection.state` / `onConnect`), on real
