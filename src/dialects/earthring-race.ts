@@ -58,6 +58,9 @@ export function parseClientFrame(frame: unknown): ClientFrame {
 
 export const eventFrame = (e: LoggedEvent) => ({ type: e.type, data: e.data, eventId: e.eventId, sequence: e.sequence });
 
+/** A race event as a participant's game socket (`/ws`) gets it: seed 000's `{type, data}`, no log position. */
+export const relayFrame = (e: { type: string; data: Record<string, unknown> }) => ({ type: e.type, data: e.data });
+
 export function createRaceDialect(host: RaceHost): Dialect {
   return {
     name: DIALECT,
