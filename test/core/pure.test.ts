@@ -5,7 +5,7 @@ import { forwardRequest, IDENTITY_HEADER, readForwarded } from '../../src/core/f
 import { normalizePoll } from '../../src/core/polling';
 import { presenceTransition } from '../../src/core/presence';
 import { formatSse, parseTypes, sseResumeId } from '../../src/core/sse';
-import { initialState, planningActive, reduce, scopeOf, view } from '../../src/dialects/orchestrator';
+import { initialState, planningActive, reduce, scopeOf, view } from '../../src/domain/orchestrator';
 
 describe('codec', () => {
   it('decodes JSON text and MessagePack binary to the same envelope and refuses malformed frames', () => {
