@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import type { Connection, Dialect, DialectApi } from '../core/dialect';
 import type { EventFilter } from '../core/event-log';
 import type { EventRef, LoggedEvent, ResyncResult } from '../core/protocol';
