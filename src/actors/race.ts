@@ -14,6 +14,7 @@ import {
   resultStatement,
 } from '../db/races';
 import { createRaceDialect, DIALECT, relayFrame } from '../dialects/earthring-race';
+import { parseId } from '../domain/input';
 import {
   applyRaceCommand,
   createRaceState,
@@ -33,8 +34,8 @@ import {
 } from '../domain/race';
 import type { LeaderboardEntry } from '../domain/racing';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody, isApiError } from '../errors';
-import { relayToPlayers } from '../world/relay';
+import { ApiError, type Reply, toReply } from '../errors';
+import { relayToPlayers } from './chunk-calls';
 import { participantRow, RaceStore, resultRow, statusRow } from './race-store';
 
 export type { JoinAnswer, ParticipantView, RaceView, RacingStarted, RacingUpdate, ResultAnswer } from '../domain/race';
@@ -59,15 +60,11 @@ export { MAX_PARTICIPANTS, MAX_VEHICLE_DATA_BYTES, PLAYER_EVENTS } from '../doma
  * RPC methods answer `Reply<T>` values: an exception crossing RPC would lose its code and details.
  */
 
-export const raceKey = (tenantId: string, raceId: number | string): string => `${tenantId}:${raceId}`;
-
 const SCOPE = 'race';
 const START_TIMER = 'race:start';
 const OUTBOX_PARTICIPANT = 'race_participant';
 const OUTBOX_STATUS = 'race_status';
 const OUTBOX_RESULT = 'race_result';
-
-export type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
 
 export class Race extends RealtimeActor {
   protected readonly dialects: Record<string, Dialect> = {
@@ -94,19 +91,19 @@ export class Race extends RealtimeActor {
 
   /** Stores the definition REST just wrote to D1 (idempotent) and arms a scheduled start. */
   async create(def: RaceDefinition): Promise<Reply<RaceView>> {
-    return this.reply(async () => {
+    return toReply(async () => {
       this.assertKey(def.tenantId, def.id);
       return raceView(await this.init(def));
     });
   }
 
   async join(identity: ActorIdentity): Promise<Reply<JoinAnswer>> {
-    return this.reply(() => this.command(identity, { kind: 'join' }));
+    return toReply(() => this.command(identity, { kind: 'join' }));
   }
 
   /** `racing_start` / `POST .../start`: the creator or an admin; `route`/`checkpoints`, when sent, must be the race's. */
   async start(identity: ActorIdentity, input: { route?: unknown; checkpoints?: unknown; event_id?: unknown } = {}) {
-    return this.reply(() => this.command(identity, { kind: 'start', input }));
+    return toReply(() => this.command(identity, { kind: 'start', input }));
   }
 
   /**
@@ -114,11 +111,11 @@ export class Race extends RealtimeActor {
    * chunk actor passes its own `Date.now()` reading); it is never taken from a client frame. Default: now.
    */
   async update(identity: ActorIdentity, input: unknown, clock: { at?: number } = {}): Promise<Reply<RacingUpdate>> {
-    return this.reply(() => this.command(identity, { kind: 'update', input }, clock.at));
+    return toReply(() => this.command(identity, { kind: 'update', input }, clock.at));
   }
 
   async submitResult(identity: ActorIdentity, body: unknown): Promise<Reply<ResultAnswer>> {
-    return this.reply(async () => {
+    return toReply(async () => {
       const answer = await this.command(identity, { kind: 'result', body });
       // REST reads results from D1 right after this answer: write now; the outbox row covers a failure here.
       const state = this.race as RaceState;
@@ -137,11 +134,11 @@ export class Race extends RealtimeActor {
 
   /** The race's own ranking from its SQLite (REST's leaderboard reads the same results from D1). */
   async leaderboard(): Promise<Reply<LeaderboardEntry[]>> {
-    return this.reply(async () => raceLeaderboard(await this.loaded()));
+    return toReply(async () => raceLeaderboard(await this.loaded()));
   }
 
   async state(identity?: ActorIdentity): Promise<Reply<RaceView>> {
-    return this.reply(async () => {
+    return toReply(async () => {
       const state = await this.loaded();
       if (identity && identity.tenantId !== state.def.tenantId)
         throw new ApiError('NOT_FOUND', `No race ${state.def.id}`, { details: { field: 'event_id' } });
@@ -259,21 +256,12 @@ export class Race extends RealtimeActor {
     const name = this.ctx.id.name ?? '';
     const i = name.lastIndexOf(':');
     const id = name.slice(i + 1);
-    return { tenantId: name.slice(0, i), raceId: /^[1-9]\d{0,15}$/.test(id) ? Number(id) : null };
+    return { tenantId: name.slice(0, i), raceId: parseId(id) };
   }
 
   private assertKey(tenantId: string, raceId: number): void {
     const key = this.keyParts();
     if (key.tenantId !== tenantId || key.raceId !== raceId)
       throw new Error(`Race ${tenantId}:${raceId} sent to actor ${this.ctx.id.name}`);
-  }
-
-  private async reply<T>(fn: () => T | Promise<T>): Promise<Reply<T>> {
-    try {
-      return { ok: true, value: await fn() };
-    } catch (err) {
-      if (isApiError(err)) return { ok: false, error: err.toBody() };
-      throw err;
-    }
   }
 }

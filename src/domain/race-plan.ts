@@ -1,4 +1,4 @@
-import { DomainError } from './errors';
+import { ApiError } from '../errors';
 import { projectOnSegment, unwrapPath, type Vec } from './geometry';
 import { CHECKPOINT_RADIUS, parseVehicleType, routeEnd, routeStart, VEHICLE_PROFILES, type VehicleType } from './racing';
 import { type Floor, normalizeX, type Point, parseFloor, parsePosition, ringDistance } from './ring';
@@ -32,7 +32,8 @@ export interface RaceDraft {
   scheduledStart: string | null;
 }
 
-const bad = (field: string, issue: string, message: string) => new DomainError('INVALID_REQUEST', message, { field, issue });
+const bad = (field: string, issue: string, message: string) =>
+  new ApiError('INVALID_REQUEST', message, { details: { field, issue } });
 
 /** The create body as the seed shows it, plus `route` (manual) and an optional future `start_time`. */
 export function parseRaceDraft(body: unknown, now: number): RaceDraft {

@@ -1,5 +1,5 @@
-import { ApiError } from '../errors';
-import { DomainError, isDomainError, type Result } from './errors';
+import { ApiError, invalid, unwrapResult } from '../errors';
+import { asObject, playerIdOf } from './input';
 import {
   advanceCheckpoint,
   checkReportedSpeed,
@@ -227,21 +227,17 @@ export function applyRaceCommand<C extends RaceCommand>(
   command: C,
   now: number,
 ): RaceOutcome<Answers[C['kind']]> {
-  try {
-    assertTenantOf(caller, state.def);
-    const c = command as RaceCommand;
-    const r =
-      c.kind === 'join'
-        ? join(state, caller, now)
-        : c.kind === 'start'
-          ? start(state, caller, c.input, now)
-          : c.kind === 'update'
-            ? update(state, caller, c.input, now)
-            : submitResult(state, caller, c.body, now);
-    return r as RaceOutcome<Answers[C['kind']]>;
-  } catch (err) {
-    throw asApiError(err);
-  }
+  assertTenantOf(caller, state.def);
+  const c = command as RaceCommand;
+  const r =
+    c.kind === 'join'
+      ? join(state, caller, now)
+      : c.kind === 'start'
+        ? start(state, caller, c.input, now)
+        : c.kind === 'update'
+          ? update(state, caller, c.input, now)
+          : submitResult(state, caller, c.body, now);
+  return r as RaceOutcome<Answers[C['kind']]>;
 }
 
 /** The scheduled start, when due: a race nobody joined stays pending (its creator may still start it later). */
@@ -309,7 +305,7 @@ export const raceLeaderboard = (state: RaceState): LeaderboardEntry[] =>
 
 function join(state: RaceState, caller: RaceCaller, now: number): RaceOutcome<JoinAnswer> {
   const { def } = state;
-  if (!/^\d{1,15}$/.test(caller.userId)) {
+  if (playerIdOf(caller.userId) === null) {
     throw new ApiError('AUTHORIZATION_FAILED', 'Only players can race', { details: { field: 'player', issue: 'not_a_player' } });
   }
   const answer: JoinAnswer = { success: true, event_id: def.id, start_time: startTimeOf(state) };
@@ -346,7 +342,7 @@ function join(state: RaceState, caller: RaceCaller, now: number): RaceOutcome<Jo
 
 function start(state: RaceState, caller: RaceCaller, input: unknown, now: number): RaceOutcome<RacingStarted> {
   const { def } = state;
-  const data = asObject(input, 'data');
+  const data = asObject(input, 'data', { optional: true });
   assertEventId(data.event_id, def);
   if (caller.role !== 'admin' && caller.userId !== String(def.creatorId)) {
     throw new ApiError('AUTHORIZATION_FAILED', 'Only the creator of the race or an admin may start it', {
@@ -386,7 +382,7 @@ function begin(state: RaceState, now: number): RaceOutcome<RacingStarted> {
 
 function update(state: RaceState, caller: RaceCaller, input: unknown, at: number): RaceOutcome<RacingUpdate> {
   const { def } = state;
-  const data = asObject(input, 'data');
+  const data = asObject(input, 'data', { optional: true });
   assertEventId(data.event_id, def);
   if (state.status !== 'active' || state.startAt === null) {
     const pending = state.status === 'pending';
@@ -401,7 +397,7 @@ function update(state: RaceState, caller: RaceCaller, input: unknown, at: number
     });
   }
   const position = parsePosition(data.position, 'position');
-  if (data.speed !== undefined) must(checkReportedSpeed(data.speed, def.vehicleType));
+  if (data.speed !== undefined) unwrapResult(checkReportedSpeed(data.speed, def.vehicleType));
   const prevAt = p.lastAt ?? state.startAt;
   if (!Number.isFinite(at) || at < prevAt) {
     throw new ApiError('INVALID_REQUEST', 'Update is older than the last accepted one', {
@@ -415,10 +411,10 @@ function update(state: RaceState, caller: RaceCaller, input: unknown, at: number
     });
   }
   // Everyone starts on the start line: the first update is checked against it at the start time.
-  must(checkSpeed({ position: p.last ?? routeStart(def.route), at: prevAt }, { position, at }, def.vehicleType));
+  unwrapResult(checkSpeed({ position: p.last ?? routeStart(def.route), at: prevAt }, { position, at }, def.vehicleType));
   const cps = lapCheckpoints(def);
   const reached = data.checkpoint_reached ?? p.progress.reached;
-  let progress = must(advanceCheckpoint(p.progress, { checkpointReached: reached, position, elapsedMs }, cps));
+  let progress = unwrapResult(advanceCheckpoint(p.progress, { checkpointReached: reached, position, elapsedMs }, cps));
   progress = tryFinish(progress, { position, elapsedMs }, routeEnd(def.route), cps.length);
   const moved: Racer = { ...p, progress, last: position, lastAt: at };
   let next: RaceState = { ...state, racers: state.racers.map((r) => (r === p ? moved : r)) };
@@ -456,7 +452,7 @@ function submitResult(state: RaceState, caller: RaceCaller, body: unknown, now: 
       details: { field: 'finish_time', issue: 'already_submitted' },
     });
   }
-  const b = asObject(body, 'body');
+  const b = asObject(body, 'body', { optional: true });
   const vehicleData = b.vehicle_data ?? {};
   if (typeof vehicleData !== 'object' || vehicleData === null || Array.isArray(vehicleData)) {
     throw new ApiError('INVALID_REQUEST', 'vehicle_data must be an object', {
@@ -468,7 +464,9 @@ function submitResult(state: RaceState, caller: RaceCaller, body: unknown, now: 
       details: { field: 'vehicle_data', issue: 'too_large' },
     });
   }
-  const verified = must(verifySubmission(b, p.progress, { routeLength: def.routeLength * def.laps, vehicle: def.vehicleType }));
+  const verified = unwrapResult(
+    verifySubmission(b, p.progress, { routeLength: def.routeLength * def.laps, vehicle: def.vehicleType }),
+  );
   // The leaderboard ranks the time the server observed; the claim matched it within the tolerance.
   const finishMs = p.progress.finishedAt as number;
   const result: RaceResult = {
@@ -500,24 +498,6 @@ function withRelay<T>(state: RaceState, answer: T, events: RaceEvent[]): RaceOut
 const byJoinOrder = (a: Racer, b: Racer): number =>
   a.joinedAt < b.joinedAt ? -1 : a.joinedAt > b.joinedAt ? 1 : a.playerId < b.playerId ? -1 : a.playerId > b.playerId ? 1 : 0;
 
-/** The domain checks report refusals as DomainErrors; the race answers every refusal as the one ApiError. */
-function asApiError(err: unknown): unknown {
-  return isDomainError(err) ? new ApiError(err.code, err.message, { details: { ...err.details } }) : err;
-}
-
-function must<T>(r: Result<T>): T {
-  if (!r.ok) throw r.error;
-  return r.value;
-}
-
-function asObject(value: unknown, field: string): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new ApiError('INVALID_REQUEST', `${field} must be an object`, { details: { field, issue: 'bad_type' } });
-  }
-  return value as Record<string, unknown>;
-}
-
 /** Another tenant's race does not exist for the caller. */
 function assertTenantOf(caller: RaceCaller, def: RaceDefinition): void {
   if (caller.tenantId !== def.tenantId) throw new ApiError('NOT_FOUND', `No race ${def.id}`, { details: { field: 'event_id' } });
@@ -539,7 +519,7 @@ function assertSameRoute(def: RaceDefinition, value: unknown): void {
     route.coordinates.length === mine.length &&
     route.coordinates.every(([x, y], i) => ringDistance({ x, y }, { x: mine[i]![0], y: mine[i]![1] }) <= 1);
   if (!same) {
-    throw new DomainError('INVALID_REQUEST', "route is not this race's route (it is fixed when the race is created)", {
+    throw invalid("route is not this race's route (it is fixed when the race is created)", {
       field: 'route',
       issue: 'route_mismatch',
     });
@@ -548,7 +528,7 @@ function assertSameRoute(def: RaceDefinition, value: unknown): void {
 
 function assertSameCheckpoints(def: RaceDefinition, value: unknown): void {
   if (!Array.isArray(value)) {
-    throw new DomainError('INVALID_REQUEST', 'checkpoints must be an array of {x, y}', {
+    throw invalid('checkpoints must be an array of {x, y}', {
       field: 'checkpoints',
       issue: 'bad_type',
     });
@@ -557,7 +537,7 @@ function assertSameCheckpoints(def: RaceDefinition, value: unknown): void {
   const near = (p: Point, i: number) =>
     [def.checkpoints[i], def.raceCheckpoints[i]].some((q) => q !== undefined && ringDistance(p, q) <= WAYPOINT_RADIUS);
   if (points.length !== def.checkpoints.length || !points.every(near)) {
-    throw new DomainError('INVALID_REQUEST', "checkpoints are not this race's checkpoints", {
+    throw invalid("checkpoints are not this race's checkpoints", {
       field: 'checkpoints',
       issue: 'checkpoint_mismatch',
     });

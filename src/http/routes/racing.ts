@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { RaceView, Reply } from '../../actors/race';
-import { raceKey } from '../../actors/race';
+import { raceActor } from '../../actors/keys';
+import type { RaceView } from '../../actors/race';
 import type { Identity } from '../../auth/identity';
 import { actorIdentity, forwardRequest } from '../../core/forward';
 import type { PollResponse } from '../../core/protocol';
@@ -9,9 +9,10 @@ import { parseTypes } from '../../core/sse';
 import { findRace, insertRace, type RaceDefinition, type RaceRow, raceLeaderboard, trackPosition } from '../../db/races';
 import { DIALECT } from '../../dialects/earthring-race';
 import { parseWorldSeed } from '../../domain/chunks';
+import { ID_PATTERN } from '../../domain/input';
 import { MAX_CHECKPOINTS, MAX_LAPS, parseRaceDraft, planRace, trackKeyOf } from '../../domain/race-plan';
 import { VEHICLE_PROFILES } from '../../domain/racing';
-import { ApiError } from '../../errors';
+import { ApiError, fromReply, type Reply } from '../../errors';
 import type { AppEnv } from '../context';
 import { requireAuth } from '../middleware/auth';
 import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
@@ -27,17 +28,13 @@ import { router } from '../validation';
 
 // ---- helpers ----------------------------------------------------------------------------------------------
 
-const raceOf = (c: Context<AppEnv>, tenantId: string, id: number) => c.env.RACE.getByName(raceKey(tenantId, id));
-
 /** RPC result types cannot express `unknown`; the actor declares what each method answers. */
 async function answer<T>(p: Promise<unknown>): Promise<T> {
-  const r = (await p) as Reply<T>;
-  if (!r.ok) throw ApiError.fromBody(r.error);
-  return r.value;
+  return fromReply((await p) as Reply<T>);
 }
 
 function eventIdOf(value: string | undefined): number {
-  if (!value || !/^[1-9]\d{0,15}$/.test(value)) {
+  if (!value || !ID_PATTERN.test(value)) {
     throw new ApiError('INVALID_REQUEST', 'event_id must be a positive integer', {
       details: { field: 'event_id', issue: 'bad_id' },
     });
@@ -61,7 +58,7 @@ const LineStringSchema = z
 const EventParams = z.object({
   event_id: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer id')
+    .regex(ID_PATTERN, 'must be a positive integer id')
     .openapi({ param: { name: 'event_id', in: 'path' }, example: '101' }),
 });
 
@@ -291,7 +288,7 @@ const api = router()
       scheduledStart: draft.scheduledStart,
       createdAt,
     } satisfies Omit<RaceDefinition, 'id'>);
-    const view = await answer<RaceView>(raceOf(c, identity.tenantId, def.id).create(def));
+    const view = await answer<RaceView>(raceActor(c.env, identity.tenantId, def.id).create(def));
     return c.json(
       {
         id: def.id,
@@ -311,7 +308,7 @@ const api = router()
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
     return c.json(
-      await answer<z.infer<typeof RaceDetails>>(raceOf(c, identity.tenantId, id).state(actorIdentity(identity))),
+      await answer<z.infer<typeof RaceDetails>>(raceActor(c.env, identity.tenantId, id).state(actorIdentity(identity))),
       200,
     );
   })
@@ -319,7 +316,7 @@ const api = router()
     const identity = c.get('identity');
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
-    return c.json(await answer<z.infer<typeof Join>>(raceOf(c, identity.tenantId, id).join(actorIdentity(identity))), 200);
+    return c.json(await answer<z.infer<typeof Join>>(raceActor(c.env, identity.tenantId, id).join(actorIdentity(identity))), 200);
   })
   .openapi(startRoute, async (c) => {
     const identity = c.get('identity');
@@ -342,7 +339,7 @@ const api = router()
       body = parsed as Record<string, unknown>;
     }
     return c.json(
-      await answer<z.infer<typeof Started>>(raceOf(c, identity.tenantId, id).start(actorIdentity(identity), body)),
+      await answer<z.infer<typeof Started>>(raceActor(c.env, identity.tenantId, id).start(actorIdentity(identity), body)),
       200,
     );
   })
@@ -351,7 +348,7 @@ const api = router()
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
     const r = await answer<{ position: number; finish_time: string; finish_ms: number; track_key: string }>(
-      raceOf(c, identity.tenantId, id).submitResult(actorIdentity(identity), c.req.valid('json')),
+      raceActor(c.env, identity.tenantId, id).submitResult(actorIdentity(identity), c.req.valid('json')),
     );
     const leaderboardPosition = await trackPosition(c.env.DB, identity.tenantId, r.track_key, r.finish_ms);
     return c.json(
@@ -370,7 +367,7 @@ const api = router()
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
     const q = c.req.valid('query');
-    const poll = (await raceOf(c, identity.tenantId, id).poll(actorIdentity(identity), DIALECT, {
+    const poll = (await raceActor(c.env, identity.tenantId, id).poll(actorIdentity(identity), DIALECT, {
       lastEventId: q.lastEventId,
       lastSequence: q.lastSequence,
       limit: q.limit,
@@ -383,7 +380,11 @@ const api = router()
     const identity = c.get('identity');
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
-    const sent = (await raceOf(c, identity.tenantId, id).sendFrame(actorIdentity(identity), DIALECT, await c.req.text())) as {
+    const sent = (await raceActor(c.env, identity.tenantId, id).sendFrame(
+      actorIdentity(identity),
+      DIALECT,
+      await c.req.text(),
+    )) as {
       tooLarge: boolean;
       frames: unknown[];
     };
@@ -398,7 +399,7 @@ async function openStream(c: Context<AppEnv>): Promise<Response> {
   const id = eventIdOf(c.req.param('event_id'));
   const identity = await handshakeIdentity(c);
   await loadRace(c, identity, id);
-  return raceOf(c, identity.tenantId, id).fetch(forwardRequest(c.req.raw, actorIdentity(identity), DIALECT));
+  return raceActor(c.env, identity.tenantId, id).fetch(forwardRequest(c.req.raw, actorIdentity(identity), DIALECT));
 }
 
 racing.get('/ws/racing/:event_id', async (c) => requireUpgrade(c) ?? openStream(c));
