@@ -38,8 +38,8 @@ import { ApiError, type Reply, toReply } from '../errors';
 import { relayToPlayers } from './chunk-calls';
 import { participantRow, RaceStore, resultRow, statusRow } from './race-store';
 
-export type { JoinAnswer, ParticipantView, RaceView, RacingStarted, RacingUpdate, ResultAnswer } from '../domain/race';
-export { MAX_PARTICIPANTS, MAX_VEHICLE_DATA_BYTES, PLAYER_EVENTS } from '../domain/race';
+/** What callers of the actor's RPC (routes, the Chunk relaying racing frames) read from its answers. */
+export type { RaceView, RacingStarted, RacingUpdate } from '../domain/race';
 
 /**
  * A race (seed 000's racing event), one actor per tenant and race: `<tenantId>:<raceId>`. A thin shell over the
