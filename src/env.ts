@@ -1,4 +1,5 @@
 import type { Chunk } from './actors/chunk';
+import type { Hub } from './actors/hub';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
 import type { Room } from './actors/room';
@@ -10,11 +11,14 @@ export interface Env {
   ROOM: DurableObjectNamespace<Room>;
   RACE: DurableObjectNamespace<Race>;
   CHUNK: DurableObjectNamespace<Chunk>;
+  HUB: DurableObjectNamespace<Hub>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
   /** EarthRing's world seed for procedural generation (uint32, seed 000's `WORLD_SEED`); default 12345. */
   WORLD_SEED?: string;
+  /** Socket.IO hub shard actors (1-64, default 4): sessions are spread over them. */
+  HUB_SHARDS?: string;
   /** Secrets. */
   JWT_SECRET: string;
   ADMIN_USERNAME?: string;
