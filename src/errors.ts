@@ -87,3 +87,53 @@ export function zodDetails(error: z.ZodError): Record<string, unknown> {
   }));
   return { field: issues[0]?.field, issues };
 }
+
+/** An actor's RPC answer: RPC drops a thrown ApiError's fields, so actors return the error's body instead. */
+export type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
+
+/** Runs `fn` and answers its value, or the body of the ApiError it threw (anything else still throws). */
+export async function replyOf<T>(fn: () => T | Promise<T>): Promise<Reply<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (isApiError(err)) return { ok: false, error: err.toBody() };
+    throw err;
+  }
+}
+
+/** The value of a reply, or its error thrown again as the ApiError it was. */
+export function unwrap<T>(reply: Reply<T>): T {
+  if (!reply.ok) throw ApiError.fromBody(reply.error);
+  return reply.value;
+}
+
+/**
+ * A seed's own words for the project's codes, applied where an error is rendered (REST body, Socket.IO `error`
+ * event), never by a second error class: the code, status and details stay the ApiError's. `default` renders the
+ * codes as they are (seed 000's words, the project's own); `seed003` renders seed 003's table (AUTH_FAILED,
+ * AUTHZ_FAILED, TENANT_VIOLATION, RATE_LIMIT, INVALID_REQUEST, NOT_FOUND, INTERNAL_ERROR): a code the seed has no
+ * word for takes the seed's nearest one, by status.
+ */
+export type Vocabulary = 'default' | 'seed003';
+
+const SEED_003_CODES: Record<ErrorCode, string> = {
+  INVALID_REQUEST: 'INVALID_REQUEST',
+  INVALID_ZONE: 'INVALID_REQUEST',
+  INVALID_STRUCTURE: 'INVALID_REQUEST',
+  AUTHENTICATION_REQUIRED: 'AUTH_FAILED',
+  AUTHORIZATION_FAILED: 'AUTHZ_FAILED',
+  TENANT_VIOLATION: 'TENANT_VIOLATION',
+  NOT_FOUND: 'NOT_FOUND',
+  CHUNK_NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'INVALID_REQUEST',
+  CONFLICT: 'INVALID_REQUEST',
+  PAYLOAD_TOO_LARGE: 'INVALID_REQUEST',
+  UNSUPPORTED_MEDIA_TYPE: 'INVALID_REQUEST',
+  RATE_LIMIT_EXCEEDED: 'RATE_LIMIT',
+  SERVER_ERROR: 'INTERNAL_ERROR',
+  SERVICE_UNAVAILABLE: 'INTERNAL_ERROR',
+};
+
+/** The code `code` is rendered as in `vocabulary`. */
+export const codeIn = (vocabulary: Vocabulary, code: ErrorCode): string =>
+  vocabulary === 'seed003' ? SEED_003_CODES[code] : code;

@@ -21,7 +21,7 @@ import {
   shardOfId,
 } from '../domain/hub';
 import type { Env } from '../env';
-import { ApiError, isApiError } from '../errors';
+import { ApiError, isApiError, unwrap } from '../errors';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSession, type EngineSettings } from './engineio-actor';
 import { HubStore, type LoggedPacket, type PresenceState } from './hub-store';
 import { type Ack, type ConnectResult, SocketIoActor, type SocketIoState, type SocketRecord } from './socketio-actor';
@@ -58,20 +58,6 @@ export type RecoveryAnswer =
   | { kind: 'none' }
   | { kind: 'moved'; to: number }
   | { kind: 'ok'; socketId: string; clientId: string; rooms: string[]; packets: LoggedPacket[] };
-
-/** The tenant event bus's RPC, as the `bus` work defines it (binding `EVENT_BUS`, key = tenantId). */
-interface EventBusRpc {
-  publish(
-    inputs: Array<{
-      eventId?: string;
-      eventType: string;
-      payload: unknown;
-      metadata?: Record<string, unknown>;
-      schemaVersion?: string;
-      audience?: string[];
-    }>,
-  ): Promise<unknown>;
-}
 
 const TIMER_EXPIRE = 'hub:expire';
 const CONNECT_TIMEOUT_MS = 45_000;
@@ -472,10 +458,11 @@ export class Hub extends SocketIoActor<HubSocketData> {
   }
 
   private async publishToBus(tenantId: string, message: HubMessage, audience: string[]): Promise<void> {
-    const bus = (this.env as { EVENT_BUS?: { getByName(name: string): EventBusRpc } }).EVENT_BUS;
-    if (!bus) throw new ApiError('SERVICE_UNAVAILABLE', 'The event bus is not available: class B messages cannot be stored');
-    await bus
-      .getByName(tenantId)
-      .publish([{ eventId: message.messageId, eventType: 'message', payload: message, audience, schemaVersion: '1.0' }]);
+    // Stored before the ack: a class B message is readable through GET /api/events/poll by its audience.
+    unwrap(
+      await this.env.EVENT_BUS.getByName(tenantId).publish([
+        { eventId: message.messageId, eventType: 'message', payload: message, audience, schemaVersion: '1.0' },
+      ]),
+    );
   }
 }

@@ -4,7 +4,7 @@
  * recovery sessions are spread over shard actors. Pure: no Workers API.
  */
 import { z } from 'zod';
-import { ApiError, type ErrorCode, zodDetails } from '../errors';
+import { ApiError, codeIn, zodDetails } from '../errors';
 
 export const INTERACTION_CLASSES = ['CLASS_A', 'CLASS_B', 'CLASS_C', 'CLASS_D'] as const;
 export type InteractionClass = (typeof INTERACTION_CLASSES)[number];
@@ -109,16 +109,6 @@ export function buildMessage(
   };
 }
 
-/** Seed 003 names the shared error conditions its own way. */
-const SEED_CODES: Partial<Record<ErrorCode, string>> = {
-  AUTHENTICATION_REQUIRED: 'AUTH_FAILED',
-  AUTHORIZATION_FAILED: 'AUTHZ_FAILED',
-  RATE_LIMIT_EXCEEDED: 'RATE_LIMIT',
-  SERVER_ERROR: 'INTERNAL_ERROR',
-  SERVICE_UNAVAILABLE: 'INTERNAL_ERROR',
-};
-export const seedCode = (code: ErrorCode): string => SEED_CODES[code] ?? code;
-
 /** The seed's `error` event: `{ error, code?, details? }`. */
 export interface HubErrorEvent {
   error: string;
@@ -128,7 +118,7 @@ export interface HubErrorEvent {
 
 export const errorEvent = (err: ApiError): HubErrorEvent => ({
   error: err.message,
-  code: seedCode(err.code),
+  code: codeIn('seed003', err.code),
   ...(err.details ? { details: err.details } : {}),
 });
 

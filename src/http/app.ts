@@ -4,7 +4,7 @@ import { isDomainError } from '../domain/errors';
 import { ApiError, isApiError } from '../errors';
 import type { AppEnv } from './context';
 import { apiErrorFromDomain } from './domain-error';
-import { errorResponse } from './errors';
+import { errorResponse, vocabularyFor } from './errors';
 import { compress } from './middleware/compress';
 import { jsonBody } from './middleware/json-body';
 import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
@@ -12,6 +12,7 @@ import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
 import { demo } from './routes/demo';
+import { events } from './routes/events';
 import { gameWs } from './routes/game-ws';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
@@ -27,9 +28,10 @@ import { apiVersion } from './versioning';
 
 /** Hono errors (malformed JSON from the validator, ...) and anything unexpected, in the one error shape. */
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
-  if (isApiError(err)) return errorResponse(err);
+  const vocabulary = vocabularyFor(new URL(c.req.url).pathname);
+  if (isApiError(err)) return errorResponse(err, vocabulary);
   // Domain validation errors carry their own code and {field, issue}.
-  if (isDomainError(err)) return errorResponse(apiErrorFromDomain(err));
+  if (isDomainError(err)) return errorResponse(apiErrorFromDomain(err), vocabulary);
   if (err instanceof HTTPException) {
     const status = err.status;
     const code =
@@ -41,17 +43,20 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
             ? 'SERVER_ERROR'
             : 'INVALID_REQUEST';
     const message = /malformed json/i.test(err.message) ? 'Malformed JSON in request body' : err.message || 'Invalid request';
-    return errorResponse(new ApiError(code, message));
+    return errorResponse(new ApiError(code, message), vocabulary);
   }
   console.error(`[${c.req.method} ${new URL(c.req.url).pathname}]`, err);
-  return errorResponse(new ApiError('SERVER_ERROR', 'Internal server error'));
+  return errorResponse(new ApiError('SERVER_ERROR', 'Internal server error'), vocabulary);
 }
 
 /** The Worker's HTTP surface. Middleware order matters: see the README's "Request pipeline". */
 export function createApp() {
   const app = router();
   app.onError(handleError);
-  app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.notFound((c) => {
+    const { pathname } = new URL(c.req.url);
+    return errorResponse(new ApiError('NOT_FOUND', `No route for ${c.req.method} ${pathname}`), vocabularyFor(pathname));
+  });
 
   // Socket.IO transport requests first: a held poll or an upgrade is neither compressed nor limited per request
   // (the route limits handshakes; the hub limits messages per connection).
@@ -77,6 +82,7 @@ export function createApp() {
   app.route('/api/chunks', chunks);
   app.route('/api/chunks', procgen);
   app.route('/', racing);
+  app.route('/api/events', events);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

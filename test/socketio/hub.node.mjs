@@ -357,6 +357,51 @@ export const tests = [
     },
   },
   {
+    name: 'class B: stored in the tenant event bus; an offline recipient reads it in the next poll, others never',
+    async run({ base, shared }) {
+      const open = makeOpen(shared, base);
+      const tenant = unique('t');
+      const [a, b, c] = [await register(base, tenant), await register(base, tenant), await register(base, tenant)];
+      const poll = async (user) => {
+        const res = await fetch(`${base}/api/events/poll?limit=100`, {
+          headers: { Authorization: `Bearer ${user.token}`, 'X-Tenant-ID': tenant, 'CF-Connecting-IP': randomIp() },
+        });
+        const body = await res.json();
+        assert(res.status === 200, `poll ${res.status} ${JSON.stringify(body)}`);
+        return body.events;
+      };
+      const sa = await open(a);
+      // b is offline: the message is only stored.
+      const answer = await ackOf(sa, 'message', {
+        type: 'invoice.ready',
+        interactionClass: 'CLASS_B',
+        recipientId: b.userId,
+        payload: { invoice: 42 },
+      });
+      assert(typeof answer.messageId === 'string', `acked: ${JSON.stringify(answer)}`);
+      await waitFor(sa, 'message_ack', (x) => x.messageId === answer.messageId);
+      const events = await poll(b);
+      const stored = events.find((e) => e.eventId === answer.messageId);
+      assert(stored, `b's poll has the message: ${JSON.stringify(events)}`);
+      assertEqual(stored.eventType, 'message', 'eventType');
+      assertEqual(stored.payload.payload, { invoice: 42 }, 'payload is the seed message');
+      assertEqual(stored.payload.interactionClass, 'CLASS_B', 'class');
+      assert(!(await poll(c)).some((e) => e.eventId === answer.messageId), "c never sees b's direct message");
+      // A room message: live to the members online, readable by every member.
+      const roomId = unique('room');
+      const sc = await open(c);
+      await ackOf(sa, 'join_room', { roomId });
+      await ackOf(sc, 'join_room', { roomId });
+      const roomMsg = await ackOf(sa, 'message', { type: 'notice', interactionClass: 'CLASS_B', roomId, payload: 'all' });
+      await waitFor(sc, 'message', (m) => m.messageId === roomMsg.messageId);
+      assert(
+        (await poll(c)).some((e) => e.eventId === roomMsg.messageId),
+        'room member reads it',
+      );
+      assert(!(await poll(b)).some((e) => e.eventId === roomMsg.messageId), 'non-member does not');
+    },
+  },
+  {
     name: 'binary payloads travel as attachments both ways',
     async run({ base, shared }) {
       const open = makeOpen(shared, base);
