@@ -78,11 +78,30 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   private readonly sessions = new Map<string, EngineSession<S>>();
   /** WebSocket sessions pinged by the last heartbeat and not answered yet, by sid (memory: a wake re-pings). */
   private readonly awaitingPong = new Map<string, number>();
+  private overrides: Partial<EngineSettings>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.timers = new Scheduler(this.sql, ctx.storage);
+    this.sql.exec('CREATE TABLE IF NOT EXISTS _eio_config (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL)');
+    const row = this.sql.exec<{ value: string }>('SELECT value FROM _eio_config').toArray()[0];
+    this.overrides = row ? (JSON.parse(row.value) as Partial<EngineSettings>) : {};
+  }
+
+  /** RPC for operators and tests: overrides this actor's Engine.IO settings (heartbeat, maxPayload); `{}` resets. */
+  async configureEngine(patch: Partial<EngineSettings>): Promise<EngineSettings> {
+    this.overrides = patch;
+    this.sql.exec('INSERT OR REPLACE INTO _eio_config (id, value) VALUES (1, ?)', JSON.stringify(patch));
+    const settings = this.settings();
+    // The next beat follows the new interval.
+    if (this.ctx.getWebSockets().length > 0) await this.timers.schedule(TIMER_HEARTBEAT, Date.now() + settings.pingInterval);
+    return settings;
+  }
+
+  /** The subclass's settings with this actor's overrides. */
+  protected settings(): EngineSettings {
+    return { ...this.engineSettings(), ...this.overrides };
   }
 
   // ---- hooks ------------------------------------------------------------------------------------------------
@@ -174,8 +193,9 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
       session.poll = undefined;
       answer(clientClosed ? '6' : '1');
     }
-    for (const ws of [session.ws, session.probe]) {
-      if (!ws) continue;
+    // The runtime's own handles (not ones cached from another request) close the sockets cleanly.
+    const sockets = [...this.ctx.getWebSockets(`sid:${session.sid}`), ...this.ctx.getWebSockets(`probe:${session.sid}`)];
+    for (const ws of sockets) {
       try {
         ws.close(1000, reason.slice(0, 100));
       } catch {
@@ -192,7 +212,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   // ---- HTTP: handshake, polling, upgrade --------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
-    const settings = this.engineSettings();
+    const settings = this.settings();
     const url = new URL(request.url);
     const isUpgrade = request.headers.get('upgrade')?.toLowerCase() === 'websocket';
     if (settings.cors && request.method === 'OPTIONS') return new Response(null, { status: 204, headers: this.cors() });
@@ -214,7 +234,9 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     const session = this.session(sid);
     if (!session) return this.refuse(ENGINE_ERRORS.UNKNOWN_SID);
     if (transport === 'websocket') {
-      if (!isUpgrade || session.transport === 'websocket' || session.probe) return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
+      if (!isUpgrade) return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
+      // A second upgrade of the same session: accepted and closed at once, as the reference server does.
+      if (session.transport === 'websocket' || session.probe) return this.acceptAndClose();
       return this.acceptProbe(session);
     }
     if (session.transport !== 'polling') return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
@@ -237,6 +259,13 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     this.persist(session);
     pair[1].send(encodeFrame(openPacket(this.openPayload(session, settings, []))));
     void this.timers.scheduleNoLaterThan(TIMER_HEARTBEAT, Date.now() + settings.pingInterval);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  private acceptAndClose(): Response {
+    const pair = new WebSocketPair();
+    pair[1].accept();
+    pair[1].close(1000, 'Session already upgraded');
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -304,7 +333,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   // ---- WebSocket handlers (hibernation API) -----------------------------------------------------------------
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const settings = this.engineSettings();
+    const settings = this.settings();
     const att = ws.deserializeAttachment() as SocketAttachment<S> | null;
     if (att?.v !== 'eio1') {
       ws.close(1011, 'Unknown connection');
@@ -476,7 +505,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
 
   /** WebSocket heartbeat, one alarm for all: close who missed the last ping, ping the others. */
   private async heartbeat(now: number): Promise<void> {
-    const settings = this.engineSettings();
+    const settings = this.settings();
     let any = false;
     for (const session of this.allSessions()) {
       if (session.transport !== 'websocket') continue;
@@ -508,17 +537,17 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   }
 
   private text(body: string): Response {
-    return new Response(body, { headers: { ...TEXT, ...(this.engineSettings().cors ? this.cors() : {}) } });
+    return new Response(body, { headers: { ...TEXT, ...(this.settings().cors ? this.cors() : {}) } });
   }
 
   private status(status: number): Response {
-    return new Response(null, { status, headers: this.engineSettings().cors ? this.cors() : {} });
+    return new Response(null, { status, headers: this.settings().cors ? this.cors() : {} });
   }
 
   private refuse(error: EngineError): Response {
     return new Response(JSON.stringify(error), {
       status: error.code === ENGINE_ERRORS.FORBIDDEN.code ? 403 : 400,
-      headers: { 'Content-Type': 'application/json', ...(this.engineSettings().cors ? this.cors() : {}) },
+      headers: { 'Content-Type': 'application/json', ...(this.settings().cors ? this.cors() : {}) },
     });
   }
 
