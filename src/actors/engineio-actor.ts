@@ -78,6 +78,8 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   private readonly sessions = new Map<string, EngineSession<S>>();
   /** WebSocket sessions pinged by the last heartbeat and not answered yet, by sid (memory: a wake re-pings). */
   private readonly awaitingPong = new Map<string, number>();
+  /** When each WebSocket session was last pinged (memory: after a wake, its open time stands in). */
+  private readonly lastPing = new Map<string, number>();
   private overrides: Partial<EngineSettings>;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -187,6 +189,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     session.closed = true;
     this.sessions.delete(session.sid);
     this.awaitingPong.delete(session.sid);
+    this.lastPing.delete(session.sid);
     if (session.timer) clearTimeout(session.timer);
     if (session.poll) {
       const answer = session.poll;
@@ -212,6 +215,13 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   // ---- HTTP: handshake, polling, upgrade --------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
+    const answer = await this.route(request);
+    // A refused POST's body is never read: release it instead of leaving the stream half-consumed.
+    if (request.body && !request.bodyUsed) await request.body.cancel().catch(() => {});
+    return answer;
+  }
+
+  private async route(request: Request): Promise<Response> {
     const settings = this.settings();
     const url = new URL(request.url);
     const isUpgrade = request.headers.get('upgrade')?.toLowerCase() === 'websocket';
@@ -375,9 +385,12 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // Completes the closing handshake of a client-initiated close (the runtime does not answer it by itself).
     try {
       ws.close(code >= 1000 && code < 1004 ? code : 1000, 'Closed');
-    } catch {}
+    } catch {
+      // closed already
+    }
     const att = ws.deserializeAttachment() as SocketAttachment<S> | null;
     if (att?.v !== 'eio1') return;
     const session = this.sessions.get(att.sid) ?? (att.probe ? null : this.adopt(ws, att));
@@ -439,6 +452,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     session.timer = undefined;
     if (session.poll) this.answerPoll(session, [{ type: 'noop' }]);
     const queued = session.queue.splice(0);
+    this.lastPing.set(session.sid, Date.now());
     this.persist(session);
     this.sendPackets(session, queued);
     void this.timers.scheduleNoLaterThan(TIMER_HEARTBEAT, Date.now() + settings.pingInterval);
@@ -503,26 +517,37 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     }, settings.pingInterval);
   }
 
-  /** WebSocket heartbeat, one alarm for all: close who missed the last ping, ping the others. */
+  /**
+   * WebSocket heartbeat, one alarm for all sessions: each is pinged `pingInterval` after its open or its last
+   * ping, and closed when its pong has not come `pingTimeout` after the ping. The alarm is set to the next due
+   * moment (at most `pingInterval` ahead, which also bounds how late a connect timeout is noticed).
+   */
   private async heartbeat(now: number): Promise<void> {
     const settings = this.settings();
-    let any = false;
+    let next = Number.POSITIVE_INFINITY;
     for (const session of this.allSessions()) {
       if (session.transport !== 'websocket') continue;
       const pingedAt = this.awaitingPong.get(session.sid);
-      if (pingedAt !== undefined && now - pingedAt >= settings.pingTimeout) {
-        await this.closeSession(session, 'ping timeout');
+      if (pingedAt !== undefined) {
+        if (now - pingedAt >= settings.pingTimeout) await this.closeSession(session, 'ping timeout');
+        else next = Math.min(next, pingedAt + settings.pingTimeout);
         continue;
       }
       this.onEngineTick(session, now);
       if (session.closed) continue;
-      any = true;
-      if (pingedAt === undefined) {
+      const last = this.lastPing.get(session.sid) ?? session.createdAt;
+      if (now - last >= settings.pingInterval) {
         this.awaitingPong.set(session.sid, now);
+        this.lastPing.set(session.sid, now);
         this.sendPackets(session, [{ type: 'ping' }]);
+        next = Math.min(next, now + settings.pingTimeout);
+      } else {
+        next = Math.min(next, last + settings.pingInterval);
       }
     }
-    if (any) await this.timers.schedule(TIMER_HEARTBEAT, now + Math.min(settings.pingInterval, settings.pingTimeout));
+    if (next !== Number.POSITIVE_INFINITY) {
+      await this.timers.schedule(TIMER_HEARTBEAT, Math.max(now + 1, Math.min(next, now + settings.pingInterval)));
+    }
   }
 
   private flushPoll(session: EngineSession<S>): void {

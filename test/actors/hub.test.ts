@@ -1,4 +1,4 @@
-import { abortAllDurableObjects, env, evictDurableObject, SELF } from 'cloudflare:test';
+import { abortAllDurableObjects, env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { issueAccessToken } from '../../src/auth/tokens';
 import { shardCount, shardName, shardOfId } from '../../src/domain/hub';
@@ -135,6 +135,9 @@ describe('Hub shard: Engine.IO transports', () => {
       userId,
       interactionClasses: ['CLASS_A', 'CLASS_B', 'CLASS_C', 'CLASS_D'],
     });
+    // The client closes: the session is gone (and its heartbeat timer with it).
+    expect(await (await SELF.fetch(url, { method: 'POST', body: '1' })).text()).toBe('ok');
+    expect((await SELF.fetch(url)).status).toBe(400);
   });
 
   it('answers unknown sids, bad methods and versions as the protocol says, and a malformed POST closes the session', async () => {
@@ -187,21 +190,25 @@ describe('Hub shard: Engine.IO transports', () => {
 });
 
 describe('Hub shard: connection-state recovery', () => {
-  it('a WebSocket session survives the eviction of its shard: state from its attachment, rooms from SQLite', async () => {
+  it('a WebSocket session dropped by a restart of every actor recovers on a new socket, the missed message replayed', async () => {
     const tenant = freshTenant();
     const [a, b] = [await tokenFor(tenant), await tokenFor(tenant)];
     const sa = await openWs();
-    await connect(sa, { token: a.token });
+    const first = await connect(sa, { token: a.token });
     sa.send('420["join_room",{"roomId":"r1"}]');
     expect(await sa.until('430')).toBe('430[{"roomId":"r1"}]');
-    await evictDurableObject(env.HUB.getByName(shardName(sa.shard)));
+    await abortAllDurableObjects();
     const sb = await openWs();
     await connect(sb, { token: b.token });
     sb.send('421["join_room",{"roomId":"r1"}]');
     await sb.until('431');
-    sb.send('422["message",{"type":"chat","roomId":"r1","payload":"after eviction"}]');
-    const live = await sa.until('42["message"');
-    expect(JSON.parse(live.slice(2))[1]).toMatchObject({ payload: 'after eviction', senderId: b.userId });
+    sb.send('422["message",{"type":"chat","roomId":"r1","payload":"during the outage"}]');
+    await sb.until('432');
+    const again = await openWs();
+    again.send(`40${JSON.stringify({ token: a.token, pid: first.pid, offset: '0' })}`);
+    expect(JSON.parse((await again.next()).slice(2))).toEqual(first);
+    const got = await again.until('42["message"');
+    expect(JSON.parse(got.slice(2))[1]).toMatchObject({ payload: 'during the outage', senderId: b.userId });
   });
 
   it('a polling session lost in a restart of every actor recovers: same socket id, rooms kept, missed message once', async () => {
