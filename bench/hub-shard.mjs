@@ -63,7 +63,12 @@ async function main() {
     Array.from({ length: MESSAGES }, (_, i) => {
       const batch = Math.floor(i / 50);
       const from = batch === 0 ? sender : sockets[2 + ((batch - 1) % (sockets.length - 2))];
-      return ack(from, 'message', { type: 'bench', interactionClass: process.env.HUB_BENCH_CLASS ?? 'CLASS_C', recipientId: '1000001', payload: i });
+      return ack(from, 'message', {
+        type: 'bench',
+        interactionClass: process.env.HUB_BENCH_CLASS ?? 'CLASS_C',
+        recipientId: '1000001',
+        payload: i,
+      });
     }),
   );
   console.error('accepted phase done');

@@ -28,11 +28,21 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
 
+/**
+ * What an error says beyond its code and message. Input checks name the failing `field` and a stable snake_case
+ * `issue` clients can branch on (the pure domain always does); other keys add context (limits, ids).
+ */
+export interface ErrorDetails {
+  field?: string;
+  issue?: string;
+  [key: string]: unknown;
+}
+
 /** The one REST error body: `{ error: CODE, message, details? }` (plus `retry_after` on 429, as seed 000 shows). */
 export interface ErrorBody {
   error: ErrorCode;
   message: string;
-  details?: Record<string, unknown>;
+  details?: ErrorDetails;
   retry_after?: number;
 }
 
@@ -43,14 +53,14 @@ export interface ErrorBody {
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: ErrorStatus;
-  readonly details?: Record<string, unknown>;
+  readonly details?: ErrorDetails;
   readonly headers?: Record<string, string>;
   readonly extra?: Partial<ErrorBody>;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { details?: Record<string, unknown>; headers?: Record<string, string>; extra?: Partial<ErrorBody> } = {},
+    options: { details?: ErrorDetails; headers?: Record<string, string>; extra?: Partial<ErrorBody> } = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -59,11 +69,6 @@ export class ApiError extends Error {
     this.details = options.details;
     this.headers = options.headers;
     this.extra = options.extra;
-  }
-
-  /** The error again from its body, as it comes back across Durable Object RPC (which drops custom errors' fields). */
-  static fromBody(body: ErrorBody): ApiError {
-    return new ApiError(body.error, body.message, body.details ? { details: body.details } : {});
   }
 
   toBody(): ErrorBody {
@@ -79,7 +84,7 @@ export class ApiError extends Error {
 export const isApiError = (e: unknown): e is ApiError => e instanceof ApiError;
 
 /** Turns a zod failure into details that name the failing field(s). */
-export function zodDetails(error: z.ZodError): Record<string, unknown> {
+export function zodDetails(error: z.ZodError): ErrorDetails {
   const issues = error.issues.map((i) => ({
     field: i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys?.join(',') ?? '(body)'),
     issue: i.code,
@@ -88,11 +93,68 @@ export function zodDetails(error: z.ZodError): Record<string, unknown> {
   return { field: issues[0]?.field, issues };
 }
 
-/** An actor's RPC answer: RPC drops a thrown ApiError's fields, so actors return the error's body instead. */
-export type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
+/**
+ * The details of a failed input check in the pure domain: `field` names the input that failed (EarthRing's REST
+ * and /ws surfaces), `issue` is a stable snake_case reason clients can branch on; other keys add context.
+ */
+export interface FieldIssue {
+  field: string;
+  issue: string;
+  [key: string]: unknown;
+}
 
-/** Runs `fn` and answers its value, or the body of the ApiError it threw (anything else still throws). */
-export async function replyOf<T>(fn: () => T | Promise<T>): Promise<Reply<T>> {
+/** An ApiError of an input check: its details always name the field and the issue. */
+export type FieldError = ApiError & { readonly details: FieldIssue };
+
+export const isFieldError = (e: unknown): e is FieldError =>
+  isApiError(e) && typeof e.details?.field === 'string' && typeof e.details.issue === 'string';
+
+/** The details of a collaboration room's refusal: `issue` always, `field` or limits when they help. */
+export interface Issue {
+  issue: string;
+  [key: string]: unknown;
+}
+
+/** Shorthand for the common case: bad input (INVALID_REQUEST) with its issue. */
+export const invalid = (message: string, details: Issue): ApiError => new ApiError('INVALID_REQUEST', message, { details });
+
+// ---- results: checks that are expected to fail in normal play, without a throw --------------------------------
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: FieldError };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = <T = never>(code: ErrorCode, message: string, details: FieldIssue): Result<T> => ({
+  ok: false,
+  error: new ApiError(code, message, { details }) as FieldError,
+});
+
+/** Runs a throwing validator and returns its outcome as a Result; other exceptions still propagate. */
+export function attempt<T>(fn: () => T): Result<T> {
+  try {
+    return ok(fn());
+  } catch (e) {
+    if (isFieldError(e)) return { ok: false, error: e };
+    throw e;
+  }
+}
+
+/** A Result's value, or its error thrown. */
+export function unwrapResult<T>(r: Result<T>): T {
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
+// ---- across Durable Object RPC --------------------------------------------------------------------------------
+
+/**
+ * What an actor's RPC method answers when it can fail: an exception crossing RPC keeps only its message (custom
+ * errors lose their class, code and details), so the error travels as its body and is thrown again on the other side.
+ */
+export type Failure = { ok: false; error: ErrorBody };
+export type Reply<T> = { ok: true; value: T } | Failure;
+
+/** Inside the actor: runs `fn`; an ApiError becomes a Failure, anything else still throws (an internal error). */
+export async function toReply<T>(fn: () => T | Promise<T>): Promise<Reply<T>> {
   try {
     return { ok: true, value: await fn() };
   } catch (err) {
@@ -101,10 +163,16 @@ export async function replyOf<T>(fn: () => T | Promise<T>): Promise<Reply<T>> {
   }
 }
 
-/** The value of a reply, or its error thrown again as the ApiError it was. */
-export function unwrap<T>(reply: Reply<T>): T {
-  if (!reply.ok) throw ApiError.fromBody(reply.error);
-  return reply.value;
+/** At the caller: the value, or the actor's ApiError thrown again with the same code, message and details. */
+export function fromReply(reply: Failure): never;
+export function fromReply<T>(reply: Reply<T>): T;
+export function fromReply<T>(reply: Reply<T>): T {
+  if (reply.ok) return reply.value;
+  const { error, message, details, ...extra } = reply.error;
+  throw new ApiError(error, message, {
+    ...(details ? { details } : {}),
+    ...(Object.keys(extra).length ? { extra } : {}),
+  });
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   visibleTo,
 } from '../domain/event-bus';
 import type { Env } from '../env';
-import { ApiError, type Reply, replyOf } from '../errors';
+import { ApiError, type Reply, toReply } from '../errors';
 import { type DeadLetter, EventBusStore, type GroupRow, type PendingRow } from './event-bus-store';
 import { handlerFor } from './event-handlers';
 
@@ -109,7 +109,7 @@ export class EventBus extends DurableObject<Env> {
 
   /** Appends events in order, each once: an eventId already in the stream answers its stored event (`duplicate`). */
   async publish(inputs: PublishInput[]): Promise<Reply<Published[]>> {
-    return replyOf(async () => {
+    return toReply(async () => {
       const valid = validatePublishInputs(inputs);
       const tenantId = this.tenantId();
       const now = Date.now();
@@ -192,7 +192,7 @@ export class EventBus extends DurableObject<Env> {
     ackWaitMs?: number;
     maxDeliveries?: number;
   }): Promise<Reply<{ group: GroupInfo; created: boolean }>> {
-    return replyOf(() => this.upsertGroup({ ...input, kind: 'pull' }, null));
+    return toReply(() => this.upsertGroup({ ...input, kind: 'pull' }, null));
   }
 
   /** A handler group for an in-Worker subscription: the bus runs the callback registered for it (`event-handlers.ts`). */
@@ -203,7 +203,7 @@ export class EventBus extends DurableObject<Env> {
     startPosition?: string;
     maxDeliveries?: number;
   }): Promise<Reply<{ group: GroupInfo; created: boolean }>> {
-    return replyOf(async () => {
+    return toReply(async () => {
       const result = this.upsertGroup(
         {
           name: input.consumerGroup,
@@ -246,7 +246,7 @@ export class EventBus extends DurableObject<Env> {
 
   /** A group's pending list (owner, delivery count, lease), oldest first. */
   async pendingList(group: string, limit = 100, after = 0): Promise<Reply<PendingRow[]>> {
-    return replyOf(() => {
+    return toReply(() => {
       if (!this.store.group(group)) throw notFound(group);
       return this.store.pending(group, Math.min(Math.max(1, limit), 1000), after);
     });
@@ -258,7 +258,7 @@ export class EventBus extends DurableObject<Env> {
    * Each lease lasts `leaseMs` (default: the group's ack wait); unacked, the event is delivered again after it.
    */
   async pull(group: string, consumer: string, batchSize: number, leaseMs?: number): Promise<Reply<{ messages: PullMessage[] }>> {
-    return replyOf(async () => {
+    return toReply(async () => {
       const g = this.store.group(group);
       if (!g) throw notFound(group);
       if (g.kind !== 'pull') {
@@ -286,7 +286,7 @@ export class EventBus extends DurableObject<Env> {
     group: string,
     settle: { acks?: string[]; nacks?: Array<{ leaseId: string; delayMs?: number }>; terminate?: string[] },
   ): Promise<Reply<AckResult>> {
-    return replyOf(async () => {
+    return toReply(async () => {
       const g = this.store.group(group);
       if (!g) throw notFound(group);
       const now = Date.now();
@@ -326,7 +326,7 @@ export class EventBus extends DurableObject<Env> {
   // --- dead letters (admin) ---
 
   async deadLetters(group: string, limit = 100, after = 0): Promise<Reply<DeadLetter[]>> {
-    return replyOf(() => {
+    return toReply(() => {
       if (!this.store.group(group)) throw notFound(group);
       return this.store.deadLetters(group, Math.min(Math.max(1, limit), 1000), after);
     });
@@ -334,7 +334,7 @@ export class EventBus extends DurableObject<Env> {
 
   /** Puts dead letters (all, or these positions) back into the group's pending list, due now, delivery count reset. */
   async replayDeadLetters(group: string, positions: number[] | null): Promise<Reply<{ replayed: number }>> {
-    return replyOf(async () => {
+    return toReply(async () => {
       if (!this.store.group(group)) throw notFound(group);
       const now = Date.now();
       const letters = positions === null ? this.store.deadLetters(group, 100_000) : this.lettersAt(group, positions);
@@ -350,7 +350,7 @@ export class EventBus extends DurableObject<Env> {
   }
 
   async purgeDeadLetters(group: string, positions: number[] | null): Promise<Reply<{ purged: number }>> {
-    return replyOf(() => {
+    return toReply(() => {
       if (!this.store.group(group)) throw notFound(group);
       return { purged: this.store.purgeDeadLetters(group, positions) };
     });

@@ -17,13 +17,13 @@ import {
   RECOVERY_WINDOW_MS,
   roomInput,
   shardCount,
-  shardName,
   shardOfId,
 } from '../domain/hub';
 import type { Env } from '../env';
-import { ApiError, isApiError, unwrap } from '../errors';
+import { ApiError, fromReply, isApiError } from '../errors';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSession, type EngineSettings } from './engineio-actor';
 import { HubStore, type LoggedPacket, type PresenceState } from './hub-store';
+import { eventBusActor, hubActor } from './keys';
 import { type Ack, type ConnectResult, SocketIoActor, type SocketIoState, type SocketRecord } from './socketio-actor';
 
 /** Who a socket is, from its verified token, and its message limiter state. */
@@ -102,7 +102,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
   }
 
   private shard(index: number): DurableObjectStub<Hub> | null {
-    return index === this.shardIndex() ? null : this.env.HUB.getByName(shardName(index));
+    return index === this.shardIndex() ? null : hubActor(this.env, index);
   }
 
   // ---- CONNECT: the token, then recovery ------------------------------------------------------------------
@@ -459,8 +459,8 @@ export class Hub extends SocketIoActor<HubSocketData> {
 
   private async publishToBus(tenantId: string, message: HubMessage, audience: string[]): Promise<void> {
     // Stored before the ack: a class B message is readable through GET /api/events/poll by its audience.
-    unwrap(
-      await this.env.EVENT_BUS.getByName(tenantId).publish([
+    fromReply(
+      await eventBusActor(this.env, tenantId).publish([
         { eventId: message.messageId, eventType: 'message', payload: message, audience, schemaVersion: '1.0' },
       ]),
     );

@@ -3,7 +3,6 @@ import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
 import type { EventInput } from '../core/event-log';
 import { rateLimit } from '../core/limiter';
 import type { LoggedEvent } from '../core/protocol';
-import { formatSse } from '../core/sse';
 import { type ActivityRow, upsertActivity } from '../db/activities';
 import {
   DIALECT as COLLAB,
@@ -28,7 +27,6 @@ import type { Activity } from '../domain/activity';
 import {
   applyMethod,
   createRoomState,
-  type MethodResult,
   nextDeadline,
   type RoomCaller,
   type RoomEvent,
@@ -37,11 +35,11 @@ import {
   roomSnapshot,
   tick,
 } from '../domain/room';
-import { isRoomError } from '../domain/room-errors';
 import { isConnected } from '../domain/room-presence';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody, isApiError } from '../errors';
+import { ApiError, type Failure, toReply } from '../errors';
 import { CollabStore } from './collab-store';
+import { parseRoomKey, type RoomKind } from './keys';
 
 /** Seed 004: `planning_keepalive` every 30 s while planning runs. */
 export const PLANNING_KEEPALIVE_MS = 30_000;
@@ -55,27 +53,6 @@ const OUTBOX_ACTIVITY = 'activity';
 /** The scope of every collaboration-room event in the log. */
 const ROOM_SCOPE = 'room';
 
-/** Room ids in paths and actor keys. */
-export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** The actor key of a tenant's orchestrator channel (seed 004). */
-export const orchestratorKey = (tenantId: string): string => `${tenantId}:orchestrator`;
-
-/** The actor key of a tenant's collaboration room. */
-export const collabRoomKey = (tenantId: string, roomId: string): string => `${tenantId}:room:${roomId}`;
-
-/** What an actor key names: a tenant's orchestrator channel, or one of its collaboration rooms. */
-export type RoomKind = { kind: 'orchestrator'; tenantId: string } | { kind: 'collab'; tenantId: string; roomId: string };
-
-export function parseRoomKey(name: string | undefined): RoomKind | null {
-  const parts = (name ?? '').split(':');
-  const tenantId = parts[0] ?? '';
-  if (parts.length === 2 && parts[1] === 'orchestrator') return { kind: 'orchestrator', tenantId };
-  if (parts.length === 3 && parts[1] === 'room' && ROOM_ID_PATTERN.test(parts[2] ?? ''))
-    return { kind: 'collab', tenantId, roomId: parts[2] as string };
-  return null;
-}
-
 /** The D1 row of a published orchestrator event (table `orchestrator_events`). */
 export interface OrchestratorEventRow {
   tenantId: string;
@@ -86,6 +63,12 @@ export interface OrchestratorEventRow {
   scope: string;
   payload: unknown;
   timestamp: string;
+}
+
+/** A collaboration connection's state: the GCRA times of its request and cursor budgets. */
+interface CollabBudgets {
+  r?: number;
+  c?: number;
 }
 
 export interface Published {
@@ -117,7 +100,8 @@ export class Room extends RealtimeActor {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.collabStore = new CollabStore(this.sql);
-    this.sql.exec('CREATE TABLE IF NOT EXISTS collab_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL)');
+    // Request budgets now live on each connection (its state); the table of earlier versions goes.
+    this.sql.exec('DROP TABLE IF EXISTS collab_limits');
     this.outbox.register(OUTBOX_ACTIVITY, (db, r) => upsertActivity(db, r as ActivityRow));
     this.sql.exec('CREATE TABLE IF NOT EXISTS room_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const row = this.sql.exec<{ value: string }>("SELECT value FROM room_state WHERE key = 'orchestrator'").toArray()[0];
@@ -147,15 +131,15 @@ export class Room extends RealtimeActor {
     return (this.ctx.id.name ?? 'default:').split(':')[0] ?? 'default';
   }
 
-  /** Publishes typed orchestrator events (service or admin only); each is logged, applied, delivered, persisted. */
   /**
-   * Errors come back as values: an exception crossing RPC keeps its message but loses its class and code.
+   * Publishes typed orchestrator events (service or admin only); each is logged, applied, delivered, persisted.
+   * Errors come back as values (`toReply`): an exception crossing RPC keeps its message but loses its code.
    */
   async publishOrchestrator(
     identity: ActorIdentity,
     items: Array<{ type: string; payload: unknown }>,
-  ): Promise<{ ok: true; events: Published[] } | { ok: false; error: ErrorBody }> {
-    try {
+  ): Promise<{ ok: true; events: Published[] } | Failure> {
+    const reply = await toReply(async () => {
       if (!this.isOrchestrator || identity.tenantId !== this.tenantId)
         throw new ApiError('TENANT_VIOLATION', "Not this tenant's orchestrator");
       if (identity.role !== 'service' && identity.role !== 'admin') {
@@ -164,20 +148,15 @@ export class Room extends RealtimeActor {
       const valid = validatePublish(items);
       const events = this.publish(valid.map((v) => ({ scope: v.scope, type: v.type, data: v.payload })));
       await this.syncKeepalive();
-      return {
-        ok: true,
-        events: events.map((e) => ({
-          eventId: e.eventId,
-          sequence: e.sequence,
-          type: e.type,
-          scope: e.scope,
-          timestamp: e.timestamp,
-        })),
-      };
-    } catch (err) {
-      if (isApiError(err)) return { ok: false, error: err.toBody() };
-      throw err;
-    }
+      return events.map((e) => ({
+        eventId: e.eventId,
+        sequence: e.sequence,
+        type: e.type,
+        scope: e.scope,
+        timestamp: e.timestamp,
+      }));
+    });
+    return reply.ok ? { ok: true, events: reply.value } : reply;
   }
 
   /** The orchestrator state for admins and tests (the same view a resync gets). */
@@ -274,13 +253,7 @@ export class Room extends RealtimeActor {
     this.collabKey(conn.identity);
     this.spendBudget(conn, method);
     const caller: RoomCaller = { userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id };
-    let r: MethodResult;
-    try {
-      r = applyMethod(this.collab, caller, method, params, Date.now());
-    } catch (err) {
-      if (isRoomError(err)) throw new ApiError(err.code, err.message, err.details ? { details: err.details } : {});
-      throw err;
-    }
+    const r = applyMethod(this.collab, caller, method, params, Date.now());
     this.commitCollab(r.state, r.events, r.activity);
     await this.scheduleTick();
     // A snapshot says which event it includes, so a client knows where its event stream continues.
@@ -293,7 +266,6 @@ export class Room extends RealtimeActor {
   /** A socket closed: its connection leaves the room (the user's last one announces `user_left`). */
   private collabClosed(conn: Connection): void {
     try {
-      this.sql.exec('DELETE FROM collab_limits WHERE key IN (?, ?)', `${conn.id}|r`, `${conn.id}|c`);
       if (this.key?.kind !== 'collab') return;
       this.leave({ userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id });
     } catch (err) {
@@ -357,30 +329,24 @@ export class Room extends RealtimeActor {
   private sendEphemeral(method: string, data: unknown): void {
     const frame = ephemeralFrame(method, data);
     this.broadcast(() => frame, { dialect: COLLAB });
-    const text = formatSse({ event: method, data: frame });
-    for (const stream of this.sse.all()) {
-      if (stream.dialect !== COLLAB || (stream.types.size && !stream.types.has(method))) continue;
-      stream.write(text);
-    }
   }
 
-  /** Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. */
+  /**
+   * Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. The limiter
+   * state is the connection's (`r` requests, `c` cursor): it lives and ends with the socket.
+   */
   private spendBudget(conn: Connection, method: string): void {
+    const budgets = conn as Connection<CollabBudgets>;
     const cursor = method === CURSOR_METHOD;
-    const key = `${conn.id}|${cursor ? 'c' : 'r'}`;
+    const key = cursor ? 'c' : 'r';
     const limit = cursor ? CURSOR_MOVES_PER_MINUTE : (this.config('collabRequestsPerMinute') ?? REQUESTS_PER_MINUTE);
-    const row = this.sql.exec<{ tat: number }>('SELECT tat FROM collab_limits WHERE key = ?', key).toArray()[0];
-    const d = rateLimit(row?.tat, { limit, windowMs: 60_000 }, Date.now());
+    const d = rateLimit(budgets.state?.[key], { limit, windowMs: 60_000 }, Date.now());
     if (!d.allowed) {
       throw new ApiError('RATE_LIMIT_EXCEEDED', `More than ${limit} ${cursor ? 'cursor moves' : 'messages'} per minute`, {
         details: { retryAfterMs: d.retryAfterMs, limit },
       });
     }
-    this.sql.exec(
-      'INSERT INTO collab_limits (key, tat) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET tat = excluded.tat',
-      key,
-      d.tat,
-    );
+    budgets.setState((prev) => ({ ...prev, [key]: d.tat }));
   }
 
   private async scheduleTick(): Promise<void> {

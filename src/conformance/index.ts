@@ -1,6 +1,6 @@
-import type { ConformanceSocketIo, EngineEcho } from './actors';
+import type { ConformanceSocketIo, EngineEcho } from '../actors/conformance';
 
-export { ConformanceSocketIo, EngineEcho } from './actors';
+export { ConformanceSocketIo, EngineEcho } from '../actors/conformance';
 
 interface ConformanceEnv {
   ENGINE_ECHO: DurableObjectNamespace<EngineEcho>;

@@ -133,8 +133,6 @@ export function shardCount(value: string | undefined): number {
   return Number.isInteger(n) && n >= 1 && n <= MAX_SHARDS ? n : DEFAULT_SHARDS;
 }
 
-export const shardName = (index: number): string => `hub:${index}`;
-
 /** Engine.IO session ids and recovery ids start with their shard: `<shard>.<random>`. */
 export function shardOfId(id: string, count: number): number | null {
   const m = /^(\d{1,2})\.[A-Za-z0-9_-]{8,64}$/.exec(id);

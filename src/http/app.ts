@@ -1,9 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { isDomainError } from '../domain/errors';
 import { ApiError, isApiError } from '../errors';
 import type { AppEnv } from './context';
-import { apiErrorFromDomain } from './domain-error';
 import { errorResponse, vocabularyFor } from './errors';
 import { compress } from './middleware/compress';
 import { jsonBody } from './middleware/json-body';
@@ -30,8 +28,6 @@ import { apiVersion } from './versioning';
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
   const vocabulary = vocabularyFor(new URL(c.req.url).pathname);
   if (isApiError(err)) return errorResponse(err, vocabulary);
-  // Domain validation errors carry their own code and {field, issue}.
-  if (isDomainError(err)) return errorResponse(apiErrorFromDomain(err), vocabulary);
   if (err instanceof HTTPException) {
     const status = err.status;
     const code =

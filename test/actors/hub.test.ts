@@ -1,8 +1,9 @@
 import { abortAllDurableObjects, env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { hubActor } from '../../src/actors/keys';
 import { issueAccessToken } from '../../src/auth/tokens';
-import { shardCount, shardName, shardOfId } from '../../src/domain/hub';
-import { freshTenant } from '../core/helpers';
+import { shardCount, shardOfId } from '../../src/domain/hub';
+import { freshTenant } from '../support/sockets';
 
 const BASE = 'https://edge.test/socket.io/?EIO=4';
 let nextUser = 900_000 + Math.floor(Math.random() * 50_000);
@@ -171,7 +172,7 @@ describe('Hub shard: Engine.IO transports', () => {
   it('heartbeat: the server pings, pongs keep the session, a missed pong closes it', async () => {
     const s = await openWs();
     await connect(s, { token: (await tokenFor(freshTenant())).token });
-    const shard = env.HUB.getByName(shardName(s.shard));
+    const shard = hubActor(env, s.shard);
     // Fast beats (the alarm fires by itself); a generous pong deadline first, then one nobody can meet.
     await shard.configureEngine({ pingInterval: 20, pingTimeout: 60_000 });
     try {

@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS } from '../../src/http/limits';
-import { call, expectError } from '../auth/helpers';
-import { type EventTenant, eventTenant, poll, publish } from './events-helpers';
+import { LIMITS } from '../../src/core/limits';
+import { call, expectError } from '../support/api';
+import { type EventTenant, eventTenant, poll, publish } from '../support/events';
 
 let t: EventTenant;
 let other: EventTenant;

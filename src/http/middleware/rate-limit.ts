@@ -1,9 +1,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { ipLimiterKey, rateLimiterActor, tenantLimiterKey, userLimiterKey } from '../../actors/keys';
 import type { Identity } from '../../auth/identity';
 import { mostRestrictive, type RateDecision } from '../../core/limiter';
+import { LIMITS, type LimitName, type LimitScope, retryAfterSeconds } from '../../core/limits';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
-import { LIMITS, type LimitName, type LimitScope } from '../limits';
 
 /** The caller's IP: Cloudflare's `CF-Connecting-IP`, else the first `X-Forwarded-For` hop (local dev), else 'unknown'. */
 export function clientIp(headers: Headers): string {
@@ -22,9 +23,6 @@ export function rateLimitHeaders(d: RateDecision): Record<string, string> {
   };
 }
 
-/** Whole seconds to wait, at least 1 (a `Retry-After: 0` invites an immediate retry that would fail). */
-export const retryAfterSeconds = (d: RateDecision): number => Math.max(1, Math.ceil(d.retryAfterMs / 1000));
-
 /** Sets headers on the finished response, re-wrapping it once if its headers are immutable (a fetched response). */
 function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
   try {
@@ -40,9 +38,9 @@ function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>)
 function limiterKey(c: Context<AppEnv>, by: LimitScope): string {
   const identity = c.get('identity') as Identity | undefined;
   // A 'user' or 'tenant' limit on a route reached without a verified identity falls back to counting the IP.
-  if (by === 'user' && identity) return `user:${identity.tenantId}:${identity.userId}`;
-  if (by === 'tenant' && identity) return `tenant:${identity.tenantId}`;
-  return `ip:${clientIp(c.req.raw.headers)}`;
+  if (by === 'user' && identity) return userLimiterKey(identity.tenantId, identity.userId);
+  if (by === 'tenant' && identity) return tenantLimiterKey(identity.tenantId);
+  return ipLimiterKey(clientIp(c.req.raw.headers));
 }
 
 /**
@@ -54,7 +52,7 @@ export async function spendLimit(c: Context<AppEnv>, name: LimitName, by: LimitS
   const { id, limit, windowMs } = LIMITS[name];
   let decision: RateDecision | undefined;
   try {
-    [decision] = await c.env.RATE_LIMITER.getByName(limiterKey(c, by)).hit([{ id, limit, windowMs }], cost);
+    [decision] = await rateLimiterActor(c.env, limiterKey(c, by)).hit([{ id, limit, windowMs }], cost);
   } catch (err) {
     // Fail open: an unreachable limiter must not take the API down with it.
     console.error(`rate limiter ${id} unavailable`, err);

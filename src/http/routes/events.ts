@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { EventBus } from '../../actors/event-bus';
+import { eventBusActor } from '../../actors/keys';
 import type { PublishInput } from '../../domain/event-bus';
-import { ApiError, unwrap } from '../../errors';
+import { ApiError, fromReply } from '../../errors';
 import type { AppEnv } from '../context';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { rateLimitBy, spendLimit } from '../middleware/rate-limit';
@@ -32,7 +33,7 @@ import {
  * actor per tenant; errors in seed 003's words (see `vocabularyFor`).
  */
 
-const busOf = (c: Context<AppEnv>) => c.env.EVENT_BUS.getByName(c.get('identity').tenantId);
+const busOf = (c: Context<AppEnv>) => eventBusActor(c.env, c.get('identity').tenantId);
 /** RPC result types cannot express `unknown` payloads; these are the actor's declared return types. */
 type Rpc<K extends keyof EventBus> = EventBus[K] extends (...args: never[]) => Promise<infer R> ? R : never;
 
@@ -207,7 +208,7 @@ events
     const body = c.req.valid('json');
     const inputs = ('events' in body ? body.events : [body]) as PublishInput[];
     await spendLimit(c, 'EVENT_PUBLISH', 'tenant', inputs.length);
-    const published = unwrap((await busOf(c).publish(inputs)) as Rpc<'publish'>);
+    const published = fromReply((await busOf(c).publish(inputs)) as Rpc<'publish'>);
     const single = 'events' in body ? undefined : published[0];
     const answer = {
       events: published,
@@ -219,7 +220,7 @@ events
   .openapi(putGroupRoute, async (c) => {
     const { group } = c.req.valid('param');
     const settings = bodyOr(c, {} as z.infer<typeof GroupBody>);
-    const result = unwrap(await busOf(c).putGroup({ name: group, ...settings }));
+    const result = fromReply(await busOf(c).putGroup({ name: group, ...settings }));
     return result.created ? c.json(result.group, 201) : c.json(result.group, 200);
   })
   .openapi(getGroupRoute, async (c) => {
@@ -238,17 +239,17 @@ events
   .openapi(pullRoute, async (c) => {
     const { group } = c.req.valid('param');
     const { consumer, batchSize, leaseMs } = c.req.valid('json');
-    const answer = unwrap((await busOf(c).pull(group, consumer, batchSize ?? 10, leaseMs)) as Rpc<'pull'>);
+    const answer = fromReply((await busOf(c).pull(group, consumer, batchSize ?? 10, leaseMs)) as Rpc<'pull'>);
     return c.json(answer as z.infer<typeof PullAnswer>, 200);
   })
   .openapi(ackRoute, async (c) => {
     const { group } = c.req.valid('param');
-    return c.json(unwrap(await busOf(c).ack(group, c.req.valid('json'))), 200);
+    return c.json(fromReply(await busOf(c).ack(group, c.req.valid('json'))), 200);
   })
   .openapi(pendingRoute, async (c) => {
     const { group } = c.req.valid('param');
     const q = c.req.valid('query');
-    const rows = unwrap(await busOf(c).pendingList(group, q.limit ?? 100, q.after ?? 0));
+    const rows = fromReply(await busOf(c).pendingList(group, q.limit ?? 100, q.after ?? 0));
     const pending = rows.map((r) => ({
       position: r.position,
       consumer: r.consumer,
@@ -262,16 +263,16 @@ events
   .openapi(deadLettersRoute, async (c) => {
     const { group } = c.req.valid('param');
     const q = c.req.valid('query');
-    const letters = unwrap((await busOf(c).deadLetters(group, q.limit ?? 100, q.after ?? 0)) as Rpc<'deadLetters'>);
+    const letters = fromReply((await busOf(c).deadLetters(group, q.limit ?? 100, q.after ?? 0)) as Rpc<'deadLetters'>);
     return c.json({ deadLetters: letters.map(({ group: _, ...l }) => l) } as z.infer<typeof DeadLettersAnswer>, 200);
   })
   .openapi(replayRoute, async (c) => {
     const { group } = c.req.valid('param');
     const { positions } = bodyOr(c, {} as z.infer<typeof PositionsBody>);
-    return c.json(unwrap(await busOf(c).replayDeadLetters(group, positions ?? null)), 200);
+    return c.json(fromReply(await busOf(c).replayDeadLetters(group, positions ?? null)), 200);
   })
   .openapi(purgeRoute, async (c) => {
     const { group } = c.req.valid('param');
     const { positions } = bodyOr(c, {} as z.infer<typeof PositionsBody>);
-    return c.json(unwrap(await busOf(c).purgeDeadLetters(group, positions ?? null)), 200);
+    return c.json(fromReply(await busOf(c).purgeDeadLetters(group, positions ?? null)), 200);
   });

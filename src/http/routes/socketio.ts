@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import { shardCount, shardName, shardOfId } from '../../domain/hub';
+import { hubActor } from '../../actors/keys';
+import { shardCount, shardOfId } from '../../domain/hub';
 import type { AppEnv } from '../context';
 import { globalRateLimit } from '../middleware/rate-limit';
 
@@ -17,5 +18,5 @@ export const socketio = new Hono<AppEnv>().all('/socket.io/*', handshakeLimit, (
   const total = shardCount(c.env.HUB_SHARDS);
   const shard = sid === null ? Math.floor(Math.random() * total) : shardOfId(sid, total);
   if (shard === null) return c.json({ code: 1, message: 'Session ID unknown' }, 400);
-  return c.env.HUB.getByName(shardName(shard)).fetch(c.req.raw);
+  return hubActor(c.env, shard).fetch(c.req.raw);
 });

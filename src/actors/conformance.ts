@@ -1,5 +1,5 @@
-import { DEFAULT_ENGINE_SETTINGS, EngineIoActor, type EngineSession, type EngineSettings } from '../actors/engineio-actor';
-import { type Ack, type ConnectResult, SocketIoActor, type SocketIoState, type SocketRecord } from '../actors/socketio-actor';
+import { DEFAULT_ENGINE_SETTINGS, EngineIoActor, type EngineSession, type EngineSettings } from './engineio-actor';
+import { type Ack, type ConnectResult, SocketIoActor, type SocketIoState, type SocketRecord } from './socketio-actor';
 
 /**
  * The servers the official Engine.IO and Socket.IO protocol test suites expect (their `test-suite/` folders), built

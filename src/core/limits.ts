@@ -1,4 +1,4 @@
-import type { RateRule } from '../core/limiter';
+import type { RateDecision, RateRule } from './limiter';
 
 const MINUTE = 60_000;
 
@@ -34,3 +34,6 @@ export const LIMITS = {
 } as const satisfies Record<string, LimitConfig>;
 
 export type LimitName = keyof typeof LIMITS;
+
+/** Whole seconds to wait, at least 1 (a `Retry-After: 0` invites an immediate retry that would fail). */
+export const retryAfterSeconds = (d: RateDecision): number => Math.max(1, Math.ceil(d.retryAfterMs / 1000));

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { call, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from '../auth/helpers';
+import { call, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from './api';
 
 /** A fresh tenant with an admin, a service token and two players, so limits and streams start empty. */
 export interface EventTenant {
