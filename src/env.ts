@@ -1,4 +1,6 @@
 import type { Chunk } from './actors/chunk';
+import type { Crafting } from './actors/crafting';
+import type { CraftingQueue } from './actors/crafting-queue';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
 import type { Room } from './actors/room';
@@ -10,11 +12,15 @@ export interface Env {
   ROOM: DurableObjectNamespace<Room>;
   RACE: DurableObjectNamespace<Race>;
   CHUNK: DurableObjectNamespace<Chunk>;
+  CRAFTING: DurableObjectNamespace<Crafting>;
+  CRAFTING_QUEUE: DurableObjectNamespace<CraftingQueue>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
   /** EarthRing's world seed for procedural generation (uint32, seed 000's `WORLD_SEED`); default 12345. */
   WORLD_SEED?: string;
+  /** Who may read `GET /metrics` besides service and admin tokens: a static bearer token (secret), unset = none. */
+  METRICS_TOKEN?: string;
   /** Secrets. */
   JWT_SECRET: string;
   ADMIN_USERNAME?: string;

@@ -3,6 +3,8 @@ import { createApp } from './http/app';
 import { rewriteVersionedPath } from './http/versioning';
 
 export { Chunk } from './actors/chunk';
+export { Crafting } from './actors/crafting';
+export { CraftingQueue } from './actors/crafting-queue';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
 export { Room } from './actors/room';

@@ -293,7 +293,7 @@ export function createSession(
 export function validateOrder(recipeId: string, quantity: number): Recipe {
   const recipe = recipeById(recipeId);
   if (!recipe) {
-    throw new ApiError('NOT_FOUND', `Unknown recipe "${String(recipeId).slice(0, 64)}"`, {
+    throw new ApiError('INVALID_REQUEST', `Unknown recipe "${String(recipeId).slice(0, 64)}"`, {
       details: { field: 'recipeId', issue: 'unknown_recipe' },
     });
   }

@@ -59,7 +59,7 @@ describe('recipes and materials', () => {
   });
 
   it('refuses unknown recipes and quantities out of range', () => {
-    expect(errorOf(() => session('gold_bar')).code).toBe('NOT_FOUND');
+    expect(errorOf(() => session('gold_bar')).details?.issue).toBe('unknown_recipe');
     expect(errorOf(() => session('plank', 0)).details?.field).toBe('quantity');
     expect(errorOf(() => session('plank', 11)).details?.field).toBe('quantity');
     expect(errorOf(() => session('plank', 1.5)).details?.field).toBe('quantity');
@@ -188,7 +188,7 @@ describe('a player queue', () => {
     for (let i = 0; i < MAX_QUEUE_LENGTH; i++) q = enqueue(q, { sessionId: `s${i}`, recipeId: 'plank', quantity: 1 }, T0);
     expect(errorOf(() => enqueue(q, { sessionId: 'x', recipeId: 'plank', quantity: 1 }, T0)).details?.issue).toBe('queue_full');
     expect(errorOf(() => enqueue(createQueue('p'), { sessionId: 'x', recipeId: 'nope', quantity: 1 }, T0)).code).toBe(
-      'NOT_FOUND',
+      'INVALID_REQUEST',
     );
     expect(errorOf(() => adjustMaterials(createQueue('p'), { wood: -11 })).code).toBe('CONFLICT');
   });

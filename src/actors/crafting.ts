@@ -1,0 +1,644 @@
+import { RealtimeActor } from '../core/actor';
+import type { ActorIdentity, Dialect } from '../core/dialect';
+import { rateLimit } from '../core/limiter';
+import { CLOSE } from '../core/protocol';
+import { type CraftingSessionRow, upsertCraftingSession } from '../db/crafting';
+import { createSessionDialect, SESSION_DIALECT, type SessionControl, sessionFrame } from '../dialects/crafting';
+import {
+  decodeMaterialsDelta,
+  decodePacket,
+  FLAG_DELTA,
+  FLAG_KEYFRAME,
+  HEADER_BYTES,
+  KIND_MATERIALS,
+  MAX_PACKET_BYTES,
+  MIN_PACKET_BYTES,
+  PacketError,
+  TOKEN_BYTES,
+  toFixed16,
+  tokenFromHex,
+  tokenToHex,
+  UDP_VERSION,
+  type UdpProgressState,
+} from '../dialects/crafting-udp';
+import {
+  type CraftingCommand,
+  type CraftingEvent,
+  type CraftingSession,
+  createSession,
+  isFinished,
+  type Materials,
+  nextDeadline,
+  progressOf,
+  reduce,
+} from '../domain/crafting';
+import type { Env } from '../env';
+import { ApiError, type ErrorBody, isApiError } from '../errors';
+import { type MaterialsCopy, type SessionMeta, SessionStore } from './crafting-store';
+import {
+  type Channel,
+  CraftingSync,
+  DEFAULT_KEYFRAME_EVERY,
+  DEFAULT_KEYFRAME_MS,
+  downstreamPacket,
+  type Peer,
+  randomToken,
+  TOKEN_TTL_MS,
+} from './crafting-sync';
+
+/** The actor key of a crafting session. */
+export const craftingKey = (tenantId: string, sessionId: string): string => `${tenantId}:${sessionId}`;
+
+/** Session and player ids in paths and keys. */
+export const CRAFTING_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The binary WebSocket variant of the sync: UDP packets as binary frames (`Sec-WebSocket-Protocol: crafting-udp.v1`). */
+export const UDP_DIALECT = 'crafting-udp';
+
+const OUTBOX_SESSION = 'crafting_session';
+const TIMER_STAGE = 'crafting:stage';
+const TIMER_PROGRESS = 'crafting:progress';
+const TIMER_UDP = 'crafting:udp';
+/** JSON watchers get a `progress` message this often while the session runs. */
+export const PROGRESS_INTERVAL_MS = 1_000;
+/** Binary watchers get a packet per channel at this rate while the session runs (the seed's 20 Hz). */
+export const UDP_TICK_MS = 50;
+/** Seed 002's UDP packet limit: packets per peer per minute (60/s: three times the 20 Hz the sync needs). */
+export const UDP_PACKETS_PER_MINUTE = 3_600;
+/** Seed 002's WebSocket limits: watchers of one session, and sockets of one player on one session. */
+export const MAX_WATCHERS = 200;
+export const MAX_SOCKETS_PER_PLAYER = 5;
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
+
+async function attempt<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (isApiError(err)) return { ok: false, error: err.toBody() };
+    throw err;
+  }
+}
+
+/** What `connect` negotiates. */
+export interface UdpConnectRequest {
+  version?: number;
+  maxPacketSize?: number;
+  keyframeInterval?: number;
+  keyframeIntervalMs?: number;
+}
+
+export interface UdpConnectAnswer {
+  sessionId: string;
+  peerId: string;
+  sessionToken: string;
+  tokenExpiresAt: string;
+  tokenTtlMs: number;
+  version: number;
+  maxPacketSize: number;
+  keyframeInterval: number;
+  keyframeIntervalMs: number;
+  headerBytes: number;
+  tickHz: number;
+}
+
+/** What a UDP packet over HTTP gets back: the downstream packet, or why it was dropped. */
+export type UdpAnswer =
+  | { kind: 'packet'; bytes: Uint8Array }
+  | { kind: 'dropped'; reason: 'stale' | 'duplicate' }
+  | { kind: 'error'; error: ErrorBody };
+
+const udpError = (
+  code: 'INVALID_REQUEST' | 'AUTHENTICATION_REQUIRED' | 'PAYLOAD_TOO_LARGE' | 'RATE_LIMIT_EXCEEDED' | 'AUTHORIZATION_FAILED',
+  message: string,
+  issue: string,
+  extra: Record<string, unknown> = {},
+): UdpAnswer => ({
+  kind: 'error',
+  error: new ApiError(code, message, { details: { issue, ...extra } }).toBody(),
+});
+
+/**
+ * One crafting session (`<tenantId>:<sessionId>`, seed 002): its progress through the recipe's stages (advanced by
+ * this actor's alarm, never by a client's clock), its watchers (`/ws/crafting/{session_id}`: JSON, optionally
+ * LZ4, or binary sync packets) and its UDP-style sync (`/udp/sessions/{session_id}/...`). The player's queue
+ * (CraftingQueue) starts it, and hears from it when it changes state or finishes.
+ */
+export class Crafting extends RealtimeActor {
+  protected readonly dialects: Record<string, Dialect>;
+  private readonly store: SessionStore;
+  private readonly sync: CraftingSync;
+  private loaded: { session: CraftingSession; meta: SessionMeta } | null | undefined;
+  private materialsCopy: MaterialsCopy | null;
+  /** Set while `fetch` accepts a binary watcher: its connection id, to send it keyframes after the accept. */
+  private acceptingUdp: string | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new SessionStore(this.sql);
+    this.sync = new CraftingSync(this.sql);
+    this.materialsCopy = this.store.materials();
+    this.outbox.register(OUTBOX_SESSION, (db, row) => upsertCraftingSession(db, row as CraftingSessionRow));
+    const sessionDialect = createSessionDialect({
+      sessionId: () => this.sessionId,
+      state: () => this.progress(),
+      control: async (conn, command) => this.runControl(conn.identity, command),
+    });
+    this.dialects = {
+      [SESSION_DIALECT]: sessionDialect,
+      [UDP_DIALECT]: {
+        ...sessionDialect,
+        name: UDP_DIALECT,
+        limits: { ...sessionDialect.limits, maxMessageBytes: MAX_PACKET_BYTES },
+        connected: (_api, conn) => {
+          this.acceptingUdp = conn.id;
+          return sessionFrame('udp_connected', this.sessionId, this.udpParameters());
+        },
+        // Binary watchers get packets, not JSON events.
+        renderEvent: () => null,
+      },
+    };
+  }
+
+  // ---- identity and state ------------------------------------------------------------------------------------
+
+  private get sessionId(): string {
+    return (this.ctx.id.name ?? '').split(':').slice(1).join(':');
+  }
+
+  private get tenantId(): string {
+    return (this.ctx.id.name ?? '').split(':')[0] ?? '';
+  }
+
+  /** Server time, plus `clockOffsetMs` from `configure()` (operators correct skew with it; tests move time). */
+  private clock(): number {
+    return Date.now() + (this.config('clockOffsetMs') ?? 0);
+  }
+
+  private get current(): { session: CraftingSession; meta: SessionMeta } | null {
+    if (this.loaded === undefined) this.loaded = this.store.load();
+    return this.loaded;
+  }
+
+  private require(identity: { tenantId: string }): CraftingSession {
+    if (identity.tenantId !== this.tenantId) throw new ApiError('NOT_FOUND', 'No such crafting session');
+    const c = this.current;
+    if (!c) throw new ApiError('NOT_FOUND', 'No such crafting session', { details: { issue: 'unknown_session' } });
+    return c.session;
+  }
+
+  private progress(): unknown {
+    const c = this.current;
+    return c ? progressOf(c.session, this.clock()) : null;
+  }
+
+  // ---- RPC from the queue ------------------------------------------------------------------------------------
+
+  /** Creates the session (idempotent: a repeated call changes nothing). */
+  async create(
+    tenantId: string,
+    order: { sessionId: string; playerId: string; recipeId: string; quantity: number },
+    materials: MaterialsCopy,
+  ): Promise<void> {
+    if (tenantId !== this.tenantId || order.sessionId !== this.sessionId) throw new Error('Session key mismatch');
+    if (this.current) return;
+    this.materialsCopy = materials;
+    this.store.saveMaterials(materials);
+    const session = createSession({ ...order, id: order.sessionId }, this.clock());
+    this.commit(session, [], { type: 'session_created', data: { recipeId: order.recipeId, quantity: order.quantity } });
+  }
+
+  /** The queue took the inputs: the session runs. */
+  async start(_consumed: Materials, materials: MaterialsCopy): Promise<void> {
+    const c = this.current;
+    if (c?.session.status !== 'queued') return;
+    this.setMaterials(materials);
+    await this.apply({ type: 'start' });
+  }
+
+  /** The queue cannot start this session yet: material availability notice with what is missing. */
+  async waitingFor(missing: Materials, materials: MaterialsCopy): Promise<void> {
+    if (!this.current || isFinished(this.current.session.status)) return;
+    this.setMaterials(materials);
+    this.publish([{ scope: this.sessionId, type: 'material_notification', data: this.materialNotice('waiting', missing) }]);
+    this.pushMaterials();
+  }
+
+  /** The player's materials changed: material availability notice. */
+  async materialsChanged(materials: MaterialsCopy, missing: Materials): Promise<void> {
+    if (!this.current || isFinished(this.current.session.status)) return;
+    if (this.materialsCopy && materials.version < this.materialsCopy.version) return;
+    this.setMaterials(materials);
+    const status = Object.keys(missing).length ? 'waiting' : 'available';
+    this.publish([{ scope: this.sessionId, type: 'material_notification', data: this.materialNotice(status, missing) }]);
+    this.pushMaterials();
+  }
+
+  // ---- RPC from the Worker -----------------------------------------------------------------------------------
+
+  async view(identity: ActorIdentity): Promise<Result<ReturnType<typeof progressOf>>> {
+    return attempt(() => progressOf(this.require(identity), this.clock()));
+  }
+
+  async control(identity: ActorIdentity, command: SessionControl): Promise<Result<ReturnType<typeof progressOf>>> {
+    return attempt(() => this.runControl(identity, command));
+  }
+
+  /** Who may open another socket here (seed 002's per-session and per-player connection limits). */
+  async admitWatcher(identity: ActorIdentity): Promise<Result<true>> {
+    return attempt(() => {
+      this.require(identity);
+      if (this.clientCount() >= (this.config('craftingMaxWatchers') ?? MAX_WATCHERS)) {
+        throw new ApiError('RATE_LIMIT_EXCEEDED', 'This session has as many watchers as it accepts', {
+          details: { issue: 'too_many_watchers', limit: MAX_WATCHERS },
+        });
+      }
+      const mine = this.ctx.getWebSockets(`u:${identity.userId}`).filter((ws) => ws.readyState === 1).length;
+      if (mine >= MAX_SOCKETS_PER_PLAYER) {
+        throw new ApiError('RATE_LIMIT_EXCEEDED', `At most ${MAX_SOCKETS_PER_PLAYER} sockets per player on one session`, {
+          details: { issue: 'too_many_connections', limit: MAX_SOCKETS_PER_PLAYER },
+        });
+      }
+      return true as const;
+    });
+  }
+
+  // ---- UDP-style sync ----------------------------------------------------------------------------------------
+
+  /** `POST /udp/sessions/{id}/connect`: a peer, its first token and the negotiated parameters. */
+  async udpConnect(identity: ActorIdentity, request: UdpConnectRequest): Promise<Result<UdpConnectAnswer>> {
+    return attempt(() => {
+      this.require(identity);
+      const version = request.version ?? UDP_VERSION;
+      if (version !== UDP_VERSION) {
+        throw new ApiError('INVALID_REQUEST', `Unsupported sync version ${version}`, {
+          details: { field: 'version', issue: 'unsupported_version', supported: [UDP_VERSION] },
+        });
+      }
+      const now = Date.now();
+      const ttl = this.tokenTtl();
+      const peer: Peer = {
+        peerId: `peer_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`,
+        userId: identity.userId,
+        role: identity.role,
+        token: randomToken(),
+        prevToken: null,
+        prevExpiresAt: 0,
+        expiresAt: now + ttl,
+        lastSeq: 0,
+        maxPacket: request.maxPacketSize ?? 1200,
+        keyframeEvery: request.keyframeInterval ?? DEFAULT_KEYFRAME_EVERY,
+        keyframeMs: request.keyframeIntervalMs ?? DEFAULT_KEYFRAME_MS,
+        deltas: { progress: 0, materials: 0 },
+        lastKeyAt: { progress: 0, materials: 0 },
+        tat: null,
+      };
+      this.sync.addPeer(peer);
+      return {
+        sessionId: this.sessionId,
+        peerId: peer.peerId,
+        sessionToken: peer.token,
+        tokenExpiresAt: new Date(peer.expiresAt).toISOString(),
+        tokenTtlMs: ttl,
+        version,
+        maxPacketSize: peer.maxPacket,
+        keyframeInterval: peer.keyframeEvery,
+        keyframeIntervalMs: peer.keyframeMs,
+        headerBytes: HEADER_BYTES,
+        tickHz: Math.round(1000 / UDP_TICK_MS),
+      };
+    });
+  }
+
+  /** One packet of `channel` over HTTP: checked, then answered with the downstream packet for the peer's base. */
+  async udpPacket(channel: Channel, bytes: Uint8Array): Promise<UdpAnswer> {
+    if (bytes.byteLength > MAX_PACKET_BYTES)
+      return udpError('PAYLOAD_TOO_LARGE', `Packets are at most ${MAX_PACKET_BYTES} bytes`, 'oversize');
+    let packet: ReturnType<typeof decodePacket>;
+    try {
+      packet = decodePacket(bytes);
+    } catch (err) {
+      if (err instanceof PacketError) return udpError('INVALID_REQUEST', err.message, err.issue);
+      throw err;
+    }
+    const h = packet.header;
+    const now = Date.now();
+    const found = this.current ? this.sync.peerByToken(tokenToHex(h.token), now) : null;
+    if (!found) return udpError('AUTHENTICATION_REQUIRED', 'Unknown or expired session token: connect again', 'bad_token');
+    let peer = found;
+    if (bytes.byteLength > peer.maxPacket) {
+      return udpError('PAYLOAD_TOO_LARGE', `This peer negotiated packets of at most ${peer.maxPacket} bytes`, 'oversize', {
+        maxPacketSize: peer.maxPacket,
+      });
+    }
+    if ((h.kind === KIND_MATERIALS) !== (channel === 'materials')) {
+      return udpError('INVALID_REQUEST', `A ${channel} endpoint takes ${channel} packets`, 'wrong_kind');
+    }
+    const limit = rateLimit(peer.tat ?? undefined, { limit: UDP_PACKETS_PER_MINUTE, windowMs: 60_000 }, now);
+    if (!limit.allowed) {
+      return udpError('RATE_LIMIT_EXCEEDED', `More than ${UDP_PACKETS_PER_MINUTE} packets a minute`, 'rate_limited', {
+        retryAfterMs: limit.retryAfterMs,
+      });
+    }
+    peer.tat = limit.tat;
+    // Datagram semantics: no retransmission; a packet older than or equal to the newest seen is dropped.
+    if (h.seq <= peer.lastSeq) {
+      this.sync.savePeer(peer);
+      return { kind: 'dropped', reason: h.seq === peer.lastSeq ? 'duplicate' : 'stale' };
+    }
+    peer.lastSeq = h.seq;
+    if (packet.body.byteLength > 0) {
+      const applied = await this.upstreamBody(channel, peer, h.flags, packet.body);
+      if (applied) {
+        this.sync.savePeer(peer);
+        return applied;
+      }
+    }
+    peer = this.sync.rotate(peer, now, this.tokenTtl());
+    this.refreshStreams();
+    const answer = this.sync.answer(channel, h.baseSeq, peer, now);
+    this.sync.savePeer(peer);
+    if (!answer) return udpError('INVALID_REQUEST', 'Nothing to sync yet', 'no_state');
+    return { kind: 'packet', bytes: downstreamPacket(channel, answer, tokenFromHex(peer.token) as Uint8Array, now) };
+  }
+
+  /**
+   * An upstream body: only a `materials` delta from a service or admin peer (the crafting service pushing material
+   * changes); anything else must come without a body. Returns an error answer, or null once applied.
+   */
+  private async upstreamBody(channel: Channel, peer: Peer, flags: number, body: Uint8Array): Promise<UdpAnswer | null> {
+    if (channel !== 'materials' || !(flags & FLAG_DELTA) || flags & FLAG_KEYFRAME) {
+      return udpError('INVALID_REQUEST', 'Only materials deltas carry a body upstream', 'unexpected_body');
+    }
+    if (peer.role !== 'service' && peer.role !== 'admin') {
+      return udpError('AUTHORIZATION_FAILED', 'Only service or admin peers change materials', 'not_allowed');
+    }
+    let changes: Materials;
+    try {
+      changes = decodeMaterialsDelta(body);
+    } catch (err) {
+      if (err instanceof PacketError) return udpError('INVALID_REQUEST', err.message, err.issue);
+      throw err;
+    }
+    const session = this.current?.session as CraftingSession;
+    const identity: ActorIdentity = {
+      userId: peer.userId,
+      tenantId: this.tenantId,
+      role: peer.role as ActorIdentity['role'],
+      username: peer.userId,
+    };
+    // RPC result types cannot express `unknown` (ErrorBody's details): this is the method's declared type.
+    const result = (await this.env.CRAFTING_QUEUE.getByName(`${this.tenantId}:${session.playerId}`).adjust(
+      identity,
+      changes,
+      'udp',
+    )) as unknown as Result<unknown>;
+    return result.ok ? null : { kind: 'error', error: result.error };
+  }
+
+  private tokenTtl(): number {
+    return this.config('udpTokenTtlMs') ?? TOKEN_TTL_MS;
+  }
+
+  private udpParameters(): Record<string, unknown> {
+    return {
+      version: UDP_VERSION,
+      headerBytes: HEADER_BYTES,
+      tokenBytes: TOKEN_BYTES,
+      keyframeInterval: this.config('udpKeyframeEvery') ?? DEFAULT_KEYFRAME_EVERY,
+      keyframeIntervalMs: this.config('udpKeyframeMs') ?? DEFAULT_KEYFRAME_MS,
+      tickHz: Math.round(1000 / UDP_TICK_MS),
+      packetSize: { min: MIN_PACKET_BYTES, max: MAX_PACKET_BYTES },
+    };
+  }
+
+  /** Brings both downstream channels to the state now; true per channel that changed. */
+  private refreshStreams(): Record<Channel, boolean> {
+    const c = this.current;
+    const out = { progress: false, materials: false };
+    if (!c) return out;
+    const p = progressOf(c.session, this.clock());
+    const state: UdpProgressState = {
+      status: p.status,
+      stageIndex: p.stageIndex,
+      stageCount: p.stageCount,
+      progress: toFixed16(p.progress),
+      stageProgress: toFixed16(p.stageProgress),
+      elapsedMs: Math.round(p.elapsedMs),
+      remainingMs: Math.round(p.remainingMs),
+      quality: p.quality,
+    };
+    out.progress = this.sync.update('progress', state);
+    out.materials = this.sync.update('materials', this.materialsCopy?.materials ?? {});
+    return out;
+  }
+
+  private udpSockets(): WebSocket[] {
+    return this.ctx.getWebSockets(`d:${UDP_DIALECT}`).filter((ws) => ws.readyState === 1);
+  }
+
+  /** Sends what changed to every binary watcher: each packet encoded once for all of them. */
+  private pushUdp(only?: Channel): void {
+    const sockets = this.udpSockets();
+    if (sockets.length === 0) return;
+    const changed = this.refreshStreams();
+    const now = Date.now();
+    const zero = new Uint8Array(TOKEN_BYTES);
+    for (const channel of ['progress', 'materials'] as const) {
+      if (only && channel !== only) continue;
+      if (!changed[channel]) continue;
+      const d = this.sync.broadcast(
+        channel,
+        now,
+        this.config('udpKeyframeEvery') ?? DEFAULT_KEYFRAME_EVERY,
+        this.config('udpKeyframeMs') ?? DEFAULT_KEYFRAME_MS,
+      );
+      if (!d) continue;
+      const bytes = downstreamPacket(channel, d, zero, now);
+      for (const ws of sockets) {
+        try {
+          ws.send(bytes);
+        } catch {
+          // closing: its close handler cleans up
+        }
+      }
+    }
+  }
+
+  private pushMaterials(): void {
+    this.pushUdp('materials');
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    this.acceptingUdp = null;
+    const res = await super.fetch(request);
+    const id = this.acceptingUdp;
+    this.acceptingUdp = null;
+    if (id !== null && res.status === 101) {
+      // A binary watcher (new or reconnecting) starts from keyframes of both channels.
+      this.refreshStreams();
+      const now = Date.now();
+      const zero = new Uint8Array(TOKEN_BYTES);
+      const ws = this.udpSockets().find((s) => (s.deserializeAttachment() as { id?: string } | null)?.id === id);
+      for (const channel of ['progress', 'materials'] as const) {
+        const k = this.sync.keyframe(channel);
+        if (ws && k) ws.send(downstreamPacket(channel, k, zero, now));
+      }
+      await this.scheduleTicks();
+    } else if (res.status === 101) {
+      await this.scheduleTicks();
+    }
+    return res;
+  }
+
+  /** Binary frames of a binary watcher are sync packets; everything else is the core's. */
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as { dialect?: string } | null;
+    if (typeof message === 'string' || att?.dialect !== UDP_DIALECT) return super.webSocketMessage(ws, message);
+    const bytes = new Uint8Array(message);
+    if (bytes.byteLength < HEADER_BYTES) {
+      ws.send(
+        JSON.stringify(
+          sessionFrame('error', this.sessionId, {
+            code: 'INVALID_REQUEST',
+            message: 'Truncated packet',
+            details: { issue: 'truncated' },
+          }),
+        ),
+      );
+      return;
+    }
+    const kind = bytes[4] === KIND_MATERIALS ? 'materials' : 'progress';
+    const answer = await this.udpPacket(kind, bytes);
+    if (answer.kind === 'packet') ws.send(answer.bytes);
+    else if (answer.kind === 'error') {
+      ws.send(
+        JSON.stringify(
+          sessionFrame('error', this.sessionId, {
+            code: answer.error.error,
+            message: answer.error.message,
+            details: answer.error.details,
+          }),
+        ),
+      );
+      if (answer.error.error === 'PAYLOAD_TOO_LARGE') ws.close(CLOSE.MESSAGE_TOO_BIG, 'Packet too large');
+    }
+  }
+
+  // ---- session transitions -----------------------------------------------------------------------------------
+
+  private runControl(identity: ActorIdentity, command: SessionControl): Promise<ReturnType<typeof progressOf>> {
+    const session = this.require(identity);
+    if (session.playerId !== identity.userId && identity.role !== 'admin') {
+      throw new ApiError('AUTHORIZATION_FAILED', 'Only the session owner or an admin may control it', {
+        details: { issue: 'not_owner' },
+      });
+    }
+    return this.apply({ type: command }).then(() =>
+      progressOf((this.current as { session: CraftingSession }).session, this.clock()),
+    );
+  }
+
+  /** Runs the reducer, commits, and tells the queue what it needs to know. */
+  private async apply(command: CraftingCommand): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    const before = c.session;
+    const r = reduce(before, command, this.clock());
+    if (r.session === before) return;
+    this.commit(r.session, r.events);
+    await this.scheduleTicks();
+    await this.tellQueue(before, r.session);
+  }
+
+  /** Saves the session and its D1 row, then logs and delivers the events, in one turn. */
+  private commit(
+    session: CraftingSession,
+    events: CraftingEvent[],
+    created?: { type: string; data: Record<string, unknown> },
+  ): void {
+    const meta: SessionMeta = { tenantId: this.tenantId, version: (this.current?.meta.version ?? 0) + 1 };
+    this.store.save(session, meta);
+    this.loaded = { session, meta };
+    this.outbox.enqueue(OUTBOX_SESSION, { tenantId: this.tenantId, version: meta.version, session } satisfies CraftingSessionRow);
+    const progress = progressOf(session, this.clock());
+    const all = created ? [created, ...events] : events;
+    this.publish(all.map((e) => ({ scope: this.sessionId, type: e.type, data: { ...e.data, progress } })));
+    this.pushUdp();
+  }
+
+  private async tellQueue(before: CraftingSession, after: CraftingSession): Promise<void> {
+    const queue = this.env.CRAFTING_QUEUE.getByName(`${this.tenantId}:${after.playerId}`);
+    try {
+      if (isFinished(after.status) && !isFinished(before.status)) {
+        const gained =
+          after.status === 'completed' && after.output ? { [after.output.itemId]: after.output.quantity } : after.returned;
+        await queue.sessionFinished(after.id, after.status as 'completed' | 'cancelled' | 'failed', gained);
+      } else if (
+        (after.status === 'running' || after.status === 'paused') &&
+        (before.status !== after.status || before.stageIndex !== after.stageIndex)
+      ) {
+        await queue.sessionReport(after.id, after.status, progressOf(after, this.clock()).remainingMs);
+      }
+    } catch (err) {
+      console.error(`crafting: queue report for ${after.id} failed`, err);
+    }
+  }
+
+  private setMaterials(copy: MaterialsCopy): void {
+    if (this.materialsCopy && copy.version < this.materialsCopy.version) return;
+    this.materialsCopy = copy;
+    this.store.saveMaterials(copy);
+  }
+
+  private materialNotice(status: 'waiting' | 'available', missing: Materials) {
+    return {
+      status,
+      missing,
+      materials: this.materialsCopy?.materials ?? {},
+      version: this.materialsCopy?.version ?? 0,
+      sessionStatus: this.current?.session.status,
+    };
+  }
+
+  // ---- time --------------------------------------------------------------------------------------------------
+
+  protected override snapshotFor(): unknown {
+    return this.progress();
+  }
+
+  /** Every alarm first brings the session up to the clock (idempotent), then runs the core's timers. */
+  override async alarm(): Promise<void> {
+    await this.apply({ type: 'tick' });
+    await super.alarm();
+  }
+
+  protected override async onTimer(name: string): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    if (name === TIMER_PROGRESS && c.session.status === 'running') {
+      const frame = sessionFrame('progress', this.sessionId, progressOf(c.session, this.clock()));
+      this.broadcast(() => frame, { dialect: SESSION_DIALECT });
+    }
+    if (name === TIMER_UDP) this.pushUdp();
+    await this.scheduleTicks();
+  }
+
+  /** The stage timer, and the progress ticks while the session runs and someone watches. */
+  private async scheduleTicks(): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    const offset = this.config('clockOffsetMs') ?? 0;
+    const deadline = nextDeadline(c.session);
+    if (deadline === null) await this.cancel(TIMER_STAGE);
+    else await this.schedule(TIMER_STAGE, deadline - offset);
+    const running = c.session.status === 'running';
+    const now = Date.now();
+    if (running && this.clientCount(SESSION_DIALECT) > 0)
+      await this.timers.scheduleNoLaterThan(TIMER_PROGRESS, now + PROGRESS_INTERVAL_MS);
+    else await this.cancel(TIMER_PROGRESS);
+    if (running && this.udpSockets().length > 0)
+      await this.timers.scheduleNoLaterThan(TIMER_UDP, now + (this.config('udpTickMs') ?? UDP_TICK_MS));
+    else await this.cancel(TIMER_UDP);
+  }
+}
