@@ -221,7 +221,7 @@ export class Crafting extends RealtimeActor {
     if (!this.current || isFinished(this.current.session.status)) return;
     this.setMaterials(materials);
     this.publish([{ scope: this.sessionId, type: 'material_notification', data: this.materialNotice('waiting', missing) }]);
-    this.pushMaterials();
+    this.pushUdp();
   }
 
   /** The player's materials changed: material availability notice. */
@@ -231,7 +231,7 @@ export class Crafting extends RealtimeActor {
     this.setMaterials(materials);
     const status = Object.keys(missing).length ? 'waiting' : 'available';
     this.publish([{ scope: this.sessionId, type: 'material_notification', data: this.materialNotice(status, missing) }]);
-    this.pushMaterials();
+    this.pushUdp();
   }
 
   // ---- RPC from the Worker -----------------------------------------------------------------------------------
@@ -355,7 +355,7 @@ export class Crafting extends RealtimeActor {
       }
     }
     peer = this.sync.rotate(peer, now, this.tokenTtl());
-    this.refreshStreams();
+    this.pushUdp();
     const answer = this.sync.answer(channel, h.baseSeq, peer, now);
     this.sync.savePeer(peer);
     if (!answer) return udpError('INVALID_REQUEST', 'Nothing to sync yet', 'no_state');
@@ -437,15 +437,20 @@ export class Crafting extends RealtimeActor {
     return this.ctx.getWebSockets(`d:${UDP_DIALECT}`).filter((ws) => ws.readyState === 1);
   }
 
-  /** Sends what changed to every binary watcher: each packet encoded once for all of them. */
-  private pushUdp(only?: Channel): void {
-    const sockets = this.udpSockets();
-    if (sockets.length === 0) return;
+  /**
+   * Brings the channels to the state now and sends what changed to every binary watcher (but `exclude`), each
+   * packet encoded once for all of them. Every path that moves a channel goes through here, so a watcher never
+   * misses a seq it would need as a base.
+   */
+  private pushUdp(exclude?: string): void {
     const changed = this.refreshStreams();
+    if (!changed.progress && !changed.materials) return;
+    const sockets = this.udpSockets().filter(
+      (ws) => exclude === undefined || (ws.deserializeAttachment() as { id?: string } | null)?.id !== exclude,
+    );
     const now = Date.now();
     const zero = new Uint8Array(TOKEN_BYTES);
     for (const channel of ['progress', 'materials'] as const) {
-      if (only && channel !== only) continue;
       if (!changed[channel]) continue;
       const d = this.sync.broadcast(
         channel,
@@ -453,7 +458,7 @@ export class Crafting extends RealtimeActor {
         this.config('udpKeyframeEvery') ?? DEFAULT_KEYFRAME_EVERY,
         this.config('udpKeyframeMs') ?? DEFAULT_KEYFRAME_MS,
       );
-      if (!d) continue;
+      if (!d || sockets.length === 0) continue;
       const bytes = downstreamPacket(channel, d, zero, now);
       for (const ws of sockets) {
         try {
@@ -465,18 +470,14 @@ export class Crafting extends RealtimeActor {
     }
   }
 
-  private pushMaterials(): void {
-    this.pushUdp('materials');
-  }
-
   override async fetch(request: Request): Promise<Response> {
     this.acceptingUdp = null;
     const res = await super.fetch(request);
     const id = this.acceptingUdp;
     this.acceptingUdp = null;
     if (id !== null && res.status === 101) {
-      // A binary watcher (new or reconnecting) starts from keyframes of both channels.
-      this.refreshStreams();
+      // A binary watcher (new or reconnecting) starts from keyframes of both channels; the others move on first.
+      this.pushUdp(id);
       const now = Date.now();
       const zero = new Uint8Array(TOKEN_BYTES);
       const ws = this.udpSockets().find((s) => (s.deserializeAttachment() as { id?: string } | null)?.id === id);
