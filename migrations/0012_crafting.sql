@@ -33,13 +33,10 @@ CREATE TABLE crafting_materials (
   PRIMARY KEY (tenant_id, player_id)
 );
 
--- Metrics each crafting actor reports (absolute values per actor and series, so a replayed flush is harmless);
--- GET /metrics sums them per series. `labels` is the series' label set in Prometheus form: {a="b",c="d"}.
+-- Metrics each crafting actor reports: its samples (JSON array of {name, labels, value}, absolute values, so a
+-- repeated report is harmless), one row per actor. GET /metrics sums them per series.
 CREATE TABLE crafting_metrics (
-  actor TEXT NOT NULL,
-  name TEXT NOT NULL,
-  labels TEXT NOT NULL,
-  value REAL NOT NULL,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY (actor, name, labels)
+  actor TEXT PRIMARY KEY,
+  samples TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
 );

@@ -21,6 +21,8 @@ export interface Env {
   WORLD_SEED?: string;
   /** Who may read `GET /metrics` besides service and admin tokens: a static bearer token (secret), unset = none. */
   METRICS_TOKEN?: string;
+  /** Roles whose access tokens may read `GET /metrics` (comma-separated); default `service,admin`. */
+  METRICS_ROLES?: string;
   /** Secrets. */
   JWT_SECRET: string;
   ADMIN_USERNAME?: string;

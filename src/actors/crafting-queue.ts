@@ -1,6 +1,7 @@
 import { RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Dialect } from '../core/dialect';
 import type { EventInput } from '../core/event-log';
+import type { Sample } from '../core/metrics';
 import { type CraftingMaterialsRow, upsertCraftingMaterials } from '../db/crafting';
 import { createQueueDialect, QUEUE_DIALECT } from '../dialects/crafting';
 import { changedMaterialIds, type Materials } from '../domain/crafting';
@@ -19,6 +20,7 @@ import {
 import type { Env } from '../env';
 import { ApiError, type ErrorBody, isApiError } from '../errors';
 import { craftingKey } from './crafting';
+import { METRICS_REPORT_MS, MetricsReporter, TIMER_METRICS } from './crafting-metrics';
 import { QueueStore } from './crafting-store';
 
 /** The actor key of a player's crafting queue and materials. */
@@ -62,6 +64,7 @@ export class CraftingQueue extends RealtimeActor {
     [QUEUE_DIALECT]: createQueueDialect({ playerId: () => this.playerId, state: () => this.view() }),
   };
   private readonly store: QueueStore;
+  private readonly reporter: MetricsReporter;
   private cached: QueueState | null = null;
   /** True until the first save: the starter kit's D1 row is written with it. */
   private fresh = false;
@@ -69,6 +72,7 @@ export class CraftingQueue extends RealtimeActor {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new QueueStore(this.sql);
+    this.reporter = new MetricsReporter(this.sql, this.meter, `queue:${ctx.id.name ?? ctx.id.toString()}`);
     this.outbox.register(OUTBOX_MATERIALS, (db, row) => upsertCraftingMaterials(db, row as CraftingMaterialsRow));
   }
 
@@ -95,6 +99,12 @@ export class CraftingQueue extends RealtimeActor {
 
   // ---- RPC ---------------------------------------------------------------------------------------------------
 
+  /** Health probe: the actor answers and its storage reads. */
+  async ping(): Promise<string> {
+    this.sql.exec('SELECT 1').toArray();
+    return 'pong';
+  }
+
   async queueView(identity: ActorIdentity): Promise<Result<QueueView>> {
     return attempt(() => {
       this.checkTenant(identity);
@@ -107,6 +117,7 @@ export class CraftingQueue extends RealtimeActor {
     return attempt(() => {
       this.checkTenant(identity);
       if (this.clientCount() >= MAX_QUEUE_SOCKETS) {
+        this.meter.inc('edgerooms_rate_limited_total', { limit: 'queue_sockets' });
         throw new ApiError('RATE_LIMIT_EXCEEDED', `At most ${MAX_QUEUE_SOCKETS} sockets on one queue`, {
           details: { issue: 'too_many_connections', limit: MAX_QUEUE_SOCKETS },
         });
@@ -182,6 +193,48 @@ export class CraftingQueue extends RealtimeActor {
     if (next.materials !== before) await this.notifySessions();
   }
 
+  // ---- metrics -----------------------------------------------------------------------------------------------
+
+  override async fetch(request: Request): Promise<Response> {
+    const res = await super.fetch(request);
+    this.meter.dirty = true;
+    await this.reportSoon();
+    return res;
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    await super.webSocketClose(ws, code, reason, wasClean);
+    this.meter.dirty = true;
+    await this.reportSoon();
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await super.webSocketMessage(ws, message);
+    await this.reportSoon();
+  }
+
+  protected override async onTimer(name: string, now: number): Promise<void> {
+    if (name === TIMER_METRICS) await this.reporter.report(this.env.DB, this.gauges(), now);
+  }
+
+  private async reportSoon(): Promise<void> {
+    if (!this.meter.dirty) return;
+    await this.timers.scheduleNoLaterThan(TIMER_METRICS, Date.now() + (this.config('metricsReportMs') ?? METRICS_REPORT_MS));
+  }
+
+  private gauges(): Sample[] {
+    const byStatus: Record<string, number> = { waiting: 0, waiting_materials: 0, running: 0, paused: 0 };
+    for (const e of this.state.entries) byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
+    return [
+      { name: 'edgerooms_ws_connections', labels: { endpoint: QUEUE_DIALECT }, value: this.clientCount(QUEUE_DIALECT) },
+      ...Object.entries(byStatus).map(([status, value]) => ({
+        name: 'edgerooms_crafting_queue_entries',
+        labels: { status },
+        value,
+      })),
+    ];
+  }
+
   // ---- internals ---------------------------------------------------------------------------------------------
 
   protected override snapshotFor(): unknown {
@@ -236,6 +289,8 @@ export class CraftingQueue extends RealtimeActor {
         updatedAt: Date.now(),
       } satisfies CraftingMaterialsRow);
     }
+    this.meter.dirty = true;
+    void this.reportSoon();
     const view = this.view();
     this.publish(
       events.map((e) =>

@@ -1,3 +1,4 @@
+import type { MeterState } from '../core/metrics';
 import type { CraftingSession, Materials } from '../domain/crafting';
 import type { QueueState } from '../domain/crafting-queue';
 
@@ -78,5 +79,22 @@ export class QueueStore {
 
   save(tenantId: string, state: QueueState): void {
     this.rows.put('queue', { state, tenantId });
+  }
+}
+
+/** An actor's meter, saved when it reports, so its counters continue (never restart at zero) after eviction. */
+export class MeterStore {
+  private readonly rows: JsonRows;
+
+  constructor(sql: SqlStorage) {
+    this.rows = new JsonRows(sql);
+  }
+
+  load(): MeterState | null {
+    return this.rows.get<MeterState>('meter');
+  }
+
+  save(state: MeterState): void {
+    this.rows.put('meter', state);
   }
 }

@@ -1,6 +1,7 @@
 import { RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Dialect } from '../core/dialect';
 import { rateLimit } from '../core/limiter';
+import { countFrame, type Sample } from '../core/metrics';
 import { CLOSE } from '../core/protocol';
 import { type CraftingSessionRow, upsertCraftingSession } from '../db/crafting';
 import { createSessionDialect, SESSION_DIALECT, type SessionControl, sessionFrame } from '../dialects/crafting';
@@ -9,6 +10,7 @@ import {
   decodePacket,
   FLAG_DELTA,
   FLAG_KEYFRAME,
+  FLAG_UNCHANGED,
   HEADER_BYTES,
   KIND_MATERIALS,
   MAX_PACKET_BYTES,
@@ -34,6 +36,7 @@ import {
 } from '../domain/crafting';
 import type { Env } from '../env';
 import { ApiError, type ErrorBody, isApiError } from '../errors';
+import { METRICS_REPORT_MS, MetricsReporter, TIMER_METRICS } from './crafting-metrics';
 import { type MaterialsCopy, type SessionMeta, SessionStore } from './crafting-store';
 import {
   type Channel,
@@ -128,6 +131,7 @@ export class Crafting extends RealtimeActor {
   protected readonly dialects: Record<string, Dialect>;
   private readonly store: SessionStore;
   private readonly sync: CraftingSync;
+  private readonly reporter: MetricsReporter;
   private loaded: { session: CraftingSession; meta: SessionMeta } | null | undefined;
   private materialsCopy: MaterialsCopy | null;
   /** Set while `fetch` accepts a binary watcher: its connection id, to send it keyframes after the accept. */
@@ -137,6 +141,7 @@ export class Crafting extends RealtimeActor {
     super(ctx, env);
     this.store = new SessionStore(this.sql);
     this.sync = new CraftingSync(this.sql);
+    this.reporter = new MetricsReporter(this.sql, this.meter, `crafting:${ctx.id.name ?? ctx.id.toString()}`);
     this.materialsCopy = this.store.materials();
     this.outbox.register(OUTBOX_SESSION, (db, row) => upsertCraftingSession(db, row as CraftingSessionRow));
     const sessionDialect = createSessionDialect({
@@ -219,22 +224,34 @@ export class Crafting extends RealtimeActor {
   /** The queue cannot start this session yet: material availability notice with what is missing. */
   async waitingFor(missing: Materials, materials: MaterialsCopy): Promise<void> {
     if (!this.current || isFinished(this.current.session.status)) return;
+    const since = Date.now();
     this.setMaterials(materials);
     this.publish([{ scope: this.sessionId, type: 'material_notification', data: this.materialNotice('waiting', missing) }]);
-    this.pushUdp();
+    this.pushUdp(undefined, since);
+    this.delivered('ws_event', since);
+    await this.reportSoon();
   }
 
   /** The player's materials changed: material availability notice. */
   async materialsChanged(materials: MaterialsCopy, missing: Materials): Promise<void> {
     if (!this.current || isFinished(this.current.session.status)) return;
     if (this.materialsCopy && materials.version < this.materialsCopy.version) return;
+    const since = Date.now();
     this.setMaterials(materials);
     const status = Object.keys(missing).length ? 'waiting' : 'available';
     this.publish([{ scope: this.sessionId, type: 'material_notification', data: this.materialNotice(status, missing) }]);
-    this.pushUdp();
+    this.pushUdp(undefined, since);
+    this.delivered('ws_event', since);
+    await this.reportSoon();
   }
 
   // ---- RPC from the Worker -----------------------------------------------------------------------------------
+
+  /** Health probe: the actor answers and its storage reads. */
+  async ping(): Promise<string> {
+    this.sql.exec('SELECT 1').toArray();
+    return 'pong';
+  }
 
   async view(identity: ActorIdentity): Promise<Result<ReturnType<typeof progressOf>>> {
     return attempt(() => progressOf(this.require(identity), this.clock()));
@@ -249,12 +266,14 @@ export class Crafting extends RealtimeActor {
     return attempt(() => {
       this.require(identity);
       if (this.clientCount() >= (this.config('craftingMaxWatchers') ?? MAX_WATCHERS)) {
+        this.meter.inc('edgerooms_rate_limited_total', { limit: 'session_watchers' });
         throw new ApiError('RATE_LIMIT_EXCEEDED', 'This session has as many watchers as it accepts', {
           details: { issue: 'too_many_watchers', limit: MAX_WATCHERS },
         });
       }
       const mine = this.ctx.getWebSockets(`u:${identity.userId}`).filter((ws) => ws.readyState === 1).length;
       if (mine >= MAX_SOCKETS_PER_PLAYER) {
+        this.meter.inc('edgerooms_rate_limited_total', { limit: 'player_sockets' });
         throw new ApiError('RATE_LIMIT_EXCEEDED', `At most ${MAX_SOCKETS_PER_PLAYER} sockets per player on one session`, {
           details: { issue: 'too_many_connections', limit: MAX_SOCKETS_PER_PLAYER },
         });
@@ -312,6 +331,24 @@ export class Crafting extends RealtimeActor {
 
   /** One packet of `channel` over HTTP: checked, then answered with the downstream packet for the peer's base. */
   async udpPacket(channel: Channel, bytes: Uint8Array): Promise<UdpAnswer> {
+    const since = Date.now();
+    const answer = await this.handlePacket(channel, bytes);
+    const result = answer.kind === 'packet' ? 'accepted' : answer.kind === 'dropped' ? answer.reason : 'rejected';
+    this.meter.inc('edgerooms_crafting_udp_packets_total', { channel, result });
+    this.meter.inc('edgerooms_crafting_udp_bytes_total', { channel, direction: 'in' }, bytes.byteLength);
+    if (answer.kind === 'error' && answer.error.error === 'RATE_LIMIT_EXCEEDED') {
+      this.meter.inc('edgerooms_rate_limited_total', { limit: 'udp_packets' });
+    }
+    if (answer.kind === 'packet') {
+      this.meter.inc('edgerooms_crafting_udp_bytes_total', { channel, direction: 'out' }, answer.bytes.byteLength);
+      this.countPacket(channel, answer.bytes[3] as number);
+      this.delivered('udp_answer', since);
+    }
+    await this.reportSoon();
+    return answer;
+  }
+
+  private async handlePacket(channel: Channel, bytes: Uint8Array): Promise<UdpAnswer> {
     if (bytes.byteLength > MAX_PACKET_BYTES)
       return udpError('PAYLOAD_TOO_LARGE', `Packets are at most ${MAX_PACKET_BYTES} bytes`, 'oversize');
     let packet: ReturnType<typeof decodePacket>;
@@ -355,7 +392,7 @@ export class Crafting extends RealtimeActor {
       }
     }
     peer = this.sync.rotate(peer, now, this.tokenTtl());
-    this.pushUdp();
+    this.pushUdp(undefined, now);
     const answer = this.sync.answer(channel, h.baseSeq, peer, now);
     this.sync.savePeer(peer);
     if (!answer) return udpError('INVALID_REQUEST', 'Nothing to sync yet', 'no_state');
@@ -442,7 +479,7 @@ export class Crafting extends RealtimeActor {
    * packet encoded once for all of them. Every path that moves a channel goes through here, so a watcher never
    * misses a seq it would need as a base.
    */
-  private pushUdp(exclude?: string): void {
+  private pushUdp(exclude?: string, since?: number): void {
     const changed = this.refreshStreams();
     if (!changed.progress && !changed.materials) return;
     const sockets = this.udpSockets().filter(
@@ -460,14 +497,41 @@ export class Crafting extends RealtimeActor {
       );
       if (!d || sockets.length === 0) continue;
       const bytes = downstreamPacket(channel, d, zero, now);
+      this.countPacket(channel, d.flags);
       for (const ws of sockets) {
         try {
           ws.send(bytes);
+          countFrame(this.meter, UDP_DIALECT, 'out', bytes);
         } catch {
           // closing: its close handler cleans up
         }
       }
+      if (since !== undefined) this.delivered('udp_broadcast', since);
     }
+  }
+
+  private countPacket(channel: Channel, flags: number): void {
+    if (flags & FLAG_KEYFRAME) this.meter.inc('edgerooms_crafting_udp_keyframes_total', { channel });
+    else if (flags & FLAG_DELTA) this.meter.inc('edgerooms_crafting_udp_deltas_total', { channel });
+    else if (flags & FLAG_UNCHANGED) this.meter.inc('edgerooms_crafting_udp_unchanged_total', { channel });
+  }
+
+  /** Delivery latency: from the input's arrival in this actor to its frames handed to the sockets. */
+  private delivered(path: string, since: number): void {
+    this.meter.observe('edgerooms_crafting_delivery_latency_ms', { path }, Date.now() - since);
+  }
+
+  private async reportSoon(): Promise<void> {
+    if (!this.meter.dirty) return;
+    await this.timers.scheduleNoLaterThan(TIMER_METRICS, Date.now() + (this.config('metricsReportMs') ?? METRICS_REPORT_MS));
+  }
+
+  private gauges(): Sample[] {
+    return [
+      { name: 'edgerooms_ws_connections', labels: { endpoint: SESSION_DIALECT }, value: this.clientCount(SESSION_DIALECT) },
+      { name: 'edgerooms_ws_connections', labels: { endpoint: UDP_DIALECT }, value: this.clientCount(UDP_DIALECT) },
+      { name: 'edgerooms_crafting_udp_peers', labels: {}, value: this.sync.peerCount(Date.now()) },
+    ];
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -483,19 +547,35 @@ export class Crafting extends RealtimeActor {
       const ws = this.udpSockets().find((s) => (s.deserializeAttachment() as { id?: string } | null)?.id === id);
       for (const channel of ['progress', 'materials'] as const) {
         const k = this.sync.keyframe(channel);
-        if (ws && k) ws.send(downstreamPacket(channel, k, zero, now));
+        if (!ws || !k) continue;
+        const bytes = downstreamPacket(channel, k, zero, now);
+        ws.send(bytes);
+        countFrame(this.meter, UDP_DIALECT, 'out', bytes);
+        this.countPacket(channel, k.flags);
       }
-      await this.scheduleTicks();
-    } else if (res.status === 101) {
+    }
+    if (res.status === 101) {
+      this.meter.dirty = true;
       await this.scheduleTicks();
     }
     return res;
   }
 
+  override async webSocketClose(ws: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    await super.webSocketClose(ws, code, reason, wasClean);
+    this.meter.dirty = true; // the connections gauge changed
+    await this.reportSoon();
+  }
+
   /** Binary frames of a binary watcher are sync packets; everything else is the core's. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as { dialect?: string } | null;
-    if (typeof message === 'string' || att?.dialect !== UDP_DIALECT) return super.webSocketMessage(ws, message);
+    if (typeof message === 'string' || att?.dialect !== UDP_DIALECT) {
+      await super.webSocketMessage(ws, message);
+      await this.reportSoon();
+      return;
+    }
+    countFrame(this.meter, UDP_DIALECT, 'in', message);
     const bytes = new Uint8Array(message);
     if (bytes.byteLength < HEADER_BYTES) {
       ws.send(
@@ -535,19 +615,20 @@ export class Crafting extends RealtimeActor {
         details: { issue: 'not_owner' },
       });
     }
-    return this.apply({ type: command }).then(() =>
+    return this.apply({ type: command }, Date.now()).then(() =>
       progressOf((this.current as { session: CraftingSession }).session, this.clock()),
     );
   }
 
   /** Runs the reducer, commits, and tells the queue what it needs to know. */
-  private async apply(command: CraftingCommand): Promise<void> {
+  private async apply(command: CraftingCommand, since?: number): Promise<void> {
     const c = this.current;
     if (!c) return;
     const before = c.session;
     const r = reduce(before, command, this.clock());
     if (r.session === before) return;
     this.commit(r.session, r.events);
+    if (since !== undefined) this.delivered('ws_event', since);
     await this.scheduleTicks();
     await this.tellQueue(before, r.session);
   }
@@ -622,6 +703,7 @@ export class Crafting extends RealtimeActor {
       this.broadcast(() => frame, { dialect: SESSION_DIALECT });
     }
     if (name === TIMER_UDP) this.pushUdp();
+    if (name === TIMER_METRICS) await this.reporter.report(this.env.DB, this.gauges(), Date.now());
     await this.scheduleTicks();
   }
 
@@ -641,5 +723,6 @@ export class Crafting extends RealtimeActor {
     if (running && this.udpSockets().length > 0)
       await this.timers.scheduleNoLaterThan(TIMER_UDP, now + (this.config('udpTickMs') ?? UDP_TICK_MS));
     else await this.cancel(TIMER_UDP);
+    await this.reportSoon();
   }
 }

@@ -15,6 +15,7 @@ import {
 import { type EventFilter, type EventInput, EventLog } from './event-log';
 import { readForwarded } from './forward';
 import { rateLimit } from './limiter';
+import { countFrame, Meter } from './metrics';
 import { normalizePoll, type PollParams, PollWaiters } from './polling';
 import {
   PRESENCE_METADATA_MAX_BYTES,
@@ -91,6 +92,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   protected readonly presence: PresenceStore;
   protected readonly sse = new SseHub();
   protected readonly waiters = new PollWaiters();
+  /** Frames and bytes in and out per endpoint, rate-limit refusals: reported by actors that export metrics. */
+  protected readonly meter = new Meter();
   private settings: ActorConfig;
   /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
   private readonly closing = new Set<string>();
@@ -343,6 +346,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       return;
     }
     const limits = this.limitsFor(att.dialect);
+    countFrame(this.meter, att.dialect, 'in', message);
     if (exceedsBytes(message, limits.maxMessageBytes)) {
       this.closeSocket(ws, att, CLOSE.MESSAGE_TOO_BIG, `Message larger than ${limits.maxMessageBytes} bytes`);
       return;
@@ -355,6 +359,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const switched = typeof message !== 'string' && att.codec !== 'msgpack';
     if (switched) att.codec = 'msgpack';
     if (!decision.allowed) {
+      this.meter.inc('edgerooms_rate_limited_total', { limit: 'ws_messages' });
       att.strikes += 1;
       this.saveAttachment(ws, att, now);
       if (att.strikes >= limits.rateLimitStrikes) {
@@ -450,7 +455,10 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       if (target.topic !== undefined && !att.topics.includes(target.topic)) continue;
       const frame = build(this.socketConnection(ws, att));
       if (frame === null || frame === undefined) continue;
-      if (sendEncoded(ws, encodeFrame(att.codec, frame))) sent += 1;
+      const data = encodeFrame(att.codec, frame);
+      if (!sendEncoded(ws, data)) continue;
+      sent += 1;
+      countFrame(this.meter, att.dialect, 'out', data);
     }
     return sent;
   }
@@ -572,7 +580,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         encoded = frame === null ? null : encodeFrame(att.codec, frame);
         cache.set(key, encoded);
       }
-      if (encoded !== null) sendEncoded(ws, encoded);
+      if (encoded !== null && sendEncoded(ws, encoded)) countFrame(this.meter, att.dialect, 'out', encoded);
     }
     for (const stream of this.sse.all()) {
       if (stream.types.size && !stream.types.has(event.type)) continue;
@@ -596,7 +604,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       topics: att.topics,
       connectedAt: att.connectedAt,
       send: (frame) => {
-        sendEncoded(ws, encodeFrame(att.codec, frame));
+        const data = encodeFrame(att.codec, frame);
+        if (sendEncoded(ws, data)) countFrame(this.meter, att.dialect, 'out', data);
       },
     };
   }

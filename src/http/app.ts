@@ -12,6 +12,7 @@ import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
 import { crafting } from './routes/crafting';
+import { craftingHealth } from './routes/crafting-health';
 import { craftingUdp, isUdpPacketPath } from './routes/crafting-udp';
 import { demo } from './routes/demo';
 import { gameWs } from './routes/game-ws';
@@ -77,6 +78,7 @@ export function createApp() {
   app.route('/', racing);
   app.route('/', crafting);
   app.route('/', craftingUdp);
+  app.route('/', craftingHealth);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
