@@ -27,8 +27,12 @@ import type { Materials } from '../domain/crafting';
 export type Channel = 'progress' | 'materials';
 export const CHANNEL_KIND: Record<Channel, PacketKind> = { progress: KIND_PROGRESS, materials: KIND_MATERIALS };
 
-/** Recent states kept per channel to encode deltas from (at 20 Hz: the last 3 s). */
-const RING = 64;
+/**
+ * Recent states kept per channel to encode deltas from: at 20 Hz, 0.8 s, just under the default keyframe interval
+ * (1 s), so a receiver further behind than that gets the keyframe it would get soon anyway. Small on purpose: the
+ * ring is most of a session's memory.
+ */
+const RING = 16;
 export const DEFAULT_KEYFRAME_EVERY = 20;
 export const DEFAULT_KEYFRAME_MS = 1_000;
 export const TOKEN_TTL_MS = 60_000;
@@ -149,6 +153,17 @@ export class CraftingSync {
   rotate(peer: Peer, now: number, ttlMs: number): Peer {
     if (peer.expiresAt - now > ttlMs / 2) return peer;
     return { ...peer, prevToken: peer.token, prevExpiresAt: peer.expiresAt, token: randomToken(), expiresAt: now + ttlMs };
+  }
+
+  /** Bytes the downstream streams hold in memory (states in the ring as JSON, cached delta bodies): for metrics. */
+  memoryBytes(): number {
+    let n = 0;
+    for (const stream of Object.values(this.streams)) {
+      for (const state of stream.ring.values()) n += JSON.stringify(state).length;
+      for (const body of stream.cache.values()) n += body.byteLength + 8;
+      n += 32; // seq, counters, timestamps
+    }
+    return n;
   }
 
   // ---- downstream streams ------------------------------------------------------------------------------------

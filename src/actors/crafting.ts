@@ -526,11 +526,25 @@ export class Crafting extends RealtimeActor {
     await this.timers.scheduleNoLaterThan(TIMER_METRICS, Date.now() + (this.config('metricsReportMs') ?? METRICS_REPORT_MS));
   }
 
+  /**
+   * Gauges of this actor now, among them its footprint (the seed's "memory per session"): the session's state, the
+   * sync streams' memory and the per-connection bookkeeping, in bytes of their JSON, and its SQLite file size.
+   */
   private gauges(): Sample[] {
+    const c = this.current;
+    const active = c && (c.session.status === 'running' || c.session.status === 'paused') ? 1 : 0;
+    let attachments = 0;
+    for (const ws of this.ctx.getWebSockets()) attachments += JSON.stringify(ws.deserializeAttachment() ?? null).length;
+    const state = JSON.stringify(c ?? null).length + JSON.stringify(this.materialsCopy ?? null).length;
     return [
       { name: 'edgerooms_ws_connections', labels: { endpoint: SESSION_DIALECT }, value: this.clientCount(SESSION_DIALECT) },
       { name: 'edgerooms_ws_connections', labels: { endpoint: UDP_DIALECT }, value: this.clientCount(UDP_DIALECT) },
       { name: 'edgerooms_crafting_udp_peers', labels: {}, value: this.sync.peerCount(Date.now()) },
+      { name: 'edgerooms_crafting_active_sessions', labels: {}, value: active },
+      { name: 'edgerooms_crafting_state_bytes', labels: { part: 'session' }, value: state },
+      { name: 'edgerooms_crafting_state_bytes', labels: { part: 'sync' }, value: this.sync.memoryBytes() },
+      { name: 'edgerooms_crafting_state_bytes', labels: { part: 'connections' }, value: attachments },
+      { name: 'edgerooms_crafting_storage_bytes', labels: {}, value: this.ctx.storage.sql.databaseSize },
     ];
   }
 
@@ -707,22 +721,31 @@ export class Crafting extends RealtimeActor {
     await this.scheduleTicks();
   }
 
-  /** The stage timer, and the progress ticks while the session runs and someone watches. */
+  /**
+   * The stage timer, and the progress ticks while the session runs and someone watches. Runs on every tick (20 Hz
+   * with binary watchers), so it touches storage only for timers whose time actually changes.
+   */
   private async scheduleTicks(): Promise<void> {
     const c = this.current;
     if (!c) return;
     const offset = this.config('clockOffsetMs') ?? 0;
     const deadline = nextDeadline(c.session);
-    if (deadline === null) await this.cancel(TIMER_STAGE);
-    else await this.schedule(TIMER_STAGE, deadline - offset);
     const running = c.session.status === 'running';
     const now = Date.now();
-    if (running && this.clientCount(SESSION_DIALECT) > 0)
-      await this.timers.scheduleNoLaterThan(TIMER_PROGRESS, now + PROGRESS_INTERVAL_MS);
-    else await this.cancel(TIMER_PROGRESS);
-    if (running && this.udpSockets().length > 0)
-      await this.timers.scheduleNoLaterThan(TIMER_UDP, now + (this.config('udpTickMs') ?? UDP_TICK_MS));
-    else await this.cancel(TIMER_UDP);
+    await this.setTimer(TIMER_STAGE, deadline === null ? null : deadline - offset);
+    const progress = running && this.clientCount(SESSION_DIALECT) > 0;
+    const udp = running && this.udpSockets().length > 0;
+    await this.setTimer(TIMER_PROGRESS, progress ? (this.timers.at(TIMER_PROGRESS) ?? now + PROGRESS_INTERVAL_MS) : null);
+    await this.setTimer(TIMER_UDP, udp ? (this.timers.at(TIMER_UDP) ?? now + (this.config('udpTickMs') ?? UDP_TICK_MS)) : null);
     await this.reportSoon();
+  }
+
+  private async setTimer(name: string, at: number | null): Promise<void> {
+    const current = this.timers.at(name);
+    if (at === null) {
+      if (current !== null) await this.cancel(name);
+    } else if (current !== Math.floor(at)) {
+      await this.schedule(name, at);
+    }
   }
 }

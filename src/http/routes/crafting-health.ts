@@ -206,6 +206,17 @@ const FAMILIES: MetricFamily[] = [
   { name: 'edgerooms_crafting_sessions', type: 'gauge', help: 'Crafting sessions by status (D1, written behind)' },
   { name: 'edgerooms_crafting_queue_entries', type: 'gauge', help: 'Entries in all player queues by status' },
   {
+    name: 'edgerooms_crafting_active_sessions',
+    type: 'gauge',
+    help: 'Sessions running or paused, as their actors last reported',
+  },
+  {
+    name: 'edgerooms_crafting_state_bytes',
+    type: 'gauge',
+    help: "Session actors' own state in memory by part (session, sync streams, per-connection bookkeeping), JSON bytes",
+  },
+  { name: 'edgerooms_crafting_storage_bytes', type: 'gauge', help: "Session actors' SQLite size, bytes" },
+  {
     name: 'edgerooms_crafting_udp_packets_total',
     type: 'counter',
     help: 'Sync packets received by channel and result (accepted, stale, duplicate, rejected)',
