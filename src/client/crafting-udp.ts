@@ -185,7 +185,7 @@ export class CraftingSyncClient {
     const res = await this.doFetch(this.url(channel), {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', 'x-tenant-id': this.options.tenantId },
-      body: bytes,
+      body: new Uint8Array(bytes), // an ArrayBuffer-backed copy: what BodyInit accepts in every runtime
     });
     if (res.status === 202) return { status: 202, dropped: res.headers.get('x-udp-drop') ?? 'dropped' };
     if (!res.ok) return { status: res.status, error: await res.json().catch(() => null) };
