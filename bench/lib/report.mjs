@@ -311,13 +311,13 @@ export function markdown(run) {
               '< 50 KB/s',
             ],
             [
-              'packet bytes: delta / keyframe (ratio)',
-              `${b.meanDeltaPacketBytes} / ${b.meanKeyframePacketBytes} (${b.deltaToKeyframeRatio})`,
+              'packet bytes (40-byte header included): delta / keyframe (ratio); bodies',
+              `${b.meanDeltaPacketBytes} / ${b.meanKeyframePacketBytes} (${b.deltaToKeyframeRatio}); ${b.deltaBodyBytes} / ${b.keyframeBodyBytes}`,
               '',
             ],
             [
-              'HTTP datagrams at 20 Hz: deltas / full state every packet (ratio)',
-              `${b.httpDeltaBytesPerSecond} / ${b.httpFullStateBytesPerSecond} B/s (${b.httpDeltaToFullRatio})`,
+              'HTTP datagrams, 20 exchanges/s: deltas / full state every packet (ratio)',
+              `${b.httpDeltaBytesPerSecondAt20Hz} / ${b.httpFullStateBytesPerSecondAt20Hz} B/s (${b.httpDeltaToFullRatio}); the loop reached ${b.httpAchievedHz.delta} / ${b.httpAchievedHz.full} Hz`,
               '',
             ],
             [
@@ -331,6 +331,7 @@ export function markdown(run) {
         ),
         '',
         `Not measured: ${v.notMeasured}.`,
+        ...(v.delivery.firstFailures?.length ? ['', `First delivery failures: ${v.delivery.firstFailures.join('; ')}.`] : []),
         '',
       );
     }

@@ -9,7 +9,8 @@
 // - memory per active session: the actors' own state as they report it in `/metrics` (session, sync streams,
 //   per-connection bookkeeping; JSON bytes) and, for scale, the workerd processes' RSS growth per session+watcher.
 // The client side uses the project's own client library (src/client/crafting-udp.ts), bundled with esbuild.
-import { mkdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
@@ -17,8 +18,8 @@ import { now, round, rssKiB, sleep, summarize, waitFor } from '../lib/util.mjs';
 
 async function clientLibrary(root) {
   const { build } = await import('esbuild');
-  const out = join(root, 'bench', '.tmp', 'crafting-udp.mjs');
-  mkdirSync(join(root, 'bench', '.tmp'), { recursive: true });
+  // Outside the checkout: the bundle is generated code, not the project's to lint.
+  const out = join(mkdtempSync(join(tmpdir(), 'edgerooms-bench-')), 'crafting-udp.mjs');
   await build({
     entryPoints: [join(root, 'src', 'client', 'crafting-udp.ts')],
     bundle: true,
@@ -37,6 +38,7 @@ async function scrape(edge) {
     headers: { authorization: `Bearer ${edge.adminToken}`, 'CF-Connecting-IP': edge.addresses.next() },
   });
   const text = await res.text();
+  if (res.status !== 200) throw new Error(`/metrics: ${res.status} ${text.slice(0, 200)}`);
   const value = (name, labels = {}) =>
     text
       .split('\n')
@@ -177,7 +179,7 @@ export async function crafting(target, { quick, edge }) {
         const r = await peer.pushMaterials({ wood: sign });
         sign = -sign;
         if (r.status !== 200) {
-          failures.push(`push ${r.status}`);
+          failures.push(`push ${r.status} ${JSON.stringify(r.error ?? r.dropped ?? '').slice(0, 120)}`);
           await sleep(100);
           continue;
         }

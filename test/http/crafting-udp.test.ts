@@ -209,8 +209,19 @@ describe('progress and materials packets over HTTP', () => {
     await svc.connect();
     await svc.poll('materials');
     const before = svc.state.materials as Record<string, number>;
+    const watcher = await openCraftSocket(`/ws/crafting/${s.id}?mode=udp`, c2.alice.access_token);
+    await watcher.waitBinary(2);
     const r = await svc.pushMaterials({ herb: 3, wood: -1 });
     expect(r.status, JSON.stringify(r.error)).toBe(200);
+    // The binary watcher gets the change as a materials packet.
+    const receiver = new SyncReceiver();
+    for (const p of watcher.binary.slice(0, 2)) receiver.apply(p);
+    const pushed = await watcher.waitFor(() => false, 10).catch(() => null);
+    expect(pushed).toBeNull();
+    await watcher.waitBinary(3);
+    for (const p of watcher.binary.slice(2)) receiver.apply(p);
+    expect(receiver.state.materials?.herb).toBe((before.herb ?? 0) + 3);
+    watcher.close();
     expect(svc.state.materials).toMatchObject({ herb: (before.herb ?? 0) + 3, wood: (before.wood ?? 0) - 1 });
     const rest = (await api(`/api/crafting/materials/${c2.alice.user_id}`, c2.alice.access_token)).body.materials;
     expect(rest.herb).toBe((before.herb ?? 0) + 3);
