@@ -1,6 +1,7 @@
 import type { Chunk } from './actors/chunk';
 import type { Crafting } from './actors/crafting';
 import type { CraftingQueue } from './actors/crafting-queue';
+import type { EventBus } from './actors/event-bus';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
 import type { Room } from './actors/room';
@@ -14,6 +15,8 @@ export interface Env {
   CHUNK: DurableObjectNamespace<Chunk>;
   CRAFTING: DurableObjectNamespace<Crafting>;
   CRAFTING_QUEUE: DurableObjectNamespace<CraftingQueue>;
+  /** Seed 003's event bus: one per tenant, key = tenantId. */
+  EVENT_BUS: DurableObjectNamespace<EventBus>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

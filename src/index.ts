@@ -5,6 +5,7 @@ import { rewriteVersionedPath } from './http/versioning';
 export { Chunk } from './actors/chunk';
 export { Crafting } from './actors/crafting';
 export { CraftingQueue } from './actors/crafting-queue';
+export { EventBus } from './actors/event-bus';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
 export { Room } from './actors/room';

@@ -18,7 +18,7 @@ import {
   runningCount,
 } from '../domain/crafting-queue';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody, isApiError } from '../errors';
+import { ApiError, type Reply, toReply } from '../errors';
 import { craftingKey } from './crafting';
 import { METRICS_REPORT_MS, MetricsReporter, TIMER_METRICS } from './crafting-metrics';
 import { QueueStore } from './crafting-store';
@@ -39,18 +39,6 @@ export interface QueueView {
   entries: QueueStatusData[];
   materials: Materials;
   materialsVersion: number;
-}
-
-export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
-
-/** Errors cross RPC as values: an exception keeps its message but loses its code. */
-async function attempt<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (err) {
-    if (isApiError(err)) return { ok: false, error: err.toBody() };
-    throw err;
-  }
 }
 
 /**
@@ -105,16 +93,16 @@ export class CraftingQueue extends RealtimeActor {
     return 'pong';
   }
 
-  async queueView(identity: ActorIdentity): Promise<Result<QueueView>> {
-    return attempt(() => {
+  async queueView(identity: ActorIdentity): Promise<Reply<QueueView>> {
+    return toReply(() => {
       this.checkTenant(identity);
       return this.view();
     });
   }
 
   /** Seed 002's per-player WebSocket limit on the queue. */
-  async admitWatcher(identity: ActorIdentity): Promise<Result<true>> {
-    return attempt(() => {
+  async admitWatcher(identity: ActorIdentity): Promise<Reply<true>> {
+    return toReply(() => {
       this.checkTenant(identity);
       if (this.clientCount() >= MAX_QUEUE_SOCKETS) {
         this.meter.inc('edgerooms_rate_limited_total', { limit: 'queue_sockets' });
@@ -126,8 +114,8 @@ export class CraftingQueue extends RealtimeActor {
     });
   }
 
-  async materials(identity: ActorIdentity): Promise<Result<{ playerId: string; materials: Materials; version: number }>> {
-    return attempt(() => {
+  async materials(identity: ActorIdentity): Promise<Reply<{ playerId: string; materials: Materials; version: number }>> {
+    return toReply(() => {
       this.checkTenant(identity);
       return { playerId: this.playerId, materials: this.state.materials, version: this.state.materialsVersion };
     });
@@ -137,8 +125,8 @@ export class CraftingQueue extends RealtimeActor {
   async enqueue(
     identity: ActorIdentity,
     order: { sessionId: string; recipeId: string; quantity: number },
-  ): Promise<Result<QueueView>> {
-    return attempt(async () => {
+  ): Promise<Reply<QueueView>> {
+    return toReply(async () => {
       this.checkTenant(identity);
       enqueue(this.state, order, Date.now()); // refuses a bad order or a full queue before anything is created
       const session = this.env.CRAFTING.getByName(craftingKey(this.tenantId, order.sessionId));
@@ -156,8 +144,8 @@ export class CraftingQueue extends RealtimeActor {
     identity: ActorIdentity,
     changes: Materials,
     reason?: string,
-  ): Promise<Result<{ playerId: string; materials: Materials; version: number }>> {
-    return attempt(async () => {
+  ): Promise<Reply<{ playerId: string; materials: Materials; version: number }>> {
+    return toReply(async () => {
       this.checkTenant(identity);
       if (identity.role !== 'service' && identity.role !== 'admin') {
         throw new ApiError('AUTHORIZATION_FAILED', 'Granting or taking materials requires the service or admin role');

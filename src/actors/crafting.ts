@@ -35,7 +35,7 @@ import {
   reduce,
 } from '../domain/crafting';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody, isApiError } from '../errors';
+import { ApiError, type ErrorBody, type Reply, toReply } from '../errors';
 import { METRICS_REPORT_MS, MetricsReporter, TIMER_METRICS } from './crafting-metrics';
 import { type MaterialsCopy, type SessionMeta, SessionStore } from './crafting-store';
 import {
@@ -71,17 +71,6 @@ export const UDP_PACKETS_PER_MINUTE = 3_600;
 /** Seed 002's WebSocket limits: watchers of one session, and sockets of one player on one session. */
 export const MAX_WATCHERS = 200;
 export const MAX_SOCKETS_PER_PLAYER = 5;
-
-export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
-
-async function attempt<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (err) {
-    if (isApiError(err)) return { ok: false, error: err.toBody() };
-    throw err;
-  }
-}
 
 /** What `connect` negotiates. */
 export interface UdpConnectRequest {
@@ -253,17 +242,17 @@ export class Crafting extends RealtimeActor {
     return 'pong';
   }
 
-  async view(identity: ActorIdentity): Promise<Result<ReturnType<typeof progressOf>>> {
-    return attempt(() => progressOf(this.require(identity), this.clock()));
+  async view(identity: ActorIdentity): Promise<Reply<ReturnType<typeof progressOf>>> {
+    return toReply(() => progressOf(this.require(identity), this.clock()));
   }
 
-  async control(identity: ActorIdentity, command: SessionControl): Promise<Result<ReturnType<typeof progressOf>>> {
-    return attempt(() => this.runControl(identity, command));
+  async control(identity: ActorIdentity, command: SessionControl): Promise<Reply<ReturnType<typeof progressOf>>> {
+    return toReply(() => this.runControl(identity, command));
   }
 
   /** Who may open another socket here (seed 002's per-session and per-player connection limits). */
-  async admitWatcher(identity: ActorIdentity): Promise<Result<true>> {
-    return attempt(() => {
+  async admitWatcher(identity: ActorIdentity): Promise<Reply<true>> {
+    return toReply(() => {
       this.require(identity);
       if (this.clientCount() >= (this.config('craftingMaxWatchers') ?? MAX_WATCHERS)) {
         this.meter.inc('edgerooms_rate_limited_total', { limit: 'session_watchers' });
@@ -285,8 +274,8 @@ export class Crafting extends RealtimeActor {
   // ---- UDP-style sync ----------------------------------------------------------------------------------------
 
   /** `POST /udp/sessions/{id}/connect`: a peer, its first token and the negotiated parameters. */
-  async udpConnect(identity: ActorIdentity, request: UdpConnectRequest): Promise<Result<UdpConnectAnswer>> {
-    return attempt(() => {
+  async udpConnect(identity: ActorIdentity, request: UdpConnectRequest): Promise<Reply<UdpConnectAnswer>> {
+    return toReply(() => {
       this.require(identity);
       const version = request.version ?? UDP_VERSION;
       if (version !== UDP_VERSION) {
@@ -429,7 +418,7 @@ export class Crafting extends RealtimeActor {
       identity,
       changes,
       'udp',
-    )) as unknown as Result<unknown>;
+    )) as unknown as Reply<unknown>;
     return result.ok ? null : { kind: 'error', error: result.error };
   }
 

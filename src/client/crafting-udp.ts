@@ -24,13 +24,13 @@ import {
   FLAG_UNCHANGED,
   KIND_MATERIALS,
   KIND_PROGRESS,
+  type Materials,
   TOKEN_BYTES,
   tokenFromHex,
   tokenToHex,
   type UdpPacketHeader,
   type UdpProgressState,
-} from '../dialects/crafting-udp';
-import type { Materials } from '../domain/crafting';
+} from './crafting-wire';
 
 export {
   decodePacket,

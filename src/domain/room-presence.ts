@@ -6,8 +6,9 @@
  * connection leaves (and cleared by the next join). Offline entries stay for their `lastSeen`, at most
  * MAX_OFFLINE of them (the least recently seen are dropped).
  */
+
+import { ApiError, invalid } from '../errors';
 import { COORD_MAX, COORD_MIN } from './canvas';
-import { invalid, RoomError } from './room-errors';
 
 export type PresenceStatus = 'online' | 'away' | 'offline';
 export type PresenceActivityType = 'typing' | 'drawing' | 'viewing';
@@ -82,9 +83,11 @@ export function connect(
   }
   const firstConnection = !prev || prev.connections.length === 0;
   if (!firstConnection && prev.connections.length >= MAX_CONNECTIONS_PER_USER) {
-    throw new RoomError('RATE_LIMIT_EXCEEDED', `At most ${MAX_CONNECTIONS_PER_USER} connections per user in a room`, {
-      issue: 'too_many_connections',
-      max: MAX_CONNECTIONS_PER_USER,
+    throw new ApiError('RATE_LIMIT_EXCEEDED', `At most ${MAX_CONNECTIONS_PER_USER} connections per user in a room`, {
+      details: {
+        issue: 'too_many_connections',
+        max: MAX_CONNECTIONS_PER_USER,
+      },
     });
   }
   const entry: PresenceEntry = firstConnection
@@ -132,7 +135,7 @@ function pruneOffline(state: PresenceState): PresenceState {
 function requireConnected(state: PresenceState, userId: string): PresenceEntry {
   const entry = state[userId];
   if (!entry || entry.status === 'offline') {
-    throw new RoomError('AUTHORIZATION_FAILED', 'Join the room first', { issue: 'not_joined' });
+    throw new ApiError('AUTHORIZATION_FAILED', 'Join the room first', { details: { issue: 'not_joined' } });
   }
   return entry;
 }

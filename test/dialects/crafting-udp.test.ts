@@ -18,7 +18,10 @@ import {
   materialsDiff,
   PacketError,
   type UdpProgressState,
+  WIRE_MATERIALS,
+  WIRE_STATUSES,
 } from '../../src/dialects/crafting-udp';
+import { MATERIAL_IDS, SESSION_STATUSES } from '../../src/domain/crafting';
 
 const state: UdpProgressState = {
   status: 'running',
@@ -40,6 +43,13 @@ const issueOf = (fn: () => unknown): string => {
   }
   throw new Error('expected a PacketError');
 };
+
+describe('protocol constants', () => {
+  it("the wire's material indexes and status numbers are the domain's lists, in order", () => {
+    expect([...WIRE_MATERIALS]).toEqual([...MATERIAL_IDS]);
+    expect([...WIRE_STATUSES]).toEqual([...SESSION_STATUSES]);
+  });
+});
 
 describe('bit packing', () => {
   it('writes and reads fixed widths, uvar and zigzag svar, MSB first', () => {

@@ -2,8 +2,8 @@ import { env, runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CraftingSyncClient } from '../../src/client/crafting-udp';
 import { encodePacket, KIND_PROGRESS } from '../../src/dialects/crafting-udp';
-import { call, expectError, nextIp } from '../auth/helpers';
-import type { Frame } from '../core/helpers';
+import { call, expectError, nextIp } from '../support/api';
+import type { Frame } from '../support/sockets';
 import { api, type Crafters, crafters, openCraftSocket, sessionStub, startSession, upgrade } from './crafting-helpers';
 
 let t: Crafters;

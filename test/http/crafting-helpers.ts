@@ -3,8 +3,8 @@ import { decompress } from 'lz4js';
 import { expect } from 'vitest';
 import { craftingKey } from '../../src/actors/crafting';
 import { craftingQueueKey } from '../../src/actors/crafting-queue';
-import { type Body, call, nextIp, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from '../auth/helpers';
-import type { Frame } from '../core/helpers';
+import { type Body, call, nextIp, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from '../support/api';
+import type { Frame } from '../support/sockets';
 
 /** Helpers for seed 002's crafting over the real Worker. */
 

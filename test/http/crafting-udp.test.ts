@@ -12,7 +12,7 @@ import {
   KIND_PROGRESS,
   tokenFromHex,
 } from '../../src/dialects/crafting-udp';
-import { expectError } from '../auth/helpers';
+import { expectError } from '../support/api';
 import { api, type Crafters, crafters, openCraftSocket, sessionStub, startSession } from './crafting-helpers';
 
 const fetchWorker = (input: string, init?: RequestInit) => SELF.fetch(input, init);

@@ -1,6 +1,6 @@
 import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectError } from '../auth/helpers';
+import { expectError } from '../support/api';
 import {
   advance,
   api,

@@ -1,8 +1,8 @@
 import { env, runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, expectError, nextIp, registerUser, type Session, uniqueTenant } from '../auth/helpers';
-import { type Frame, SseReader, sleep } from '../core/helpers';
-import { expectErrorFrame, freshRoom, openRoom, upgradeRoom } from './rooms-helpers';
+import { call, expectError, nextIp, registerUser, type Session, uniqueTenant } from '../support/api';
+import { expectErrorFrame, freshRoom, openRoom, upgradeRoom } from '../support/rooms';
+import { type Frame, SseReader, sleep } from '../support/sockets';
 
 let alice: Session;
 let bob: Session;

@@ -4,9 +4,8 @@ import type { UdpAnswer, UdpConnectAnswer } from '../../actors/crafting';
 import { tokenFromRequest, verifyAccessToken } from '../../auth/tokens';
 import { actorIdentity } from '../../core/forward';
 import { DEFAULT_PACKET_BYTES, MAX_PACKET_BYTES, MIN_PACKET_BYTES, UDP_VERSION } from '../../dialects/crafting-udp';
-import { ApiError } from '../../errors';
+import { ApiError, fromReply } from '../../errors';
 import type { AppEnv } from '../context';
-import { errorResponse } from '../errors';
 import { assertTenant, requireAuth } from '../middleware/auth';
 import { errorContent as error, jsonContent, jsonRequest } from '../openapi';
 import { router } from '../validation';
@@ -133,7 +132,7 @@ async function packet(c: Context<AppEnv>, channel: 'progress' | 'materials'): Pr
     throw new ApiError('PAYLOAD_TOO_LARGE', `Packets are at most ${MAX_PACKET_BYTES} bytes`, { details: { issue: 'oversize' } });
   // RPC result types cannot express `unknown`; this is the actor's declared answer.
   const answer = (await sessionActor(c, tenantId, sessionId).udpPacket(channel, bytes)) as unknown as UdpAnswer;
-  if (answer.kind === 'error') return errorResponse(ApiError.fromBody(answer.error));
+  if (answer.kind === 'error') fromReply({ ok: false, error: answer.error });
   if (answer.kind === 'dropped') return new Response(null, { status: 202, headers: { 'X-Udp-Drop': answer.reason } });
   return new Response(answer.bytes, {
     status: 200,

@@ -7,7 +7,7 @@ import { actorIdentity, forwardRequest } from '../../core/forward';
 import { QUEUE_DIALECT, SESSION_DIALECT } from '../../dialects/crafting';
 import { MATERIAL_IDS, MAX_QUANTITY, RECIPES, STARTER_KIT, totalDurationMs } from '../../domain/crafting';
 import { DEFAULT_MAX_RUNNING, MAX_QUEUE_LENGTH } from '../../domain/crafting-queue';
-import { ApiError, type ErrorBody } from '../../errors';
+import { ApiError, fromReply, type Reply } from '../../errors';
 import type { AppEnv } from '../context';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { errorContent as error, jsonContent, jsonRequest } from '../openapi';
@@ -20,14 +20,9 @@ import { router } from '../validation';
  * and a CraftingQueue actor per player (`<tenant>:<player_id>`, the player's materials and queue).
  */
 
-/** An actor's answer across RPC: a value, or an error body (custom errors lose their fields on the way). */
-type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
-
-/** RPC result types cannot express `unknown`; the actors declare `Result<T>`, read back here. */
-export function unwrap<T>(result: unknown): T {
-  const r = result as Result<T>;
-  if (!r.ok) throw ApiError.fromBody(r.error);
-  return r.value;
+/** RPC result types cannot express `unknown`; the actors declare `Reply<T>`, read back here. */
+export function unwrap<T>(reply: unknown): T {
+  return fromReply(reply as Reply<T>);
 }
 
 const idSchema = (name: string) =>
