@@ -6,8 +6,10 @@ export { Chunk } from './actors/chunk';
 export { Crafting } from './actors/crafting';
 export { CraftingQueue } from './actors/crafting-queue';
 export { EventBus } from './actors/event-bus';
+export { Metrics } from './actors/metrics';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
+export { Reconciliation } from './actors/reconciliation';
 export { Room } from './actors/room';
 
 const app = createApp();

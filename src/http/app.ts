@@ -20,6 +20,7 @@ import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
 import { procgen } from './routes/procgen';
 import { racing } from './routes/racing';
+import { reconciliation } from './routes/reconciliation';
 import { rooms } from './routes/rooms';
 import { structures } from './routes/structures';
 import { zones } from './routes/zones';
@@ -81,6 +82,7 @@ export function createApp() {
   app.route('/', craftingUdp);
   app.route('/', craftingHealth);
   app.route('/api/events', events);
+  app.route('/api/reconciliation', reconciliation);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
