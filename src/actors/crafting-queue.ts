@@ -19,12 +19,9 @@ import {
 } from '../domain/crafting-queue';
 import type { Env } from '../env';
 import { ApiError, type Reply, toReply } from '../errors';
-import { craftingKey } from './crafting';
 import { METRICS_REPORT_MS, MetricsReporter, TIMER_METRICS } from './crafting-metrics';
 import { QueueStore } from './crafting-store';
-
-/** The actor key of a player's crafting queue and materials. */
-export const craftingQueueKey = (tenantId: string, playerId: string): string => `${tenantId}:${playerId}`;
+import { craftingActor } from './keys';
 
 const OUTBOX_MATERIALS = 'crafting_materials';
 /** Seed 002's per-player WebSocket limit: sockets on one player's queue. */
@@ -129,7 +126,7 @@ export class CraftingQueue extends RealtimeActor {
     return toReply(async () => {
       this.checkTenant(identity);
       enqueue(this.state, order, Date.now()); // refuses a bad order or a full queue before anything is created
-      const session = this.env.CRAFTING.getByName(craftingKey(this.tenantId, order.sessionId));
+      const session = craftingActor(this.env, this.tenantId, order.sessionId);
       await session.create(this.tenantId, { ...order, playerId: this.playerId }, this.materialsCopy());
       this.commit(enqueue(this.state, order, Date.now()), [
         { scope: this.playerId, type: 'queue_update', data: { reason: 'enqueued', sessionId: order.sessionId, queue: null } },
@@ -308,14 +305,14 @@ export class CraftingQueue extends RealtimeActor {
     const copy = this.materialsCopy();
     for (const s of r.started) {
       try {
-        await this.env.CRAFTING.getByName(craftingKey(this.tenantId, s.sessionId)).start(s.consumed, copy);
+        await craftingActor(this.env, this.tenantId, s.sessionId).start(s.consumed, copy);
       } catch (err) {
         console.error(`crafting: starting ${s.sessionId} failed`, err);
       }
     }
     for (const b of r.blocked) {
       try {
-        await this.env.CRAFTING.getByName(craftingKey(this.tenantId, b.sessionId)).waitingFor(b.missing, copy);
+        await craftingActor(this.env, this.tenantId, b.sessionId).waitingFor(b.missing, copy);
       } catch (err) {
         console.error(`crafting: telling ${b.sessionId} what it lacks failed`, err);
       }
@@ -328,7 +325,7 @@ export class CraftingQueue extends RealtimeActor {
     await Promise.all(
       this.state.entries.map(async (e) => {
         try {
-          await this.env.CRAFTING.getByName(craftingKey(this.tenantId, e.sessionId)).materialsChanged(copy, e.missing);
+          await craftingActor(this.env, this.tenantId, e.sessionId).materialsChanged(copy, e.missing);
         } catch (err) {
           console.error(`crafting: material notice to ${e.sessionId} failed`, err);
         }

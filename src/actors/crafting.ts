@@ -48,12 +48,7 @@ import {
   randomToken,
   TOKEN_TTL_MS,
 } from './crafting-sync';
-
-/** The actor key of a crafting session. */
-export const craftingKey = (tenantId: string, sessionId: string): string => `${tenantId}:${sessionId}`;
-
-/** Session and player ids in paths and keys. */
-export const CRAFTING_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+import { craftingQueueActor } from './keys';
 
 /** The binary WebSocket variant of the sync: UDP packets as binary frames (`Sec-WebSocket-Protocol: crafting-udp.v1`). */
 export const UDP_DIALECT = 'crafting-udp';
@@ -414,7 +409,7 @@ export class Crafting extends RealtimeActor {
       username: peer.userId,
     };
     // RPC result types cannot express `unknown` (ErrorBody's details): this is the method's declared type.
-    const result = (await this.env.CRAFTING_QUEUE.getByName(`${this.tenantId}:${session.playerId}`).adjust(
+    const result = (await craftingQueueActor(this.env, this.tenantId, session.playerId).adjust(
       identity,
       changes,
       'udp',
@@ -653,7 +648,7 @@ export class Crafting extends RealtimeActor {
   }
 
   private async tellQueue(before: CraftingSession, after: CraftingSession): Promise<void> {
-    const queue = this.env.CRAFTING_QUEUE.getByName(`${this.tenantId}:${after.playerId}`);
+    const queue = craftingQueueActor(this.env, this.tenantId, after.playerId);
     try {
       if (isFinished(after.status) && !isFinished(before.status)) {
         const gained =

@@ -1,8 +1,7 @@
 import { env, runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { decompress } from 'lz4js';
 import { expect } from 'vitest';
-import { craftingKey } from '../../src/actors/crafting';
-import { craftingQueueKey } from '../../src/actors/crafting-queue';
+import { craftingKey, craftingQueueKey } from '../../src/actors/keys';
 import { type Body, call, nextIp, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from '../support/api';
 import type { Frame } from '../support/sockets';
 

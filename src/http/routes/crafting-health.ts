@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { craftingActor, craftingQueueActor, HEALTH_LIMITER_KEY, HEALTH_PROBE_TENANT, rateLimiterActor } from '../../actors/keys';
 import { verifyAccessToken } from '../../auth/tokens';
 import { type MetricFamily, renderPrometheus, type Sample, sumSamples } from '../../core/metrics';
 import { countSessionsByStatus, readActorMetrics } from '../../db/crafting';
@@ -28,9 +29,9 @@ interface ServiceHealth {
 /** The services this Worker can check, by the names clients ask for. */
 const PROBES: Record<string, (env: Env) => Promise<unknown>> = {
   d1: (env) => env.DB.prepare('SELECT 1').first(),
-  actors: (env) => env.RATE_LIMITER.getByName('health').ping(),
-  crafting: (env) => env.CRAFTING.getByName('health:probe').ping(),
-  queue: (env) => env.CRAFTING_QUEUE.getByName('health:probe').ping(),
+  actors: (env) => rateLimiterActor(env, HEALTH_LIMITER_KEY).ping(),
+  crafting: (env) => craftingActor(env, HEALTH_PROBE_TENANT, 'probe').ping(),
+  queue: (env) => craftingQueueActor(env, HEALTH_PROBE_TENANT, 'probe').ping(),
   metrics: (env) => env.DB.prepare('SELECT COUNT(*) AS n FROM crafting_metrics').first(),
   // The runtime's WebSocket: a message round trip over a local pair.
   websocket: async () => {

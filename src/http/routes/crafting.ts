@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { CRAFTING_ID_PATTERN, craftingKey, UDP_DIALECT } from '../../actors/crafting';
-import { craftingQueueKey } from '../../actors/crafting-queue';
+import { UDP_DIALECT } from '../../actors/crafting';
+import { CRAFTING_ID_PATTERN, craftingActor, craftingQueueActor } from '../../actors/keys';
 import type { Identity } from '../../auth/identity';
 import { actorIdentity, forwardRequest } from '../../core/forward';
 import { QUEUE_DIALECT, SESSION_DIALECT } from '../../dialects/crafting';
@@ -42,9 +42,8 @@ export function pathId(value: string | undefined, field: string): string {
 }
 
 export const sessionActor = (c: Context<AppEnv>, tenantId: string, sessionId: string) =>
-  c.env.CRAFTING.getByName(craftingKey(tenantId, sessionId));
-const queueActor = (c: Context<AppEnv>, tenantId: string, playerId: string) =>
-  c.env.CRAFTING_QUEUE.getByName(craftingQueueKey(tenantId, playerId));
+  craftingActor(c.env, tenantId, sessionId);
+const queueActor = (c: Context<AppEnv>, tenantId: string, playerId: string) => craftingQueueActor(c.env, tenantId, playerId);
 
 /** A player's queue and materials: the player, or an admin or service of the tenant. */
 function assertPlayerAccess(identity: Identity, playerId: string, roles: Identity['role'][] = ['admin', 'service']): void {
