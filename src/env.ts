@@ -2,6 +2,7 @@ import type { Chunk } from './actors/chunk';
 import type { Crafting } from './actors/crafting';
 import type { CraftingQueue } from './actors/crafting-queue';
 import type { EventBus } from './actors/event-bus';
+import type { Hub } from './actors/hub';
 import type { Metrics } from './actors/metrics';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
@@ -23,6 +24,7 @@ export interface Env {
   RECONCILIATION: DurableObjectNamespace<Reconciliation>;
   /** Service-wide gauges for /health (key `global`). */
   METRICS: DurableObjectNamespace<Metrics>;
+  HUB: DurableObjectNamespace<Hub>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
@@ -32,6 +34,8 @@ export interface Env {
   METRICS_TOKEN?: string;
   /** Roles whose access tokens may read `GET /metrics` (comma-separated); default `service,admin`. */
   METRICS_ROLES?: string;
+  /** Socket.IO hub shard actors (1-64, default 4): sessions are spread over them. */
+  HUB_SHARDS?: string;
   /** Secrets. */
   JWT_SECRET: string;
   ADMIN_USERNAME?: string;

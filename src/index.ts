@@ -6,6 +6,7 @@ export { Chunk } from './actors/chunk';
 export { Crafting } from './actors/crafting';
 export { CraftingQueue } from './actors/crafting-queue';
 export { EventBus } from './actors/event-bus';
+export { Hub } from './actors/hub';
 export { Metrics } from './actors/metrics';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';

@@ -55,6 +55,8 @@ export const METRICS_KEY = 'global';
 
 /** The "tenant" `/health` probes the event bus and reconciliation actors with: not a valid tenant id, so no tenant's state is touched. */
 export const HEALTH_PROBE_TENANT = '__health__';
+/** A Socket.IO hub shard (seed 003): tenant-free, `hub:<n>`; sessions carry the shard in their sid, sockets their tenant. */
+export const hubShardKey = (index: number): string => `hub:${index}`;
 
 /** A rate limiter counting one authenticated user of a tenant (REST and the game socket share it). */
 export const userLimiterKey = (tenantId: string, userId: string): string => `user:${tenantId}:${userId}`;
@@ -90,6 +92,7 @@ export const craftingQueueActor = (env: Env, tenantId: string, playerId: string)
   env.CRAFTING_QUEUE.getByName(craftingQueueKey(tenantId, playerId));
 
 export const metricsActor = (env: Pick<Env, 'METRICS'>) => env.METRICS.getByName(METRICS_KEY);
+export const hubActor = (env: Env, index: number) => env.HUB.getByName(hubShardKey(index));
 
 /** `key` is one of `userLimiterKey`, `tenantLimiterKey`, `ipLimiterKey` or `HEALTH_LIMITER_KEY`. */
 export const rateLimiterActor = (env: Env, key: string) => env.RATE_LIMITER.getByName(key);
