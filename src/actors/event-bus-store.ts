@@ -1,4 +1,7 @@
-import type { BusEvent, GroupConfig, StoredEvent } from '../domain/event-bus';
+import { type BusEvent, type GroupConfig, type GroupInfo, matchesTypes, type StoredEvent } from '../domain/event-bus';
+
+/** Rows a pull or a handler run scans at most for first deliveries, so one call stays short. */
+const DELIVERY_SCAN_MAX = 4096;
 
 /**
  * The event bus's state in its actor's SQLite, durable the moment a call returns: the stream (position, eventId,
@@ -373,5 +376,78 @@ export class EventBusStore {
 
   deadLetterCount(group: string): number {
     return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM bus_dead_letters WHERE grp = ?', group).one().n;
+  }
+
+  /** A group as the API shows it: its settings, cursor, and pending and dead-letter counts. */
+  info(g: GroupRow): GroupInfo {
+    return {
+      name: g.name,
+      kind: g.kind,
+      eventTypes: g.eventTypes,
+      startPosition: g.startPosition,
+      ackWaitMs: g.ackWaitMs,
+      maxDeliveries: g.maxDeliveries,
+      cursor: g.cursor,
+      pending: this.pendingCount(g.name),
+      deadLetters: this.deadLetterCount(g.name),
+      subscriptionId: g.subscriptionId,
+      createdAt: new Date(g.createdAt).toISOString(),
+    };
+  }
+
+  /**
+   * Picks up to `size` deliveries for group `g` (call inside a transaction): due pending entries first (those past
+   * their last delivery go to the dead letters instead), then first deliveries from the group's cursor on.
+   */
+  deliver<T>(g: GroupRow, size: number, now: number, take: (row: PendingRow, event: BusEvent, deliveries: number) => T): T[] {
+    const out: T[] = [];
+    for (const row of this.due(g.name, now, size)) {
+      const event = this.eventOf(row);
+      if (!event) continue;
+      if (row.deliveries >= g.maxDeliveries) {
+        this.kill(row, 'max_deliveries', now);
+        continue;
+      }
+      out.push(take(row, event, row.deliveries + 1));
+    }
+    let cursor = g.cursor;
+    let scanned = 0;
+    while (out.length < size && scanned < DELIVERY_SCAN_MAX) {
+      const batch = this.typesAfter(cursor, 256);
+      if (batch.length === 0) break;
+      for (const { position, eventType } of batch) {
+        scanned++;
+        cursor = position;
+        if (!matchesTypes(g.eventTypes, eventType)) continue;
+        const event = this.byPosition(position)?.event;
+        if (!event) continue;
+        out.push(
+          take({ group: g.name, position, consumer: null, deliveries: 0, leaseId: null, dueAt: now, state: 'waiting' }, event, 1),
+        );
+        if (out.length >= size) break;
+      }
+    }
+    if (cursor !== g.cursor) this.setCursor(g.name, cursor);
+    return out;
+  }
+
+  eventOf(row: PendingRow): BusEvent | null {
+    const event = this.byPosition(row.position)?.event ?? this.replayedEvent(row.group, row.position);
+    if (!event) {
+      // Retention never drops a pending event; a row without one is dropped with a log line rather than wedging the group.
+      console.error(`event bus: pending ${row.group}@${row.position} has no event`);
+      this.removePending(row.group, row.position);
+    }
+    return event;
+  }
+
+  kill(row: PendingRow, reason: DeadLetter['reason'], now: number): void {
+    const event = this.eventOf(row);
+    if (event) this.deadLetter(row, event, reason, now);
+  }
+
+  lettersAt(group: string, positions: number[]): DeadLetter[] {
+    const wanted = new Set(positions);
+    return this.deadLetters(group, 100_000).filter((l) => wanted.has(l.position));
   }
 }

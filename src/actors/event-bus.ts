@@ -1,14 +1,19 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
+  type AckResult,
+  AppendRate,
   type BusEvent,
+  type BusPoll,
+  type BusStats,
   GROUP_BOUNDS,
-  type GroupConfig,
+  type GroupInfo,
   handlerRetryDelayMs,
   LIMITS,
-  matchesTypes,
+  nextWake,
   type Published,
   type PublishInput,
-  parsePositionCursor,
+  type PullMessage,
+  pollStart,
   positionCursor,
   RETENTION,
   retentionFloor,
@@ -22,49 +27,7 @@ import { type DeadLetter, EventBusStore, type GroupRow, type PendingRow } from '
 import { handlerFor } from './event-handlers';
 import { GaugeReporter } from './metrics';
 
-/** `{ events, hasMore, nextEventId }` as seed 003 shows it, plus the flag of a reference that could not be honoured. */
-export interface BusPoll {
-  events: BusEvent[];
-  hasMore: boolean;
-  /** Pass it as `lastEventId` next time: the last event returned, or `pos:<n>` when none was. */
-  nextEventId: string;
-  /** Set when `lastEventId` was unknown, not readable by the caller, or older than retention: the page starts at the oldest retained event. */
-  truncated?: true;
-  reason?: 'unknown_event_id' | 'expired';
-  /** The oldest retained stream position (with `truncated`). */
-  oldestPosition?: number;
-}
-
-export interface GroupInfo extends GroupConfig {
-  cursor: number;
-  pending: number;
-  deadLetters: number;
-  subscriptionId: string | null;
-  createdAt: string;
-}
-
-export interface PullMessage {
-  leaseId: string;
-  attempts: number;
-  position: number;
-  event: BusEvent;
-}
-
-export interface AckResult {
-  acked: string[];
-  nacked: string[];
-  terminated: string[];
-  /** Lease ids that are no longer held (acked before, redelivered under another lease, or never issued). */
-  unknown: string[];
-}
-
-export interface BusStats {
-  head: number;
-  retained: number;
-  groups: number;
-  /** Events appended per second over the last 10 s (in this actor's memory since it last started). */
-  eventsPerSecond: number;
-}
+export type { AckResult, BusPoll, BusStats, GroupInfo, PullMessage };
 
 /**
  * What `EventBus[K]` answers, as its callers see it: RPC stub types cannot express `unknown` payloads, so callers
@@ -72,13 +35,8 @@ export interface BusStats {
  */
 export type BusAnswer<K extends keyof EventBus> = EventBus[K] extends (...args: never[]) => Promise<infer R> ? R : never;
 
-/** Rows a pull or a handler run scans at most for first deliveries, so one call stays short. */
-const SCAN_MAX = 4096;
 /** Handler deliveries one alarm runs per group; more wake the alarm again at once. */
 const HANDLER_BATCH = 100;
-const RATE_WINDOW_S = 10;
-/** How soon a handler group whose callback this isolate does not know is looked at again. */
-const HANDLER_MISSING_RETRY_MS = 30_000;
 /** Appends between two retention passes on the publish path (the alarm also runs one on the age bound). */
 const RETENTION_EVERY = 1000;
 
@@ -95,8 +53,8 @@ export class EventBus extends DurableObject<Env> {
   /** Alarm time this instance set; undefined = not read yet. */
   private alarmAt: number | null | undefined;
   private appendsSinceRetention = 0;
-  /** Appends per second, for `stats()`: [epoch second, count] pairs of the last few seconds. */
-  private readonly rate: Array<[number, number]> = [];
+  /** Appends per second, for `stats()`. */
+  private readonly rate = new AppendRate();
   private gauges: GaugeReporter | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -141,10 +99,10 @@ export class EventBus extends DurableObject<Env> {
         }),
       );
       const fresh = published.filter((p) => !p.duplicate).length;
-      this.count(fresh, now);
+      this.rate.count(fresh, now);
       if (fresh > 0) {
         this.gauges ??= new GaugeReporter(this.env, `eventbus:${tenantId}`, (p) => this.ctx.waitUntil(p));
-        this.gauges.set({ eventsPerSecond: this.ratePerSecond(now) });
+        this.gauges.set({ eventsPerSecond: this.rate.perSecond(now) });
       }
       this.appendsSinceRetention += fresh;
       if (this.appendsSinceRetention >= RETENTION_EVERY) this.retain(now);
@@ -159,22 +117,11 @@ export class EventBus extends DurableObject<Env> {
     const size = Math.min(Math.max(1, Math.floor(limit)), LIMITS.pollMax);
     const head = this.store.head();
     const oldestPosition = this.store.oldest()?.position ?? head + 1;
-    let after = 0;
-    let reason: BusPoll['reason'];
-    if (lastEventId !== undefined && lastEventId !== '') {
-      const position = parsePositionCursor(lastEventId);
-      if (position !== null) {
-        if (position > head) reason = 'unknown_event_id';
-        else if (position < oldestPosition - 1) reason = 'expired';
-        else after = position;
-      } else {
-        const known = this.store.byEventId(lastEventId);
-        // Another user's direct message is as unknown to this caller as an id never published.
-        if (known && visibleTo(known.audience, userId)) after = known.position;
-        else reason = 'unknown_event_id';
-      }
-      if (reason) after = oldestPosition - 1;
-    }
+    const { after, reason } = pollStart(lastEventId, head, oldestPosition, (id) => {
+      const known = this.store.byEventId(id);
+      // Another user's direct message is as unknown to this caller as an id never published.
+      return known && visibleTo(known.audience, userId) ? known.position : null;
+    });
     const rows = this.store.visibleAfter(after, userId, size + 1);
     const page = rows.slice(0, size);
     const last = page[page.length - 1];
@@ -191,7 +138,7 @@ export class EventBus extends DurableObject<Env> {
       head: this.store.head(),
       retained: this.store.count(),
       groups: this.store.groups().length,
-      eventsPerSecond: this.ratePerSecond(Date.now()),
+      eventsPerSecond: this.rate.perSecond(Date.now()),
     };
   }
 
@@ -250,11 +197,11 @@ export class EventBus extends DurableObject<Env> {
 
   async groupInfo(name: string): Promise<GroupInfo | null> {
     const g = this.store.group(name);
-    return g ? this.info(g) : null;
+    return g ? this.store.info(g) : null;
   }
 
   async listGroups(): Promise<GroupInfo[]> {
-    return this.store.groups().map((g) => this.info(g));
+    return this.store.groups().map((g) => this.store.info(g));
   }
 
   /** A group's pending list (owner, delivery count, lease), oldest first. */
@@ -283,7 +230,7 @@ export class EventBus extends DurableObject<Env> {
       const lease = Math.min(Math.max(leaseMs ?? g.ackWaitMs, GROUP_BOUNDS.leaseMsMin), GROUP_BOUNDS.ackWaitMsMax);
       const size = Math.min(Math.max(1, Math.floor(batchSize)), LIMITS.pullBatchMax);
       const messages = this.ctx.storage.transactionSync(() =>
-        this.deliver(g, size, now, (row, event, deliveries) => {
+        this.store.deliver(g, size, now, (row, event, deliveries) => {
           const leaseId = `lease_${crypto.randomUUID()}`;
           this.store.lease(g.name, row.position, consumer, leaseId, now + lease, deliveries);
           return { leaseId, attempts: deliveries, position: row.position, event };
@@ -320,14 +267,14 @@ export class EventBus extends DurableObject<Env> {
         for (const { leaseId, delayMs } of settle.nacks ?? []) {
           const row = held(leaseId);
           if (!row) continue;
-          if (row.deliveries >= g.maxDeliveries) this.kill(row, 'max_deliveries', now);
+          if (row.deliveries >= g.maxDeliveries) this.store.kill(row, 'max_deliveries', now);
           else this.store.release(group, row.position, now + Math.max(0, delayMs ?? 0));
           result.nacked.push(leaseId);
         }
         for (const leaseId of settle.terminate ?? []) {
           const row = held(leaseId);
           if (!row) continue;
-          this.kill(row, 'terminated', now);
+          this.store.kill(row, 'terminated', now);
           result.terminated.push(leaseId);
         }
       });
@@ -350,7 +297,7 @@ export class EventBus extends DurableObject<Env> {
     return toReply(async () => {
       if (!this.store.group(group)) throw notFound(group);
       const now = Date.now();
-      const letters = positions === null ? this.store.deadLetters(group, 100_000) : this.lettersAt(group, positions);
+      const letters = positions === null ? this.store.deadLetters(group, 100_000) : this.store.lettersAt(group, positions);
       this.ctx.storage.transactionSync(() => {
         for (const letter of letters) {
           this.store.replay(group, letter.position, letter.event, now);
@@ -395,84 +342,7 @@ export class EventBus extends DurableObject<Env> {
     }
     const cursor = existing ? existing.cursor : config.startPosition === 'new' ? this.store.head() : 0;
     this.store.upsertGroup(config, cursor, subscriptionId, Date.now());
-    return { group: this.info(this.store.group(config.name) as GroupRow), created: !existing };
-  }
-
-  private info(g: GroupRow): GroupInfo {
-    return {
-      name: g.name,
-      kind: g.kind,
-      eventTypes: g.eventTypes,
-      startPosition: g.startPosition,
-      ackWaitMs: g.ackWaitMs,
-      maxDeliveries: g.maxDeliveries,
-      cursor: g.cursor,
-      pending: this.store.pendingCount(g.name),
-      deadLetters: this.store.deadLetterCount(g.name),
-      subscriptionId: g.subscriptionId,
-      createdAt: new Date(g.createdAt).toISOString(),
-    };
-  }
-
-  /**
-   * Picks up to `size` deliveries for group `g` (call inside a transaction): due pending entries first (those past
-   * their last delivery go to the dead letters instead), then first deliveries from the group's cursor on.
-   */
-  private deliver<T>(
-    g: GroupRow,
-    size: number,
-    now: number,
-    take: (row: PendingRow, event: BusEvent, deliveries: number) => T,
-  ): T[] {
-    const out: T[] = [];
-    for (const row of this.store.due(g.name, now, size)) {
-      const event = this.eventOf(row);
-      if (!event) continue;
-      if (row.deliveries >= g.maxDeliveries) {
-        this.kill(row, 'max_deliveries', now);
-        continue;
-      }
-      out.push(take(row, event, row.deliveries + 1));
-    }
-    let cursor = g.cursor;
-    let scanned = 0;
-    while (out.length < size && scanned < SCAN_MAX) {
-      const batch = this.store.typesAfter(cursor, 256);
-      if (batch.length === 0) break;
-      for (const { position, eventType } of batch) {
-        scanned++;
-        cursor = position;
-        if (!matchesTypes(g.eventTypes, eventType)) continue;
-        const event = this.store.byPosition(position)?.event;
-        if (!event) continue;
-        out.push(
-          take({ group: g.name, position, consumer: null, deliveries: 0, leaseId: null, dueAt: now, state: 'waiting' }, event, 1),
-        );
-        if (out.length >= size) break;
-      }
-    }
-    if (cursor !== g.cursor) this.store.setCursor(g.name, cursor);
-    return out;
-  }
-
-  private eventOf(row: PendingRow): BusEvent | null {
-    const event = this.store.byPosition(row.position)?.event ?? this.store.replayedEvent(row.group, row.position);
-    if (!event) {
-      // Retention never drops a pending event; a row without one is dropped with a log line rather than wedging the group.
-      console.error(`event bus: pending ${row.group}@${row.position} has no event`);
-      this.store.removePending(row.group, row.position);
-    }
-    return event;
-  }
-
-  private kill(row: PendingRow, reason: DeadLetter['reason'], now: number): void {
-    const event = this.eventOf(row);
-    if (event) this.store.deadLetter(row, event, reason, now);
-  }
-
-  private lettersAt(group: string, positions: number[]): DeadLetter[] {
-    const wanted = new Set(positions);
-    return this.store.deadLetters(group, 100_000).filter((l) => wanted.has(l.position));
+    return { group: this.store.info(this.store.group(config.name) as GroupRow), created: !existing };
   }
 
   /** Expired leases: past the group's last delivery they become dead letters, else they wait for redelivery. */
@@ -482,7 +352,7 @@ export class EventBus extends DurableObject<Env> {
       for (const row of this.store.expiredLeases(now, 10_000)) {
         const g = groups.get(row.group);
         if (!g) continue;
-        if (row.deliveries >= g.maxDeliveries) this.kill(row, 'max_deliveries', now);
+        if (row.deliveries >= g.maxDeliveries) this.store.kill(row, 'max_deliveries', now);
         else this.store.release(row.group, row.position, row.dueAt);
       }
     });
@@ -497,7 +367,7 @@ export class EventBus extends DurableObject<Env> {
       // Not registered in this isolate: deliver nothing (no attempt is spent); `syncAlarm` looks again later.
       if (!handler) continue;
       const batch = this.ctx.storage.transactionSync(() =>
-        this.deliver(g, HANDLER_BATCH, now, (row, event, deliveries) => {
+        this.store.deliver(g, HANDLER_BATCH, now, (row, event, deliveries) => {
           // Leased for the ack wait: if this actor dies mid-handler the alarm finds the lease expired and retries.
           this.store.lease(g.name, row.position, 'handler', `lease_${crypto.randomUUID()}`, now + g.ackWaitMs, deliveries);
           return { position: row.position, event, deliveries };
@@ -518,7 +388,7 @@ export class EventBus extends DurableObject<Env> {
             dueAt: now,
             state: 'leased' as const,
           };
-          if (item.deliveries >= g.maxDeliveries) this.kill(row, 'max_deliveries', Date.now());
+          if (item.deliveries >= g.maxDeliveries) this.store.kill(row, 'max_deliveries', Date.now());
           else this.store.release(g.name, item.position, Date.now() + handlerRetryDelayMs(item.deliveries));
         }
       }
@@ -539,21 +409,16 @@ export class EventBus extends DurableObject<Env> {
 
   /** Points the alarm at the next thing due: a lease or redelivery, handler work, or the oldest event's expiry. */
   private async syncAlarm(now: number, force = false): Promise<void> {
-    const candidates: number[] = [];
-    const head = this.store.head();
     const tenantId = this.tenantId();
-    const groups = new Map(this.store.groups().map((g) => [g.name, g]));
-    // A handler group whose callback this isolate lacks is looked at again later, not in a loop.
-    const stalled = (name: string) => groups.get(name)?.kind === 'handler' && !handlerFor(tenantId, name);
-    for (const { group, dueAt } of this.store.nextDuePerGroup()) {
-      candidates.push(stalled(group) ? Math.max(dueAt, now + HANDLER_MISSING_RETRY_MS) : dueAt);
-    }
-    for (const g of groups.values()) {
-      if (g.kind === 'handler' && g.cursor < head) candidates.push(stalled(g.name) ? now + HANDLER_MISSING_RETRY_MS : now);
-    }
     const oldest = this.store.oldest();
-    if (oldest) candidates.push(Date.parse(oldest.event.timestamp) + RETENTION.maxAgeMs);
-    const next = candidates.length ? Math.max(now, Math.min(...candidates)) : null;
+    const next = nextWake({
+      now,
+      head: this.store.head(),
+      groups: this.store.groups(),
+      dues: this.store.nextDuePerGroup(),
+      oldestAt: oldest ? Date.parse(oldest.event.timestamp) : null,
+      hasHandler: (name) => handlerFor(tenantId, name) !== undefined,
+    });
     if (this.alarmAt === undefined || force) this.alarmAt = await this.ctx.storage.getAlarm();
     if (next === null) {
       if (this.alarmAt !== null) await this.ctx.storage.deleteAlarm();
@@ -564,21 +429,5 @@ export class EventBus extends DurableObject<Env> {
     if (this.alarmAt === next) return;
     await this.ctx.storage.setAlarm(next);
     this.alarmAt = next;
-  }
-
-  /** Appends per second over the last RATE_WINDOW_S seconds, one decimal. */
-  private ratePerSecond(now: number): number {
-    const second = Math.floor(now / 1000);
-    const recent = this.rate.filter(([s]) => s > second - RATE_WINDOW_S && s <= second).reduce((n, [, c]) => n + c, 0);
-    return Math.round((recent / RATE_WINDOW_S) * 10) / 10;
-  }
-
-  private count(n: number, now: number): void {
-    if (n === 0) return;
-    const second = Math.floor(now / 1000);
-    const last = this.rate[this.rate.length - 1];
-    if (last && last[0] === second) last[1] += n;
-    else this.rate.push([second, n]);
-    while (this.rate.length > RATE_WINDOW_S + 1) this.rate.shift();
   }
 }

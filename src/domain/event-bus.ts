@@ -240,3 +240,129 @@ export function parsePositionCursor(cursor: string): number | null {
   const m = /^pos:(\d{1,15})$/.exec(cursor);
   return m ? Number(m[1]) : null;
 }
+
+/** `{ events, hasMore, nextEventId }` as seed 003 shows it, plus the flag of a reference that could not be honoured. */
+export interface BusPoll {
+  events: BusEvent[];
+  hasMore: boolean;
+  /** Pass it as `lastEventId` next time: the last event returned, or `pos:<n>` when none was. */
+  nextEventId: string;
+  /** Set when `lastEventId` was unknown, not readable by the caller, or older than retention: the page starts at the oldest retained event. */
+  truncated?: true;
+  reason?: 'unknown_event_id' | 'expired';
+  /** The oldest retained stream position (with `truncated`). */
+  oldestPosition?: number;
+}
+
+export interface GroupInfo extends GroupConfig {
+  cursor: number;
+  pending: number;
+  deadLetters: number;
+  subscriptionId: string | null;
+  createdAt: string;
+}
+
+export interface PullMessage {
+  leaseId: string;
+  attempts: number;
+  position: number;
+  event: BusEvent;
+}
+
+export interface AckResult {
+  acked: string[];
+  nacked: string[];
+  terminated: string[];
+  /** Lease ids that are no longer held (acked before, redelivered under another lease, or never issued). */
+  unknown: string[];
+}
+
+export interface BusStats {
+  head: number;
+  retained: number;
+  groups: number;
+  /** Events appended per second over the last 10 s (in this actor's memory since it last started). */
+  eventsPerSecond: number;
+}
+
+/** Events appended per second over a short window, for `stats()` and the gauges (kept in memory: [epoch second, count]). */
+export class AppendRate {
+  static readonly WINDOW_S = 10;
+  private readonly seconds: Array<[number, number]> = [];
+
+  /** Appends per second over the last WINDOW_S seconds, one decimal. */
+  perSecond(now: number): number {
+    const second = Math.floor(now / 1000);
+    const w = AppendRate.WINDOW_S;
+    const recent = this.seconds.filter(([s]) => s > second - w && s <= second).reduce((n, [, c]) => n + c, 0);
+    return Math.round((recent / w) * 10) / 10;
+  }
+
+  count(n: number, now: number): void {
+    if (n === 0) return;
+    const second = Math.floor(now / 1000);
+    const last = this.seconds[this.seconds.length - 1];
+    if (last && last[0] === second) last[1] += n;
+    else this.seconds.push([second, n]);
+    while (this.seconds.length > AppendRate.WINDOW_S + 1) this.seconds.shift();
+  }
+}
+
+/**
+ * Where a poll starts after `lastEventId` (an eventId or `pos:<n>`; none = from the oldest retained): `after` is the
+ * position to read after, `reason` set when the reference could not be honoured (the page then starts at the oldest
+ * retained event). `visiblePosition` answers an eventId's position when the caller may read it, else null.
+ */
+export function pollStart(
+  lastEventId: string | undefined,
+  head: number,
+  oldestPosition: number,
+  visiblePosition: (eventId: string) => number | null,
+): { after: number; reason: BusPoll['reason'] } {
+  let after = 0;
+  let reason: BusPoll['reason'];
+  if (lastEventId !== undefined && lastEventId !== '') {
+    const position = parsePositionCursor(lastEventId);
+    if (position !== null) {
+      if (position > head) reason = 'unknown_event_id';
+      else if (position < oldestPosition - 1) reason = 'expired';
+      else after = position;
+    } else {
+      const known = visiblePosition(lastEventId);
+      if (known !== null) after = known;
+      else reason = 'unknown_event_id';
+    }
+    if (reason) after = oldestPosition - 1;
+  }
+  return { after, reason };
+}
+
+/** How soon a handler group whose callback this isolate does not know is looked at again. */
+export const HANDLER_MISSING_RETRY_MS = 30_000;
+
+/**
+ * When the bus's alarm should next run: the earliest lease expiry or redelivery, handler work on new events, or the
+ * oldest event's age-out; null when nothing is due. A handler group whose callback this isolate lacks is looked at
+ * again later, not in a loop.
+ */
+export function nextWake(input: {
+  now: number;
+  head: number;
+  groups: ReadonlyArray<{ name: string; kind: string; cursor: number }>;
+  dues: ReadonlyArray<{ group: string; dueAt: number }>;
+  oldestAt: number | null;
+  hasHandler: (group: string) => boolean;
+}): number | null {
+  const { now, head } = input;
+  const candidates: number[] = [];
+  const groups = new Map(input.groups.map((g) => [g.name, g]));
+  const stalled = (name: string) => groups.get(name)?.kind === 'handler' && !input.hasHandler(name);
+  for (const { group, dueAt } of input.dues) {
+    candidates.push(stalled(group) ? Math.max(dueAt, now + HANDLER_MISSING_RETRY_MS) : dueAt);
+  }
+  for (const g of groups.values()) {
+    if (g.kind === 'handler' && g.cursor < head) candidates.push(stalled(g.name) ? now + HANDLER_MISSING_RETRY_MS : now);
+  }
+  if (input.oldestAt !== null) candidates.push(input.oldestAt + RETENTION.maxAgeMs);
+  return candidates.length ? Math.max(now, Math.min(...candidates)) : null;
+}
