@@ -1,6 +1,16 @@
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
-import { ApiError } from '../errors';
+import type { CraftingProgressData } from '../domain/crafting';
+import { ApiError, type ErrorBody } from '../errors';
+import {
+  HEADER_BYTES,
+  MAX_PACKET_BYTES,
+  MIN_PACKET_BYTES,
+  TOKEN_BYTES,
+  toFixed16,
+  UDP_VERSION,
+  type UdpProgressState,
+} from './crafting-udp';
 
 /**
  * Seed 002's crafting WebSockets as dialects over the actor core.
@@ -193,3 +203,94 @@ export function createQueueDialect(host: CraftingQueueHost): Dialect {
     frameName: (frame) => String((frame as { type?: unknown }).type ?? 'message'),
   };
 }
+
+// ---- the UDP-style sync: its binary WebSocket variant and its HTTP answers ----------------------------------------
+
+/** The binary WebSocket variant of the sync: UDP packets as binary frames (`Sec-WebSocket-Protocol: crafting-udp.v1`). */
+export const UDP_DIALECT = 'crafting-udp';
+
+/**
+ * The binary watchers' dialect: the session dialect, with packets of up to MAX_PACKET_BYTES, a `udp_connected` frame
+ * carrying the sync parameters (`accepted` runs as the watcher is accepted), and no JSON events (they get packets).
+ */
+export function createUdpDialect(
+  session: Dialect,
+  sessionId: () => string,
+  accepted: (conn: Connection) => ReturnType<typeof udpParameters>,
+): Dialect {
+  return {
+    ...session,
+    name: UDP_DIALECT,
+    limits: { ...session.limits, maxMessageBytes: MAX_PACKET_BYTES },
+    connected: (_api, conn) => {
+      const params = accepted(conn);
+      return sessionFrame('udp_connected', sessionId(), params);
+    },
+    renderEvent: () => null,
+  };
+}
+
+/** What `connect` negotiates. */
+export interface UdpConnectRequest {
+  version?: number;
+  maxPacketSize?: number;
+  keyframeInterval?: number;
+  keyframeIntervalMs?: number;
+}
+
+export interface UdpConnectAnswer {
+  sessionId: string;
+  peerId: string;
+  sessionToken: string;
+  tokenExpiresAt: string;
+  tokenTtlMs: number;
+  version: number;
+  maxPacketSize: number;
+  keyframeInterval: number;
+  keyframeIntervalMs: number;
+  headerBytes: number;
+  tickHz: number;
+}
+
+/** What a UDP packet over HTTP gets back: the downstream packet, or why it was dropped. */
+export type UdpAnswer =
+  | { kind: 'packet'; bytes: Uint8Array }
+  | { kind: 'dropped'; reason: 'stale' | 'duplicate' }
+  | { kind: 'error'; error: ErrorBody };
+
+export const udpError = (
+  code: 'INVALID_REQUEST' | 'AUTHENTICATION_REQUIRED' | 'PAYLOAD_TOO_LARGE' | 'RATE_LIMIT_EXCEEDED' | 'AUTHORIZATION_FAILED',
+  message: string,
+  issue: string,
+  extra: Record<string, unknown> = {},
+): UdpAnswer => ({
+  kind: 'error',
+  error: new ApiError(code, message, { details: { issue, ...extra } }).toBody(),
+});
+
+/** A binary watcher's error: a JSON `error` frame beside its binary packets. */
+export const udpErrorFrame = (sessionId: string, error: Pick<ErrorBody, 'error' | 'message' | 'details'>) =>
+  JSON.stringify(sessionFrame('error', sessionId, { code: error.error, message: error.message, details: error.details }));
+
+/** The sync parameters a binary watcher gets in its `udp_connected` frame. */
+export const udpParameters = (keyframeInterval: number, keyframeIntervalMs: number, tickMs: number) => ({
+  version: UDP_VERSION,
+  headerBytes: HEADER_BYTES,
+  tokenBytes: TOKEN_BYTES,
+  keyframeInterval,
+  keyframeIntervalMs,
+  tickHz: Math.round(1000 / tickMs),
+  packetSize: { min: MIN_PACKET_BYTES, max: MAX_PACKET_BYTES },
+});
+
+/** A session's progress as the progress channel carries it (fixed-point fractions, whole milliseconds). */
+export const udpProgressState = (p: CraftingProgressData): UdpProgressState => ({
+  status: p.status,
+  stageIndex: p.stageIndex,
+  stageCount: p.stageCount,
+  progress: toFixed16(p.progress),
+  stageProgress: toFixed16(p.stageProgress),
+  elapsedMs: Math.round(p.elapsedMs),
+  remainingMs: Math.round(p.remainingMs),
+  quality: p.quality,
+});

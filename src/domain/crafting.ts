@@ -517,3 +517,37 @@ export function progressOf(session: CraftingSession, now: number): CraftingProgr
     failureReason: s.failureReason,
   };
 }
+
+/** What the player's queue must hear about a session's change: it finished (and what the player gained), or it moved. */
+export type QueueNews =
+  | { kind: 'finished'; status: 'completed' | 'cancelled' | 'failed'; gained: Materials }
+  | { kind: 'report'; status: 'running' | 'paused'; remainingMs: number };
+
+export function queueNews(before: CraftingSession, after: CraftingSession, now: number): QueueNews | null {
+  if (isFinished(after.status) && !isFinished(before.status)) {
+    const gained =
+      after.status === 'completed' && after.output ? { [after.output.itemId]: after.output.quantity } : after.returned;
+    return { kind: 'finished', status: after.status as 'completed' | 'cancelled' | 'failed', gained };
+  }
+  if (
+    (after.status === 'running' || after.status === 'paused') &&
+    (before.status !== after.status || before.stageIndex !== after.stageIndex)
+  ) {
+    return { kind: 'report', status: after.status, remainingMs: progressOf(after, now).remainingMs };
+  }
+  return null;
+}
+
+/** The `material_notification` data: whether the session's inputs are there, what is missing, the materials as last told. */
+export const materialNotice = (
+  status: 'waiting' | 'available',
+  missing: Materials,
+  copy: { materials: Materials; version: number } | null,
+  sessionStatus: SessionStatus | undefined,
+) => ({
+  status,
+  missing,
+  materials: copy?.materials ?? {},
+  version: copy?.version ?? 0,
+  sessionStatus,
+});
