@@ -165,22 +165,22 @@ export class Crafting extends RealtimeActor {
   /** The queue cannot start this session yet: material availability notice with what is missing. */
   async waitingFor(missing: Materials, materials: MaterialsCopy): Promise<void> {
     if (!this.current || isFinished(this.current.session.status)) return;
-    const since = Date.now();
-    this.setMaterials(materials);
-    this.publish([{ scope: this.sessionId, type: 'material_notification', data: this.notice('waiting', missing) }]);
-    this.link.push(undefined, since);
-    this.delivered('ws_event', since);
-    await this.reportSoon();
+    await this.notifyMaterials(materials, 'waiting', missing);
   }
 
   /** The player's materials changed: material availability notice. */
   async materialsChanged(materials: MaterialsCopy, missing: Materials): Promise<void> {
     if (!this.current || isFinished(this.current.session.status)) return;
     if (this.materialsCopy && materials.version < this.materialsCopy.version) return;
+    await this.notifyMaterials(materials, Object.keys(missing).length ? 'waiting' : 'available', missing);
+  }
+
+  /** Takes the materials copy and tells every watcher (JSON and binary) whether the session's inputs are there. */
+  private async notifyMaterials(materials: MaterialsCopy, status: 'waiting' | 'available', missing: Materials): Promise<void> {
     const since = Date.now();
     this.setMaterials(materials);
-    const status = Object.keys(missing).length ? 'waiting' : 'available';
-    this.publish([{ scope: this.sessionId, type: 'material_notification', data: this.notice(status, missing) }]);
+    const data = materialNotice(status, missing, this.materialsCopy, this.current?.session.status);
+    this.publish([{ scope: this.sessionId, type: 'material_notification', data }]);
     this.link.push(undefined, since);
     this.delivered('ws_event', since);
     await this.reportSoon();
@@ -386,10 +386,6 @@ export class Crafting extends RealtimeActor {
     if (this.materialsCopy && copy.version < this.materialsCopy.version) return;
     this.materialsCopy = copy;
     this.store.saveMaterials(copy);
-  }
-
-  private notice(status: 'waiting' | 'available', missing: Materials) {
-    return materialNotice(status, missing, this.materialsCopy, this.current?.session.status);
   }
 
   // ---- time --------------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { UdpAnswer, UdpConnectAnswer } from '../../actors/crafting';
 import { tokenFromRequest, verifyAccessToken } from '../../auth/tokens';
 import { actorIdentity } from '../../core/forward';
+import type { UdpAnswer, UdpConnectAnswer } from '../../dialects/crafting';
 import { DEFAULT_PACKET_BYTES, MAX_PACKET_BYTES, MIN_PACKET_BYTES, UDP_VERSION } from '../../dialects/crafting-udp';
 import { ApiError, fromReply } from '../../errors';
 import type { AppEnv } from '../context';

@@ -1,10 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { UDP_DIALECT } from '../../actors/crafting';
 import { CRAFTING_ID_PATTERN, craftingActor, craftingQueueActor } from '../../actors/keys';
 import type { Identity } from '../../auth/identity';
 import { actorIdentity, forwardRequest } from '../../core/forward';
-import { QUEUE_DIALECT, SESSION_DIALECT } from '../../dialects/crafting';
+import { QUEUE_DIALECT, SESSION_DIALECT, UDP_DIALECT } from '../../dialects/crafting';
 import { MATERIAL_IDS, MAX_QUANTITY, RECIPES, STARTER_KIT, totalDurationMs } from '../../domain/crafting';
 import { DEFAULT_MAX_RUNNING, MAX_QUEUE_LENGTH } from '../../domain/crafting-queue';
 import { ApiError, fromReply, type Reply } from '../../errors';
