@@ -15,6 +15,8 @@ export interface Env {
   JWT_AUDIENCE: string;
   /** EarthRing's world seed for procedural generation (uint32, seed 000's `WORLD_SEED`); default 12345. */
   WORLD_SEED?: string;
+  /** Origins allowed by CORS, comma-separated, `*` for a port or a subdomain label (src/http/middleware/cors.ts). */
+  CORS_ORIGINS?: string;
   /** Secrets. */
   JWT_SECRET: string;
   ADMIN_USERNAME?: string;

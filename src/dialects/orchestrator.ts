@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Connection, Dialect, DialectApi } from '../core/dialect';
 import type { EventFilter } from '../core/event-log';
 import type { EventRef, LoggedEvent, ResyncResult } from '../core/protocol';
-import { ApiError, zodDetails } from '../errors';
+import { ApiError, zodDetails, zodMessage } from '../errors';
 
 /**
  * Seed 004's orchestrator stream as a dialect over the actor core: frames `{type, payload, timestamp, eventId,
@@ -100,13 +100,9 @@ export function validatePublish(items: Array<{ type: string; payload: unknown }>
     const parsed = schema.safeParse(item.payload);
     if (!parsed.success) {
       const details = zodDetails(parsed.error);
-      throw new ApiError(
-        'INVALID_REQUEST',
-        `Invalid payload for ${item.type}: ${details.field} ${parsed.error.issues[0]?.message ?? ''}`.trim(),
-        {
-          details: { ...details, index, type: item.type },
-        },
-      );
+      throw new ApiError('INVALID_REQUEST', `Invalid payload for ${item.type}: ${zodMessage(parsed.error)}`, {
+        details: { ...details, index, type: item.type },
+      });
     }
     if (JSON.stringify(parsed.data).length > PAYLOAD_MAX_BYTES) {
       throw new ApiError('PAYLOAD_TOO_LARGE', `Payload of ${item.type} is larger than ${PAYLOAD_MAX_BYTES} bytes`, {
@@ -422,7 +418,7 @@ export const orchestratorDialect: Dialect = {
 
 function invalid(error: z.ZodError): ApiError {
   const details = zodDetails(error);
-  return new ApiError('INVALID_REQUEST', `Invalid message: ${details.field} ${error.issues[0]?.message ?? ''}`.trim(), {
+  return new ApiError('INVALID_REQUEST', `Invalid message: ${zodMessage(error)}`, {
     details,
   });
 }

@@ -6,6 +6,7 @@ import type { AppEnv } from './context';
 import { apiErrorFromDomain } from './domain-error';
 import { errorResponse } from './errors';
 import { compress } from './middleware/compress';
+import { corsPolicy } from './middleware/cors';
 import { jsonBody } from './middleware/json-body';
 import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
@@ -54,6 +55,7 @@ export function createApp() {
 
   // Outermost first: compression sees the final answer; limits run before any body is read.
   app.use('*', compress());
+  app.use('*', corsPolicy()); // before every limit: preflights are answered here and spend nothing
   app.use('*', globalRateLimit);
   app.use('*', apiVersion());
   app.use('/api/auth/*', authRateLimit);
