@@ -310,14 +310,14 @@ export function view(s: OrchestratorState, scopes: readonly string[] | undefined
 
 // ---- client frames -------------------------------------------------------------------------------------------
 
-const PingFrame = z.object({
+export const PingFrame = z.object({
   type: z.literal('ping'),
   payload: z.object({ timestamp: z.union([z.string().max(100), z.number()]).optional() }).optional(),
   /** Seed 004 puts the timestamp in `payload`; a top-level one (the envelope's own field) is echoed too. */
   timestamp: z.union([z.string().max(100), z.number()]).optional(),
 });
 
-const ResyncFrame = z.object({
+export const ResyncFrame = z.object({
   type: z.literal('resync'),
   lastEventId: z.string().max(100).nullable().optional(),
   lastSequence: z.number().int().min(0).optional(),

@@ -13,6 +13,7 @@ import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
 import { demo } from './routes/demo';
+import { docs } from './routes/docs';
 import { gameWs } from './routes/game-ws';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
@@ -75,13 +76,6 @@ export function createApp() {
   app.route('/api/chunks', procgen);
   app.route('/', racing);
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'EdgeRooms',
-      version: '1.0.0',
-      description: 'REST API of EdgeRooms. Every /api path is also served under /api/v1.',
-    },
-  });
+  app.route('/', docs(app)); // last: describes every route above
   return app;
 }
