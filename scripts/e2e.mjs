@@ -3,33 +3,18 @@
 // drives headless Chromium (Debian's `chromium`, through playwright-core) against the demo page with the tests
 // in test/e2e/, stops the Worker, and closes with `e2e: N passed, N failed`. Installs Chromium with apt-get when
 // it is missing (needs root, as on CI). Every wait is bounded; the whole run is killed after RUN_TIMEOUT_MS.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { tests } from '../test/e2e/demo.e2e.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, ensureChromium } from './lib/chromium.mjs';
 import { freePort, root, startServer, stopServer, waitForServer } from './lib/worker.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RUN_TIMEOUT_MS = 150_000;
 const TEST_TIMEOUT_MS = 45_000;
 const artifacts = join(root, 'test/e2e/artifacts');
 
 const log = (...args) => console.log('[e2e]', ...args);
-
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return;
-  log(`${CHROMIUM} missing: installing Debian's chromium with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [
-    ['update', '-qq'],
-    ['install', '-y', '-qq', '--no-install-recommends', 'chromium'],
-  ]) {
-    const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (status ${r.status}); install chromium by hand`);
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is not there`);
-}
 
 function withTimeout(promise, ms, what) {
   let timer;
@@ -43,7 +28,7 @@ function withTimeout(promise, ms, what) {
 
 async function main() {
   const started = Date.now();
-  ensureChromium();
+  ensureChromium(log);
   rmSync(artifacts, { recursive: true, force: true });
   mkdirSync(artifacts, { recursive: true });
   const port = await freePort();
@@ -69,16 +54,7 @@ async function main() {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--headless',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
       timeout: 30_000,
     });
     const shared = {};

@@ -151,13 +151,13 @@ function issueRule(issue: z.core.$ZodIssue, field: string): string {
 
 /**
  * One clear sentence per failing field: `password: must be at least 8 characters long. floor: is required (a
- * number).` The same fields, in the same order, as `zodDetails(error).issues`.
+ * number).` The same fields, in the same order, as `zodDetails(error).issues`; `whole` names the value itself.
  */
-export function zodMessage(error: z.ZodError): string {
+export function zodMessage(error: z.ZodError, whole = '(body)'): string {
   const seen = new Set<string>();
   const sentences: string[] = [];
   for (const issue of error.issues) {
-    const field = issue.path.length ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? '(body)' : '(body)';
+    const field = issue.path.length ? issue.path.join('.') : whole;
     if (seen.has(field)) continue;
     seen.add(field);
     sentences.push(`${field}: ${issueRule(issue, field).replace(/\.$/, '')}.`);

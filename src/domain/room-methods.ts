@@ -177,7 +177,7 @@ export function parseMethodParams<M extends RoomMethod>(method: M, params: unkno
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 10).map((i) => ({ field: i.path.join('.') || '(params)', message: i.message }));
   const first = issues[0] ?? { field: '(params)', message: 'invalid' };
-  throw invalid(`Invalid params for ${method}: ${zodMessage(result.error)}`, {
+  throw invalid(`Invalid params for ${method}: ${zodMessage(result.error, '(params)')}`, {
     issue: 'invalid_params',
     method,
     field: first.field,

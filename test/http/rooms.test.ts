@@ -258,6 +258,7 @@ describe('methods and their events', () => {
 describe('presence', () => {
   it('counts a user with two tabs as one presence; the last tab closing announces user_left', async () => {
     const room = freshRoom();
+    await stubOf(tenant, room).configure({ presenceGraceMs: 0 }); // announce at once after the last tab
     const watcher = await openRoom(bob.access_token, room);
     await watcher.ok('room.join');
     const tab1 = await openRoom(alice.access_token, room);
@@ -284,9 +285,51 @@ describe('presence', () => {
   });
 });
 
+describe('presence grace period', () => {
+  it('posts nothing when a socket drops and the user is back within the grace period', async () => {
+    const room = freshRoom();
+    const watcher = await openRoom(bob.access_token, room);
+    await watcher.ok('room.join');
+    const first = await openRoom(alice.access_token, room);
+    await first.ok('room.join');
+    await watcher.event('user_joined');
+    first.close();
+    await sleep(300);
+    const again = await openRoom(alice.access_token, room);
+    await again.ok('room.join');
+    await watcher.ok('chat.send', { text: 'after the blip' });
+    await watcher.event('chat_message');
+    const aliceId = String(alice.user_id);
+    expect(watcher.events('user_left')).toHaveLength(0);
+    expect(watcher.events('user_joined').filter((e) => e.data.userId === aliceId)).toHaveLength(1);
+    const me = (await watcher.ok('room.state')).presence.find((p: Frame) => p.userId === String(alice.user_id));
+    expect(me.status).toBe('online');
+    again.close();
+    watcher.close();
+  });
+
+  it('announces user_left once the grace period is over', async () => {
+    const room = freshRoom();
+    await stubOf(tenant, room).configure({ presenceGraceMs: 400 });
+    const watcher = await openRoom(bob.access_token, room);
+    await watcher.ok('room.join');
+    const gone = await openRoom(alice.access_token, room);
+    await gone.ok('room.join');
+    gone.close();
+    await sleep(100);
+    expect(watcher.events('user_left')).toHaveLength(0);
+    const left = await watcher.event('user_left');
+    expect(left.data).toMatchObject({ userId: String(alice.user_id), lastSeen: expect.any(Number) });
+    const activity = await get(`/api/rooms/${room}/state`, bob.access_token);
+    expect(activity.body.presence.find((p: Frame) => p.userId === String(alice.user_id)).status).toBe('offline');
+    watcher.close();
+  });
+});
+
 describe('resync, SSE, polling and HTTP send', () => {
   it('replays the events a reconnecting client missed after ?lastEventId=', async () => {
     const room = freshRoom();
+    await stubOf(tenant, room).configure({ presenceGraceMs: 0 });
     const a = await openRoom(alice.access_token, room);
     const b = await openRoom(bob.access_token, room);
     await a.ok('room.join');

@@ -8,7 +8,7 @@ import type { AppEnv } from '../context';
 /**
  * /openapi.json, /asyncapi.json and /docs (Scalar's API reference). The reference page's script is served from
  * the Worker (bundled by scripts/build-web.mjs from @scalar/api-reference), so the page works offline: no CDN,
- * no web fonts.
+ * no web fonts, no agent calling out.
  */
 export function docs(app: OpenAPIHono<AppEnv>) {
   describeStreamsAndPages(app);
@@ -50,6 +50,8 @@ export function docs(app: OpenAPIHono<AppEnv>) {
         pageTitle: 'EdgeRooms API reference',
         withDefaultFonts: false,
         hideClientButton: true,
+        // The AI agent drawer (on by default for localhost) talks to Scalar's servers: not here.
+        agent: { disabled: true },
       }),
     );
 }
