@@ -477,7 +477,7 @@ export const tests = [
         const failed = [];
         page.on('requestfailed', (r) => failed.push(r.url()));
         await page.goto(`${base}/docs`, { timeout: WAIT_MS });
-        await page.waitForFunction(() => document.body.innerText.includes('/api/auth/register'), null, { timeout: 30_000 });
+        await page.waitForFunction(() => document.body.textContent?.includes('/api/auth/register'), null, { timeout: 30_000 });
         assertEqual(
           failed.filter((u) => !u.startsWith(base)),
           [],
