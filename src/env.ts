@@ -1,4 +1,5 @@
 import type { Chunk } from './actors/chunk';
+import type { EventBus } from './actors/event-bus';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
 import type { Room } from './actors/room';
@@ -10,6 +11,8 @@ export interface Env {
   ROOM: DurableObjectNamespace<Room>;
   RACE: DurableObjectNamespace<Race>;
   CHUNK: DurableObjectNamespace<Chunk>;
+  /** Seed 003's event bus: one per tenant, key = tenantId. */
+  EVENT_BUS: DurableObjectNamespace<EventBus>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

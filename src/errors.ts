@@ -28,11 +28,21 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
 
+/**
+ * What an error says beyond its code and message. Input checks name the failing `field` and a stable snake_case
+ * `issue` clients can branch on (the pure domain always does); other keys add context (limits, ids).
+ */
+export interface ErrorDetails {
+  field?: string;
+  issue?: string;
+  [key: string]: unknown;
+}
+
 /** The one REST error body: `{ error: CODE, message, details? }` (plus `retry_after` on 429, as seed 000 shows). */
 export interface ErrorBody {
   error: ErrorCode;
   message: string;
-  details?: Record<string, unknown>;
+  details?: ErrorDetails;
   retry_after?: number;
 }
 
@@ -43,14 +53,14 @@ export interface ErrorBody {
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: ErrorStatus;
-  readonly details?: Record<string, unknown>;
+  readonly details?: ErrorDetails;
   readonly headers?: Record<string, string>;
   readonly extra?: Partial<ErrorBody>;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { details?: Record<string, unknown>; headers?: Record<string, string>; extra?: Partial<ErrorBody> } = {},
+    options: { details?: ErrorDetails; headers?: Record<string, string>; extra?: Partial<ErrorBody> } = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -59,11 +69,6 @@ export class ApiError extends Error {
     this.details = options.details;
     this.headers = options.headers;
     this.extra = options.extra;
-  }
-
-  /** The error again from its body, as it comes back across Durable Object RPC (which drops custom errors' fields). */
-  static fromBody(body: ErrorBody): ApiError {
-    return new ApiError(body.error, body.message, body.details ? { details: body.details } : {});
   }
 
   toBody(): ErrorBody {
@@ -79,7 +84,7 @@ export class ApiError extends Error {
 export const isApiError = (e: unknown): e is ApiError => e instanceof ApiError;
 
 /** Turns a zod failure into details that name the failing field(s). */
-export function zodDetails(error: z.ZodError): Record<string, unknown> {
+export function zodDetails(error: z.ZodError): ErrorDetails {
   const issues = error.issues.map((i) => ({
     field: i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys?.join(',') ?? '(body)'),
     issue: i.code,
@@ -164,3 +169,116 @@ export function zodMessage(error: z.ZodError, whole = '(body)'): string {
   }
   return sentences.join(' ');
 }
+
+/**
+ * The details of a failed input check in the pure domain: `field` names the input that failed (EarthRing's REST
+ * and /ws surfaces), `issue` is a stable snake_case reason clients can branch on; other keys add context.
+ */
+export interface FieldIssue {
+  field: string;
+  issue: string;
+  [key: string]: unknown;
+}
+
+/** An ApiError of an input check: its details always name the field and the issue. */
+export type FieldError = ApiError & { readonly details: FieldIssue };
+
+export const isFieldError = (e: unknown): e is FieldError =>
+  isApiError(e) && typeof e.details?.field === 'string' && typeof e.details.issue === 'string';
+
+/** The details of a collaboration room's refusal: `issue` always, `field` or limits when they help. */
+export interface Issue {
+  issue: string;
+  [key: string]: unknown;
+}
+
+/** Shorthand for the common case: bad input (INVALID_REQUEST) with its issue. */
+export const invalid = (message: string, details: Issue): ApiError => new ApiError('INVALID_REQUEST', message, { details });
+
+// ---- results: checks that are expected to fail in normal play, without a throw --------------------------------
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: FieldError };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = <T = never>(code: ErrorCode, message: string, details: FieldIssue): Result<T> => ({
+  ok: false,
+  error: new ApiError(code, message, { details }) as FieldError,
+});
+
+/** Runs a throwing validator and returns its outcome as a Result; other exceptions still propagate. */
+export function attempt<T>(fn: () => T): Result<T> {
+  try {
+    return ok(fn());
+  } catch (e) {
+    if (isFieldError(e)) return { ok: false, error: e };
+    throw e;
+  }
+}
+
+/** A Result's value, or its error thrown. */
+export function unwrapResult<T>(r: Result<T>): T {
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
+// ---- across Durable Object RPC --------------------------------------------------------------------------------
+
+/**
+ * What an actor's RPC method answers when it can fail: an exception crossing RPC keeps only its message (custom
+ * errors lose their class, code and details), so the error travels as its body and is thrown again on the other side.
+ */
+export type Failure = { ok: false; error: ErrorBody };
+export type Reply<T> = { ok: true; value: T } | Failure;
+
+/** Inside the actor: runs `fn`; an ApiError becomes a Failure, anything else still throws (an internal error). */
+export async function toReply<T>(fn: () => T | Promise<T>): Promise<Reply<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (isApiError(err)) return { ok: false, error: err.toBody() };
+    throw err;
+  }
+}
+
+/** At the caller: the value, or the actor's ApiError thrown again with the same code, message and details. */
+export function fromReply(reply: Failure): never;
+export function fromReply<T>(reply: Reply<T>): T;
+export function fromReply<T>(reply: Reply<T>): T {
+  if (reply.ok) return reply.value;
+  const { error, message, details, ...extra } = reply.error;
+  throw new ApiError(error, message, {
+    ...(details ? { details } : {}),
+    ...(Object.keys(extra).length ? { extra } : {}),
+  });
+}
+
+/**
+ * A seed's own words for the project's codes, applied where an error is rendered (REST body, Socket.IO `error`
+ * event), never by a second error class: the code, status and details stay the ApiError's. `default` renders the
+ * codes as they are (seed 000's words, the project's own); `seed003` renders seed 003's table (AUTH_FAILED,
+ * AUTHZ_FAILED, TENANT_VIOLATION, RATE_LIMIT, INVALID_REQUEST, NOT_FOUND, INTERNAL_ERROR): a code the seed has no
+ * word for takes the seed's nearest one, by status.
+ */
+export type Vocabulary = 'default' | 'seed003';
+
+const SEED_003_CODES: Record<ErrorCode, string> = {
+  INVALID_REQUEST: 'INVALID_REQUEST',
+  INVALID_ZONE: 'INVALID_REQUEST',
+  INVALID_STRUCTURE: 'INVALID_REQUEST',
+  AUTHENTICATION_REQUIRED: 'AUTH_FAILED',
+  AUTHORIZATION_FAILED: 'AUTHZ_FAILED',
+  TENANT_VIOLATION: 'TENANT_VIOLATION',
+  NOT_FOUND: 'NOT_FOUND',
+  CHUNK_NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'INVALID_REQUEST',
+  CONFLICT: 'INVALID_REQUEST',
+  PAYLOAD_TOO_LARGE: 'INVALID_REQUEST',
+  UNSUPPORTED_MEDIA_TYPE: 'INVALID_REQUEST',
+  RATE_LIMIT_EXCEEDED: 'RATE_LIMIT',
+  SERVER_ERROR: 'INTERNAL_ERROR',
+  SERVICE_UNAVAILABLE: 'INTERNAL_ERROR',
+};
+
+/** The code `code` is rendered as in `vocabulary`. */
+export const codeIn = (vocabulary: Vocabulary, code: ErrorCode): string =>
+  vocabulary === 'seed003' ? SEED_003_CODES[code] : code;

@@ -3,6 +3,7 @@ import { createApp } from './http/app';
 import { rewriteVersionedPath } from './http/versioning';
 
 export { Chunk } from './actors/chunk';
+export { EventBus } from './actors/event-bus';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
 export { Room } from './actors/room';

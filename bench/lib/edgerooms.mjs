@@ -16,7 +16,7 @@ export class EdgeRooms {
     this.env = env;
     this.state = join(root, 'bench', '.tmp', 'state');
     this.runId = Date.now().toString(36);
-    // Auth endpoints allow 5/min per IP; everything else 1000/min per IP (see src/http/limits.ts).
+    // Auth endpoints allow 5/min per IP; everything else 1000/min per IP (see src/core/limits.ts).
     this.authAddresses = new AddressPool('10.201', 4);
     this.addresses = new AddressPool('10.100', 400);
     this.users = new Map();

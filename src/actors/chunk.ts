@@ -6,6 +6,7 @@ import type { ChunkChange } from '../db/chunks';
 import { setPlayerPosition } from '../db/players';
 import { createEarthringDialect, DIALECT, eventFrame, type FrameId } from '../dialects/earthring';
 import { parseChunkRequest } from '../domain/chunks';
+import { asObject, parseId, playerIdOf } from '../domain/input';
 import {
   type ChunkRef,
   chunkIndexDelta,
@@ -18,14 +19,14 @@ import {
   parsePosition,
 } from '../domain/ring';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody } from '../errors';
+import { ApiError, fromReply, type Reply } from '../errors';
 import { chunkContents } from '../world/chunks';
-import { consumeUserLimit } from '../world/limits';
-import { notifyChunkChanges } from '../world/notify';
-import type { PlayerFrame } from '../world/relay';
 import { placeStructureFor } from '../world/structures';
 import { createZoneFor } from '../world/zones';
-import { type RacingStarted, type RacingUpdate, type Reply, raceKey } from './race';
+import { notifyChunkChanges, type PlayerFrame } from './chunk-calls';
+import { chunkActor, raceActor } from './keys';
+import type { RacingStarted, RacingUpdate } from './race';
+import { consumeUserLimit } from './user-limits';
 
 /**
  * A chunk of the ring (seed 000), one actor per tenant and chunk: `<tenantId>:<floor>_<chunkIndex>`. It owns the
@@ -50,8 +51,6 @@ import { type RacingStarted, type RacingUpdate, type Reply, raceKey } from './ra
  *      `sB` and, for that connection's lifetime, skips A-origin copies up to `sA` (A already delivered them).
  * The old socket is closed by the client once the new one is open, or by A after `HANDOFF_GRACE_MS`.
  */
-
-export const chunkKey = (tenantId: string, chunkId: string): string => `${tenantId}:${chunkId}`;
 
 const AREA = 'area';
 export const playerScope = (userId: string): string => `p:${userId}`;
@@ -138,13 +137,6 @@ interface Connecting {
   handoffSeq: number;
 }
 
-const asObject = (value: unknown, field: string): Record<string, unknown> => {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ApiError('INVALID_REQUEST', `${field} must be an object`, { details: { field, issue: 'bad_type' } });
-  }
-  return value as Record<string, unknown>;
-};
-
 function parseRotationValue(value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new ApiError('INVALID_REQUEST', 'rotation must be a finite number of degrees', {
@@ -156,7 +148,7 @@ function parseRotationValue(value: unknown): number {
 }
 
 function parseEventIdOf(value: unknown): number {
-  const n = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value;
+  const n = typeof value === 'string' ? (parseId(value) ?? value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
     throw new ApiError('INVALID_REQUEST', 'data.event_id must be a positive integer race id', {
       details: { field: 'event_id', issue: 'bad_type' },
@@ -164,8 +156,6 @@ function parseEventIdOf(value: unknown): number {
   }
   return n;
 }
-
-const replyError = (error: ErrorBody): ApiError => new ApiError(error.error, error.message, { details: error.details });
 
 const inArea = (center: ChunkRef, other: ChunkRef): boolean =>
   center.floor === other.floor && Math.abs(chunkIndexDelta(center.chunkIndex, other.chunkIndex)) <= 1;
@@ -217,12 +207,13 @@ export class Chunk extends RealtimeActor {
     this.outbox.register(OUTBOX_POSITION, (db, payload) => {
       const userId = (payload as { userId: string }).userId;
       const row = this.player(userId);
-      if (!row || !/^\d{1,15}$/.test(userId)) return db.prepare('SELECT 1');
+      const playerId = playerIdOf(userId);
+      if (!row || playerId === null) return db.prepare('SELECT 1');
       return db
         .prepare(
           'UPDATE players SET current_position_x = ?3, current_position_y = ?4, current_floor = ?5 WHERE tenant_id = ?1 AND user_id = ?2',
         )
-        .bind(this.tenantId, Number(userId), row.x, row.y, row.floor);
+        .bind(this.tenantId, playerId, row.x, row.y, row.floor);
     });
   }
 
@@ -297,9 +288,10 @@ export class Chunk extends RealtimeActor {
     await this.settleRelays();
     const { identity, position, floor, rotation } = input;
     // The D1 row names the player's chunk at once: a reconnect without ?chunk= lands here.
-    if (/^\d{1,15}$/.test(identity.userId)) {
+    const playerId = playerIdOf(identity.userId);
+    if (playerId !== null) {
       try {
-        await setPlayerPosition(this.env.DB, this.tenantId, Number(identity.userId), position, floor);
+        await setPlayerPosition(this.env.DB, this.tenantId, playerId, position, floor);
       } catch (err) {
         console.error(`chunk ${this.chunkId}: direct position write failed; the write-behind retries`, err);
       }
@@ -630,17 +622,15 @@ export class Chunk extends RealtimeActor {
   ): Promise<void> {
     const d = asObject(data, 'data');
     const raceId = parseEventIdOf(d.event_id);
-    const race = this.env.RACE.getByName(raceKey(this.tenantId, raceId));
+    const race = raceActor(this.env, this.tenantId, raceId);
     if (type === 'racing_start') {
       // RPC result types lose the union's narrowing; these are the actor's declared return types.
-      const reply = (await race.start(conn.identity, d)) as unknown as Reply<RacingStarted>;
-      if (!reply.ok) throw replyError(reply.error as ErrorBody);
-      if (!reply.value.participants.includes(Number(conn.identity.userId)))
-        conn.send({ type: 'racing_started', ...(id === undefined ? {} : { id }), data: reply.value });
+      const started = fromReply((await race.start(conn.identity, d)) as unknown as Reply<RacingStarted>);
+      if (!started.participants.includes(Number(conn.identity.userId)))
+        conn.send({ type: 'racing_started', ...(id === undefined ? {} : { id }), data: started });
       return;
     }
-    const reply = (await race.update(conn.identity, d, { at: Date.now() })) as unknown as Reply<RacingUpdate>;
-    if (!reply.ok) throw replyError(reply.error as ErrorBody);
+    fromReply((await race.update(conn.identity, d, { at: Date.now() })) as unknown as Reply<RacingUpdate>);
   }
 
   private onClosed(conn: Connection): void {
@@ -651,7 +641,7 @@ export class Chunk extends RealtimeActor {
   // ---- internals ------------------------------------------------------------------------------------------
 
   private chunkActor(chunkId: string) {
-    return this.env.CHUNK.getByName(chunkKey(this.tenantId, chunkId));
+    return chunkActor(this.env, this.tenantId, chunkId);
   }
 
   /** Appends one of this chunk's own area events and relays it to both neighbours. */

@@ -16,7 +16,7 @@ import {
   resultStatement,
 } from '../db/races';
 import { createRaceDialect, DIALECT } from '../dialects/earthring-race';
-import { DomainError, fail, isDomainError, ok, type Result } from '../domain/errors';
+import { asObject, parseId, playerIdOf } from '../domain/input';
 import {
   advanceCheckpoint,
   checkReportedSpeed,
@@ -35,9 +35,8 @@ import {
 import { type Point, parsePosition, ringDistance } from '../domain/ring';
 import { parseLineString, WAYPOINT_RADIUS } from '../domain/routes';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody, isApiError } from '../errors';
-import { apiErrorFromDomain } from '../http/domain-error';
-import { relayToPlayers } from '../world/relay';
+import { ApiError, fail, isFieldError, ok, type Reply, type Result, toReply, unwrapResult } from '../errors';
+import { relayToPlayers } from './chunk-calls';
 
 /**
  * A race (seed 000's racing event), one actor per tenant and race: `<tenantId>:<raceId>`. It owns the
@@ -57,8 +56,6 @@ import { relayToPlayers } from '../world/relay';
  *
  * RPC methods answer `Reply<T>` values: an exception crossing RPC would lose its code and details.
  */
-
-export const raceKey = (tenantId: string, raceId: number | string): string => `${tenantId}:${raceId}`;
 
 /** A race's participants are bounded so its frames and state stay small. */
 export const MAX_PARTICIPANTS = 100;
@@ -81,8 +78,6 @@ export const PLAYER_EVENTS: ReadonlySet<string> = new Set([
   'racing_result',
   'racing_finished',
 ]);
-
-export type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
 
 export interface ParticipantView {
   player_id: number;
@@ -232,7 +227,7 @@ export function verifySubmission(
   try {
     all = times.map((t, i) => parseRaceTime(t, `checkpoint_times[${i}]`));
   } catch (e) {
-    if (isDomainError(e)) return { ok: false, error: e };
+    if (isFieldError(e)) return { ok: false, error: e };
     throw e;
   }
   for (let i = n; i < all.length; i++) {
@@ -257,41 +252,13 @@ export function verifySubmission(
 /** Seed 000 player ids are numbers; user ids travel as strings in actors. */
 const playerNumber = (userId: string): number => Number(userId);
 
-const asObject = (value: unknown, field: string): Record<string, unknown> => {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new ApiError('INVALID_REQUEST', `${field} must be an object`, { details: { field, issue: 'bad_type' } });
-  }
-  return value as Record<string, unknown>;
-};
-
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw r.error;
-  return r.value;
-}
-
-function toApiError(err: unknown): ApiError | null {
-  if (isApiError(err)) return err;
-  if (isDomainError(err)) return apiErrorFromDomain(err);
-  return null;
-}
-
-/** For the dialect: the core renders ApiErrors as error frames, so domain errors are translated on the way. */
-async function asApi<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toApiError(err) ?? err;
-  }
-}
-
 // ---- the actor --------------------------------------------------------------------------------------------
 
 export class Race extends RealtimeActor {
   protected readonly dialects: Record<string, Dialect> = {
     [DIALECT]: createRaceDialect({
-      start: (identity, data) => asApi(() => this.doStart(identity, data)),
-      update: (identity, data) => asApi(() => this.doUpdate(identity, data)),
+      start: (identity, data) => this.doStart(identity, data),
+      update: (identity, data) => this.doUpdate(identity, data),
     }),
   };
   /** Cached definition (immutable once stored). */
@@ -315,7 +282,7 @@ export class Race extends RealtimeActor {
 
   /** Stores the definition REST just wrote to D1 (idempotent) and arms a scheduled start. */
   async create(def: RaceDefinition): Promise<Reply<RaceView>> {
-    return this.reply(async () => {
+    return toReply(async () => {
       this.assertKey(def.tenantId, def.id);
       await this.store(def);
       return this.view(def);
@@ -323,12 +290,12 @@ export class Race extends RealtimeActor {
   }
 
   async join(identity: ActorIdentity): Promise<Reply<JoinAnswer>> {
-    return this.reply(() => this.doJoin(identity));
+    return toReply(() => this.doJoin(identity));
   }
 
   /** `racing_start` / `POST .../start`: the creator or an admin; `route`/`checkpoints`, when sent, must be the race's. */
   async start(identity: ActorIdentity, input: { route?: unknown; checkpoints?: unknown; event_id?: unknown } = {}) {
-    return this.reply(() => this.doStart(identity, input));
+    return toReply(() => this.doStart(identity, input));
   }
 
   /**
@@ -336,16 +303,16 @@ export class Race extends RealtimeActor {
    * chunk actor passes its own `Date.now()` reading); it is never taken from a client frame. Default: now.
    */
   async update(identity: ActorIdentity, input: unknown, clock: { at?: number } = {}): Promise<Reply<RacingUpdate>> {
-    return this.reply(() => this.doUpdate(identity, input, clock.at));
+    return toReply(() => this.doUpdate(identity, input, clock.at));
   }
 
   async submitResult(identity: ActorIdentity, body: unknown): Promise<Reply<ResultAnswer>> {
-    return this.reply(() => this.doResult(identity, body));
+    return toReply(() => this.doResult(identity, body));
   }
 
   /** The race's own ranking from its SQLite (REST's leaderboard reads the same results from D1). */
   async leaderboard(): Promise<Reply<LeaderboardEntry[]>> {
-    return this.reply(async () => {
+    return toReply(async () => {
       await this.definition();
       const rows = this.players().filter((p) => p.resultMs !== null);
       return rankLeaderboard(
@@ -355,7 +322,7 @@ export class Race extends RealtimeActor {
   }
 
   async state(identity?: ActorIdentity): Promise<Reply<RaceView>> {
-    return this.reply(async () => {
+    return toReply(async () => {
       const def = await this.definition();
       if (identity) this.assertTenantOf(identity, def);
       return this.view(def);
@@ -434,7 +401,7 @@ export class Race extends RealtimeActor {
   private async doJoin(identity: ActorIdentity): Promise<JoinAnswer> {
     const def = await this.definition();
     this.assertTenantOf(identity, def);
-    if (!/^\d{1,15}$/.test(identity.userId)) {
+    if (playerIdOf(identity.userId) === null) {
       throw new ApiError('AUTHORIZATION_FAILED', 'Only players can race', {
         details: { field: 'player', issue: 'not_a_player' },
       });
@@ -478,7 +445,7 @@ export class Race extends RealtimeActor {
   private async doStart(identity: ActorIdentity, input: unknown): Promise<RacingStarted> {
     const def = await this.definition();
     this.assertTenantOf(identity, def);
-    const data = asObject(input, 'data');
+    const data = asObject(input, 'data', { optional: true });
     this.assertEventId(data.event_id, def);
     if (identity.role !== 'admin' && identity.userId !== String(def.creatorId)) {
       throw new ApiError('AUTHORIZATION_FAILED', 'Only the creator of the race or an admin may start it', {
@@ -521,7 +488,7 @@ export class Race extends RealtimeActor {
   private async doUpdate(identity: ActorIdentity, input: unknown, atOverride?: number): Promise<RacingUpdate> {
     const def = await this.definition();
     this.assertTenantOf(identity, def);
-    const data = asObject(input, 'data');
+    const data = asObject(input, 'data', { optional: true });
     this.assertEventId(data.event_id, def);
     const run = this.run();
     if (run.status !== 'active' || run.startAt === null) {
@@ -536,7 +503,7 @@ export class Race extends RealtimeActor {
       });
     }
     const position = parsePosition(data.position, 'position');
-    if (data.speed !== undefined) unwrap(checkReportedSpeed(data.speed, def.vehicleType));
+    if (data.speed !== undefined) unwrapResult(checkReportedSpeed(data.speed, def.vehicleType));
     const at = atOverride ?? Date.now();
     const prevAt = p.lastAt ?? run.startAt;
     if (!Number.isFinite(at) || at < prevAt) {
@@ -551,9 +518,9 @@ export class Race extends RealtimeActor {
       });
     }
     // Everyone starts on the start line: the first update is checked against it at the start time.
-    unwrap(checkSpeed({ position: p.last ?? routeStart(def.route), at: prevAt }, { position, at }, def.vehicleType));
+    unwrapResult(checkSpeed({ position: p.last ?? routeStart(def.route), at: prevAt }, { position, at }, def.vehicleType));
     const cps = lapCheckpoints(def);
-    let progress = unwrap(
+    let progress = unwrapResult(
       advanceCheckpoint(
         p.progress,
         { checkpointReached: data.checkpoint_reached ?? p.progress.reached, position, elapsedMs },
@@ -607,7 +574,7 @@ export class Race extends RealtimeActor {
         details: { field: 'finish_time', issue: 'already_submitted' },
       });
     }
-    const b = asObject(body, 'body');
+    const b = asObject(body, 'body', { optional: true });
     const vehicleData = b.vehicle_data ?? {};
     if (typeof vehicleData !== 'object' || vehicleData === null || Array.isArray(vehicleData)) {
       throw new ApiError('INVALID_REQUEST', 'vehicle_data must be an object', {
@@ -619,7 +586,7 @@ export class Race extends RealtimeActor {
         details: { field: 'vehicle_data', issue: 'too_large' },
       });
     }
-    const verified = unwrap(
+    const verified = unwrapResult(
       verifySubmission(b, p.progress, { routeLength: def.routeLength * def.laps, vehicle: def.vehicleType }),
     );
     // The leaderboard ranks the time the server observed; the claim matched it within the tolerance.
@@ -805,7 +772,7 @@ export class Race extends RealtimeActor {
     const name = this.ctx.id.name ?? '';
     const i = name.lastIndexOf(':');
     const id = name.slice(i + 1);
-    return { tenantId: name.slice(0, i), raceId: /^[1-9]\d{0,15}$/.test(id) ? Number(id) : null };
+    return { tenantId: name.slice(0, i), raceId: parseId(id) };
   }
 
   private assertKey(tenantId: string, raceId: number): void {
@@ -836,38 +803,34 @@ export class Race extends RealtimeActor {
       route.coordinates.length === mine.length &&
       route.coordinates.every(([x, y], i) => ringDistance({ x, y }, { x: mine[i]![0], y: mine[i]![1] }) <= 1);
     if (!same) {
-      throw new DomainError('INVALID_REQUEST', "route is not this race's route (it is fixed when the race is created)", {
-        field: 'route',
-        issue: 'route_mismatch',
+      throw new ApiError('INVALID_REQUEST', "route is not this race's route (it is fixed when the race is created)", {
+        details: {
+          field: 'route',
+          issue: 'route_mismatch',
+        },
       });
     }
   }
 
   private assertSameCheckpoints(def: RaceDefinition, value: unknown): void {
     if (!Array.isArray(value)) {
-      throw new DomainError('INVALID_REQUEST', 'checkpoints must be an array of {x, y}', {
-        field: 'checkpoints',
-        issue: 'bad_type',
+      throw new ApiError('INVALID_REQUEST', 'checkpoints must be an array of {x, y}', {
+        details: {
+          field: 'checkpoints',
+          issue: 'bad_type',
+        },
       });
     }
     const points = value.map((v, i) => parsePosition(v, `checkpoints[${i}]`));
     const near = (p: Point, i: number) =>
       [def.checkpoints[i], def.raceCheckpoints[i]].some((q) => q !== undefined && ringDistance(p, q) <= WAYPOINT_RADIUS);
     if (points.length !== def.checkpoints.length || !points.every(near)) {
-      throw new DomainError('INVALID_REQUEST', "checkpoints are not this race's checkpoints", {
-        field: 'checkpoints',
-        issue: 'checkpoint_mismatch',
+      throw new ApiError('INVALID_REQUEST', "checkpoints are not this race's checkpoints", {
+        details: {
+          field: 'checkpoints',
+          issue: 'checkpoint_mismatch',
+        },
       });
-    }
-  }
-
-  private async reply<T>(fn: () => T | Promise<T>): Promise<Reply<T>> {
-    try {
-      return { ok: true, value: await fn() };
-    } catch (err) {
-      const api = toApiError(err);
-      if (api) return { ok: false, error: api.toBody() };
-      throw err;
     }
   }
 }

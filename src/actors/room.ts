@@ -29,7 +29,6 @@ import {
   applyMethod,
   connectionClosed,
   createRoomState,
-  type MethodResult,
   nextDeadline,
   type RoomCaller,
   type RoomEvent,
@@ -38,11 +37,11 @@ import {
   roomSnapshot,
   tick,
 } from '../domain/room';
-import { isRoomError } from '../domain/room-errors';
 import { isConnected } from '../domain/room-presence';
 import type { Env } from '../env';
-import { ApiError, type ErrorBody, isApiError } from '../errors';
+import { ApiError, type Failure, toReply } from '../errors';
 import { CollabStore } from './collab-store';
+import { parseRoomKey, type RoomKind } from './keys';
 
 /** Seed 004: `planning_keepalive` every 30 s while planning runs. */
 export const PLANNING_KEEPALIVE_MS = 30_000;
@@ -55,27 +54,6 @@ const TICK_TIMER = 'collab:tick';
 const OUTBOX_ACTIVITY = 'activity';
 /** The scope of every collaboration-room event in the log. */
 const ROOM_SCOPE = 'room';
-
-/** Room ids in paths and actor keys. */
-export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** The actor key of a tenant's orchestrator channel (seed 004). */
-export const orchestratorKey = (tenantId: string): string => `${tenantId}:orchestrator`;
-
-/** The actor key of a tenant's collaboration room. */
-export const collabRoomKey = (tenantId: string, roomId: string): string => `${tenantId}:room:${roomId}`;
-
-/** What an actor key names: a tenant's orchestrator channel, or one of its collaboration rooms. */
-export type RoomKind = { kind: 'orchestrator'; tenantId: string } | { kind: 'collab'; tenantId: string; roomId: string };
-
-export function parseRoomKey(name: string | undefined): RoomKind | null {
-  const parts = (name ?? '').split(':');
-  const tenantId = parts[0] ?? '';
-  if (parts.length === 2 && parts[1] === 'orchestrator') return { kind: 'orchestrator', tenantId };
-  if (parts.length === 3 && parts[1] === 'room' && ROOM_ID_PATTERN.test(parts[2] ?? ''))
-    return { kind: 'collab', tenantId, roomId: parts[2] as string };
-  return null;
-}
 
 /** The D1 row of a published orchestrator event (table `orchestrator_events`). */
 export interface OrchestratorEventRow {
@@ -148,15 +126,15 @@ export class Room extends RealtimeActor {
     return (this.ctx.id.name ?? 'default:').split(':')[0] ?? 'default';
   }
 
-  /** Publishes typed orchestrator events (service or admin only); each is logged, applied, delivered, persisted. */
   /**
-   * Errors come back as values: an exception crossing RPC keeps its message but loses its class and code.
+   * Publishes typed orchestrator events (service or admin only); each is logged, applied, delivered, persisted.
+   * Errors come back as values (`toReply`): an exception crossing RPC keeps its message but loses its code.
    */
   async publishOrchestrator(
     identity: ActorIdentity,
     items: Array<{ type: string; payload: unknown }>,
-  ): Promise<{ ok: true; events: Published[] } | { ok: false; error: ErrorBody }> {
-    try {
+  ): Promise<{ ok: true; events: Published[] } | Failure> {
+    const reply = await toReply(async () => {
       if (!this.isOrchestrator || identity.tenantId !== this.tenantId)
         throw new ApiError('TENANT_VIOLATION', "Not this tenant's orchestrator");
       if (identity.role !== 'service' && identity.role !== 'admin') {
@@ -165,20 +143,15 @@ export class Room extends RealtimeActor {
       const valid = validatePublish(items);
       const events = this.publish(valid.map((v) => ({ scope: v.scope, type: v.type, data: v.payload })));
       await this.syncKeepalive();
-      return {
-        ok: true,
-        events: events.map((e) => ({
-          eventId: e.eventId,
-          sequence: e.sequence,
-          type: e.type,
-          scope: e.scope,
-          timestamp: e.timestamp,
-        })),
-      };
-    } catch (err) {
-      if (isApiError(err)) return { ok: false, error: err.toBody() };
-      throw err;
-    }
+      return events.map((e) => ({
+        eventId: e.eventId,
+        sequence: e.sequence,
+        type: e.type,
+        scope: e.scope,
+        timestamp: e.timestamp,
+      }));
+    });
+    return reply.ok ? { ok: true, events: reply.value } : reply;
   }
 
   /** The orchestrator state for admins and tests (the same view a resync gets). */
@@ -275,13 +248,7 @@ export class Room extends RealtimeActor {
     this.collabKey(conn.identity);
     this.spendBudget(conn, method);
     const caller: RoomCaller = { userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id };
-    let r: MethodResult;
-    try {
-      r = applyMethod(this.collab, caller, method, params, Date.now());
-    } catch (err) {
-      if (isRoomError(err)) throw new ApiError(err.code, err.message, err.details ? { details: err.details } : {});
-      throw err;
-    }
+    const r = applyMethod(this.collab, caller, method, params, Date.now());
     this.commitCollab(r.state, r.events, r.activity);
     await this.scheduleTick();
     // A snapshot says which event it includes, so a client knows where its event stream continues.

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { ID_PATTERN } from '../domain/input';
 import { ROLES } from './identity';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblem } from './password-policy';
 import { TENANT_ID_PATTERN } from './tenants';
@@ -77,7 +78,7 @@ export const RoleRequest = z
 export const UserIdParam = z.object({
   id: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer user id')
+    .regex(ID_PATTERN, 'must be a positive integer user id')
     .openapi({ param: { name: 'id', in: 'path' }, example: '123' }),
 });
 

@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
-import { isDomainError } from '../domain/errors';
 import { ApiError } from '../errors';
-import { apiErrorFromDomain } from '../http/domain-error';
 
 /**
  * Seed 000's game socket `/ws`: `{type, id, data}` both ways, on the Chunk actor of the chunk the player stands
@@ -161,27 +159,21 @@ export function createEarthringDialect(host: ChunkHost): Dialect {
 
     async handle(_api, conn, frame) {
       const f = parseEnvelope(frame);
-      try {
-        switch (f.type) {
-          case 'ping':
-            conn.send({ type: 'pong', ...(f.id === undefined ? {} : { id: f.id }) });
-            return;
-          case 'chunk_request':
-            return await host.chunkRequest(conn, f.id, f.data);
-          case 'player_move':
-            return await host.move(conn, f.id, f.data);
-          case 'zone_create':
-            return await host.zoneCreate(conn, f.id, f.data);
-          case 'structure_place':
-            return await host.structurePlace(conn, f.id, f.data);
-          case 'racing_start':
-          case 'racing_update':
-            return await host.racing(conn, f.id, f.type, f.data);
-        }
-      } catch (err) {
-        // Domain validators throw DomainError; the core renders ApiErrors as error frames.
-        if (isDomainError(err)) throw apiErrorFromDomain(err);
-        throw err;
+      switch (f.type) {
+        case 'ping':
+          conn.send({ type: 'pong', ...(f.id === undefined ? {} : { id: f.id }) });
+          return;
+        case 'chunk_request':
+          return await host.chunkRequest(conn, f.id, f.data);
+        case 'player_move':
+          return await host.move(conn, f.id, f.data);
+        case 'zone_create':
+          return await host.zoneCreate(conn, f.id, f.data);
+        case 'structure_place':
+          return await host.structurePlace(conn, f.id, f.data);
+        case 'racing_start':
+        case 'racing_update':
+          return await host.racing(conn, f.id, f.type, f.data);
       }
     },
 

@@ -5,7 +5,7 @@
  * `WHERE timestamp < :t OR (timestamp = :t AND id < :id) ORDER BY timestamp DESC, id DESC LIMIT :limit`,
  * the same order `paginate` applies to an in-memory list.
  */
-import { invalid } from './room-errors';
+import { invalid } from '../errors';
 
 export const ACTIVITY_TYPES = [
   'user_joined',

@@ -10,7 +10,7 @@
  * stack. History keeps the last `MAX_HISTORY` entries: older ones are folded into `base` and can no longer be
  * undone. `base` keeps at most `MAX_BASE_OPS` strokes; past that the oldest strokes fall off the canvas.
  */
-import { invalid } from './room-errors';
+import { invalid } from '../errors';
 
 export type DrawType = 'draw' | 'erase' | 'shape';
 export type Tool = 'pen' | 'eraser' | 'rectangle' | 'circle';

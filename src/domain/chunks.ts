@@ -1,4 +1,4 @@
-import { DomainError } from './errors';
+import { ApiError } from '../errors';
 import type { GeneratedChunk } from './procgen';
 import {
   CHUNK_LENGTH,
@@ -49,7 +49,9 @@ export const defaultChunkMetadata = (ref: ChunkRef): ChunkMetadata => ({
 export function parseLod(value: unknown, field = 'lod_level'): Lod {
   if (value === undefined || value === null) return DEFAULT_LOD;
   if (typeof value !== 'string' || !(LOD_LEVELS as readonly string[]).includes(value)) {
-    throw new DomainError('INVALID_REQUEST', `${field} must be one of ${LOD_LEVELS.join(', ')}`, { field, issue: 'unknown_lod' });
+    throw new ApiError('INVALID_REQUEST', `${field} must be one of ${LOD_LEVELS.join(', ')}`, {
+      details: { field, issue: 'unknown_lod' },
+    });
   }
   return value as Lod;
 }
@@ -59,7 +61,9 @@ export function parseWorldSeed(value: unknown, field = 'world_seed'): number {
   if (value === undefined || value === null || value === '') return DEFAULT_WORLD_SEED;
   const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
-    throw new DomainError('INVALID_REQUEST', `${field} must be an integer from 0 to 4294967295`, { field, issue: 'bad_seed' });
+    throw new ApiError('INVALID_REQUEST', `${field} must be an integer from 0 to 4294967295`, {
+      details: { field, issue: 'bad_seed' },
+    });
   }
   return n;
 }
@@ -74,15 +78,19 @@ export function parseChunkRequest(body: unknown): ChunkRequest {
   const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
   const ids = b.chunks;
   if (!Array.isArray(ids) || ids.length === 0) {
-    throw new DomainError('INVALID_REQUEST', 'chunks must be a non-empty array of chunk ids', {
-      field: 'chunks',
-      issue: 'bad_type',
+    throw new ApiError('INVALID_REQUEST', 'chunks must be a non-empty array of chunk ids', {
+      details: {
+        field: 'chunks',
+        issue: 'bad_type',
+      },
     });
   }
   if (ids.length > MAX_CHUNKS_PER_REQUEST) {
-    throw new DomainError('INVALID_REQUEST', `At most ${MAX_CHUNKS_PER_REQUEST} chunks per request`, {
-      field: 'chunks',
-      issue: 'too_many',
+    throw new ApiError('INVALID_REQUEST', `At most ${MAX_CHUNKS_PER_REQUEST} chunks per request`, {
+      details: {
+        field: 'chunks',
+        issue: 'too_many',
+      },
     });
   }
   const seen = new Set<string>();
@@ -241,7 +249,8 @@ export function encodeChunkGeometry(chunk: GeneratedChunk): Uint8Array {
   return new Uint8Array(buf);
 }
 
-const decodeError = (issue: string, message: string) => new DomainError('INVALID_REQUEST', message, { field: 'geometry', issue });
+const decodeError = (issue: string, message: string) =>
+  new ApiError('INVALID_REQUEST', message, { details: { field: 'geometry', issue } });
 
 /** Inverse of encodeChunkGeometry; rejects truncated or foreign buffers. */
 export function decodeChunkGeometry(bytes: Uint8Array): DecodedGeometry {

@@ -9,7 +9,7 @@
  * Bounds, so a roll is always cheap: at most MAX_DICE dice per term, sides in 2..MAX_SIDES, MAX_TERMS terms,
  * |sum of constants| <= MAX_MODIFIER, notation at most MAX_NOTATION_LENGTH characters.
  */
-import { invalid } from './room-errors';
+import { invalid } from '../errors';
 
 /** Returns an integer uniformly distributed in [0, max). */
 export type RandomSource = (max: number) => number;

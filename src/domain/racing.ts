@@ -1,4 +1,4 @@
-import { DomainError, fail, ok, type Result } from './errors';
+import { ApiError, fail, isFieldError, ok, type Result } from '../errors';
 import type { EdgeMode } from './procgen';
 import { type Point, ringDistance } from './ring';
 
@@ -41,9 +41,11 @@ export const RESULT_TOLERANCE_MS = 1_500;
 export function parseVehicleType(value: unknown, field = 'properties.vehicle_type'): VehicleType {
   if (value === undefined || value === null) return DEFAULT_VEHICLE;
   if (typeof value !== 'string' || !Object.hasOwn(VEHICLE_PROFILES, value)) {
-    throw new DomainError('INVALID_REQUEST', `vehicle_type must be one of ${Object.keys(VEHICLE_PROFILES).join(', ')}`, {
-      field,
-      issue: 'unknown_vehicle',
+    throw new ApiError('INVALID_REQUEST', `vehicle_type must be one of ${Object.keys(VEHICLE_PROFILES).join(', ')}`, {
+      details: {
+        field,
+        issue: 'unknown_vehicle',
+      },
     });
   }
   return value as VehicleType;
@@ -58,7 +60,7 @@ const TIME = /^(\d{2}):([0-5]\d):([0-5]\d)\.(\d{3})$/;
 export function parseRaceTime(value: unknown, field = 'finish_time'): number {
   const m = typeof value === 'string' ? TIME.exec(value) : null;
   if (!m) {
-    throw new DomainError('INVALID_REQUEST', `${field} must look like "HH:MM:SS.mmm"`, { field, issue: 'bad_format' });
+    throw new ApiError('INVALID_REQUEST', `${field} must look like "HH:MM:SS.mmm"`, { details: { field, issue: 'bad_format' } });
   }
   const [, h, min, s, ms] = m.map(Number) as [number, number, number, number, number];
   return ((h * 60 + min) * 60 + s) * 1000 + ms;
@@ -67,9 +69,11 @@ export function parseRaceTime(value: unknown, field = 'finish_time'): number {
 /** ms → "HH:MM:SS.mmm"; fractions of a millisecond are truncated. */
 export function formatRaceTime(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_RACE_TIME_MS) {
-    throw new DomainError('INVALID_REQUEST', `A race time must be 0..${MAX_RACE_TIME_MS} ms`, {
-      field: 'time',
-      issue: 'out_of_range',
+    throw new ApiError('INVALID_REQUEST', `A race time must be 0..${MAX_RACE_TIME_MS} ms`, {
+      details: {
+        field: 'time',
+        issue: 'out_of_range',
+      },
     });
   }
   const t = Math.floor(ms);
@@ -217,7 +221,7 @@ export function verifyResult(
       checkpointMs = s.checkpoint_times.map((t, i) => parseRaceTime(t, `checkpoint_times[${i}]`));
     }
   } catch (e) {
-    if (e instanceof DomainError) return { ok: false, error: e };
+    if (isFieldError(e)) return { ok: false, error: e };
     throw e;
   }
   if (observed.finishedAt === null) {

@@ -1,4 +1,4 @@
-import { DomainError, type DomainErrorCode } from './errors';
+import { ApiError, type ErrorCode } from '../errors';
 
 /**
  * The ring model. x runs along the ring in metres and wraps: x = RING_CIRCUMFERENCE is x = 0.
@@ -108,25 +108,31 @@ const CHUNK_ID = /^(-?[1-9]\d{0,2}|0)_([1-9]\d{0,9}|0)$/;
 
 export function parseChunkId(id: unknown, field = 'chunk_id'): ChunkRef {
   if (typeof id !== 'string' || !CHUNK_ID.test(id)) {
-    throw new DomainError('INVALID_REQUEST', `Chunk id must look like "floor_chunkIndex", e.g. "0_12345"`, {
-      field,
-      issue: 'bad_format',
-      value: typeof id === 'string' ? id.slice(0, 64) : typeof id,
+    throw new ApiError('INVALID_REQUEST', `Chunk id must look like "floor_chunkIndex", e.g. "0_12345"`, {
+      details: {
+        field,
+        issue: 'bad_format',
+        value: typeof id === 'string' ? id.slice(0, 64) : typeof id,
+      },
     });
   }
   const [f, i] = id.split('_') as [string, string];
   const floor = Number(f);
   const chunkIndex = Number(i);
   if (!isValidFloor(floor)) {
-    throw new DomainError('CHUNK_NOT_FOUND', `No chunk ${id}: floor must be ${MIN_FLOOR}..${MAX_FLOOR}`, {
-      field,
-      issue: 'floor_out_of_range',
+    throw new ApiError('CHUNK_NOT_FOUND', `No chunk ${id}: floor must be ${MIN_FLOOR}..${MAX_FLOOR}`, {
+      details: {
+        field,
+        issue: 'floor_out_of_range',
+      },
     });
   }
   if (chunkIndex >= CHUNKS_PER_FLOOR) {
-    throw new DomainError('CHUNK_NOT_FOUND', `No chunk ${id}: chunk index must be 0..${CHUNKS_PER_FLOOR - 1}`, {
-      field,
-      issue: 'index_out_of_range',
+    throw new ApiError('CHUNK_NOT_FOUND', `No chunk ${id}: chunk index must be 0..${CHUNKS_PER_FLOOR - 1}`, {
+      details: {
+        field,
+        issue: 'index_out_of_range',
+      },
     });
   }
   return { floor, chunkIndex };
@@ -135,11 +141,13 @@ export function parseChunkId(id: unknown, field = 'chunk_id'): ChunkRef {
 // ---- input validation (seed: x 0..264,000,000, y any finite float, floor −2..15) --------------------------
 
 /** Validates a floor; `code` lets zone/structure validators report under their own code. */
-export function parseFloor(value: unknown, field = 'floor', code: DomainErrorCode = 'INVALID_REQUEST'): Floor {
+export function parseFloor(value: unknown, field = 'floor', code: ErrorCode = 'INVALID_REQUEST'): Floor {
   if (!isValidFloor(value)) {
-    throw new DomainError(code, `${field} must be an integer from ${MIN_FLOOR} to ${MAX_FLOOR}`, {
-      field,
-      issue: Number.isInteger(value) ? 'out_of_range' : 'bad_type',
+    throw new ApiError(code, `${field} must be an integer from ${MIN_FLOOR} to ${MAX_FLOOR}`, {
+      details: {
+        field,
+        issue: Number.isInteger(value) ? 'out_of_range' : 'bad_type',
+      },
     });
   }
   return value;
@@ -148,9 +156,11 @@ export function parseFloor(value: unknown, field = 'floor', code: DomainErrorCod
 /** Validates a chunk index 0..263,999 given as a number. */
 export function parseChunkIndex(value: unknown, field = 'chunk_index'): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= CHUNKS_PER_FLOOR) {
-    throw new DomainError('INVALID_REQUEST', `${field} must be an integer from 0 to ${CHUNKS_PER_FLOOR - 1}`, {
-      field,
-      issue: Number.isInteger(value) ? 'out_of_range' : 'bad_type',
+    throw new ApiError('INVALID_REQUEST', `${field} must be an integer from 0 to ${CHUNKS_PER_FLOOR - 1}`, {
+      details: {
+        field,
+        issue: Number.isInteger(value) ? 'out_of_range' : 'bad_type',
+      },
     });
   }
   return value;
@@ -160,8 +170,8 @@ export function parseChunkIndex(value: unknown, field = 'chunk_index'): number {
  * Validates `{x, y}`: x ∈ [0, 264,000,000] (the closed range the seed states; the end is normalised to 0),
  * y finite with |y| ≤ MAX_ABS_Y. Returns a fresh point with x normalised.
  */
-export function parsePosition(value: unknown, field = 'position', code: DomainErrorCode = 'INVALID_REQUEST'): Point {
-  const bad = (issue: string, message: string) => new DomainError(code, message, { field, issue });
+export function parsePosition(value: unknown, field = 'position', code: ErrorCode = 'INVALID_REQUEST'): Point {
+  const bad = (issue: string, message: string) => new ApiError(code, message, { details: { field, issue } });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw bad('bad_type', `${field} must be an object {x, y}`);
   }

@@ -1,14 +1,13 @@
 /**
  * The collaboration room's methods (seed 001's `{type:'request', method, params}`): one zod schema per method
  * for its params, the event each method announces, and `parseMethodParams`, which turns bad input into an
- * INVALID_REQUEST RoomError naming the failing field. Objects strip unknown keys: a client that sends the
+ * INVALID_REQUEST ApiError naming the failing field. Objects strip unknown keys: a client that sends the
  * seed's whole DrawOperation (with `userId`) is accepted, and the caller's identity is used, never the input's.
  */
 import { z } from 'zod';
-import { zodMessage } from '../errors';
+import { invalid, zodMessage } from '../errors';
 import { COLOR_PATTERN, COORD_MAX, COORD_MIN, MAX_POINTS, MAX_SIZE, MIN_SIZE } from './canvas';
 import { MAX_NOTATION_LENGTH } from './dice';
-import { invalid } from './room-errors';
 import { MAX_LOCATION_LENGTH } from './room-presence';
 import { MAX_INITIATIVE, MAX_NAME_LENGTH, MIN_INITIATIVE } from './turns';
 

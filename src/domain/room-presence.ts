@@ -6,8 +6,9 @@
  * connection leaves (and cleared by the next join). Offline entries stay for their `lastSeen`, at most
  * MAX_OFFLINE of them (the least recently seen are dropped).
  */
+
+import { ApiError, invalid } from '../errors';
 import { COORD_MAX, COORD_MIN } from './canvas';
-import { invalid, RoomError } from './room-errors';
 
 export type PresenceStatus = 'online' | 'away' | 'offline';
 export type PresenceActivityType = 'typing' | 'drawing' | 'viewing';
@@ -93,9 +94,11 @@ export function connect(
   // Back within the grace period after a lost socket: the same presence goes on, nothing to announce.
   const firstConnection = !prev || (prev.connections.length === 0 && prev.leavingAt === undefined);
   if (!firstConnection && prev.connections.length >= MAX_CONNECTIONS_PER_USER) {
-    throw new RoomError('RATE_LIMIT_EXCEEDED', `At most ${MAX_CONNECTIONS_PER_USER} connections per user in a room`, {
-      issue: 'too_many_connections',
-      max: MAX_CONNECTIONS_PER_USER,
+    throw new ApiError('RATE_LIMIT_EXCEEDED', `At most ${MAX_CONNECTIONS_PER_USER} connections per user in a room`, {
+      details: {
+        issue: 'too_many_connections',
+        max: MAX_CONNECTIONS_PER_USER,
+      },
     });
   }
   let entry: PresenceEntry;
@@ -187,7 +190,7 @@ function pruneOffline(state: PresenceState): PresenceState {
 function requireConnected(state: PresenceState, userId: string): PresenceEntry {
   const entry = state[userId];
   if (!entry || entry.status === 'offline') {
-    throw new RoomError('AUTHORIZATION_FAILED', 'Join the room first', { issue: 'not_joined' });
+    throw new ApiError('AUTHORIZATION_FAILED', 'Join the room first', { details: { issue: 'not_joined' } });
   }
   return entry;
 }

@@ -1,7 +1,7 @@
 /**
  * A collaboration room (seed 001) as one plain-JSON state and a reducer, so the Room actor is a thin shell:
  *
- *   const r = applyMethod(state, caller, method, params, Date.now());   // throws RoomError on bad input
+ *   const r = applyMethod(state, caller, method, params, Date.now());   // throws ApiError on bad input
  *   state = r.state; persist(state); reply(r.response); broadcast(r.events); if (r.activity) persist(r.activity);
  *   // and at nextDeadline(state): ({ state, events } = tick(state, Date.now())), persist, broadcast.
  *
@@ -11,6 +11,7 @@
  * broadcast but need not enter the resync log: the snapshot carries every user's latest cursor.
  */
 
+import { ApiError, invalid } from '../errors';
 import { type Activity, type ActivityFeed, createFeed, recentActivity, recordActivity } from './activity';
 import {
   bufferStroke,
@@ -28,7 +29,6 @@ import {
   visibleOps,
 } from './canvas';
 import { type RandomSource, roll, secureRandom } from './dice';
-import { invalid, RoomError } from './room-errors';
 import {
   MAX_NOTES,
   MAX_TOKENS,
@@ -176,7 +176,7 @@ export function applyMethod(
   const m = requireMethod(method);
   const p = parseMethodParams(m, params);
   if (!OPEN_METHODS.has(m) && !isConnected(state.presence, caller.userId, caller.connectionId)) {
-    throw new RoomError('AUTHORIZATION_FAILED', `Join the room before calling ${m}`, { issue: 'not_joined' });
+    throw new ApiError('AUTHORIZATION_FAILED', `Join the room before calling ${m}`, { details: { issue: 'not_joined' } });
   }
   const due = tick(state, now);
   const presence = touch(due.state.presence, caller.userId, now);

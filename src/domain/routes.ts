@@ -1,4 +1,4 @@
-import { DomainError } from './errors';
+import { ApiError } from '../errors';
 import { distance, projectOnSegment, type Vec } from './geometry';
 import { type EdgeMode, localNetwork } from './procgen';
 import {
@@ -53,7 +53,7 @@ export interface PlannedRoute {
 }
 
 const routeError = (issue: string, message: string, extra: Record<string, unknown> = {}) =>
-  new DomainError('INVALID_REQUEST', message, { field: 'route', issue, ...extra });
+  new ApiError('INVALID_REQUEST', message, { details: { field: 'route', issue, ...extra } });
 
 // ---- the network of a span of chunks ----------------------------------------------------------------------
 
@@ -271,9 +271,11 @@ export function findRoute(q: RouteQuery): PlannedRoute {
     const s = snap(net, [xs[i]!, p.y]);
     if (!s) {
       const field = i === 0 ? 'start_point' : i === stops.length - 1 ? 'end_point' : `checkpoints[${i - 1}]`;
-      throw new DomainError('INVALID_REQUEST', `${field} is more than ${MAX_SNAP_DISTANCE} m from any usable road or line`, {
-        field,
-        issue: 'off_network',
+      throw new ApiError('INVALID_REQUEST', `${field} is more than ${MAX_SNAP_DISTANCE} m from any usable road or line`, {
+        details: {
+          field,
+          issue: 'off_network',
+        },
       });
     }
     return s;
@@ -302,7 +304,7 @@ export function findRoute(q: RouteQuery): PlannedRoute {
 /** Parses a GeoJSON LineString of ring positions (x ∈ [0, C], |y| ≤ MAX_ABS_Y). */
 export function parseLineString(value: unknown, field = 'route'): LineString {
   const bad = (issue: string, message: string, extra: Record<string, unknown> = {}) =>
-    new DomainError('INVALID_REQUEST', message, { field, issue, ...extra });
+    new ApiError('INVALID_REQUEST', message, { details: { field, issue, ...extra } });
   if (typeof value !== 'object' || value === null || (value as { type?: unknown }).type !== 'LineString') {
     throw bad('bad_type', `${field} must be a GeoJSON LineString`);
   }

@@ -1,4 +1,5 @@
-import { DomainError } from './errors';
+import { ApiError } from '../errors';
+import { asObject } from './input';
 import { type ChunkRef, chunkOf, type Floor, type Point, parseFloor, parsePosition } from './ring';
 import { parseProperties, pointInZone, type ZoneShape } from './zones';
 
@@ -25,7 +26,8 @@ export interface StructurePlacement {
 
 export type StructurePatch = Partial<Pick<StructurePlacement, 'position' | 'rotation' | 'scale' | 'properties'>>;
 
-const bad = (field: string, issue: string, message: string) => new DomainError('INVALID_STRUCTURE', message, { field, issue });
+const bad = (field: string, issue: string, message: string) =>
+  new ApiError('INVALID_STRUCTURE', message, { details: { field, issue } });
 
 export function parseStructureType(value: unknown): StructureType {
   if (typeof value !== 'string' || !(STRUCTURE_TYPES as readonly string[]).includes(value)) {
@@ -57,18 +59,12 @@ function parseZoneId(value: unknown): number | null {
   return value;
 }
 
-const asObject = (body: unknown, what: string): Record<string, unknown> => {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw bad('body', 'bad_type', `${what} must be an object`);
-  return body as Record<string, unknown>;
-};
-
 /**
  * `POST /api/structures` and the `structure_place` frame (the chunk actor passes its own floor as
  * `defaultFloor`, since the frame carries none). rotation defaults to 0, scale to 1.
  */
 export function parseStructurePlacement(body: unknown, defaultFloor?: Floor): StructurePlacement {
-  const b = asObject(body, 'Structure body');
+  const b = asObject(body, 'body', { code: 'INVALID_STRUCTURE', what: 'Structure body' });
   return {
     structure_type: parseStructureType(b.structure_type),
     position: parsePosition(b.position, 'position', 'INVALID_STRUCTURE'),
@@ -82,7 +78,7 @@ export function parseStructurePlacement(body: unknown, defaultFloor?: Floor): St
 
 /** `PUT /api/structures/{id}`: position, rotation, scale, properties; at least one. Type and floor are fixed. */
 export function parseStructurePatch(body: unknown): StructurePatch {
-  const b = asObject(body, 'Structure update');
+  const b = asObject(body, 'body', { code: 'INVALID_STRUCTURE', what: 'Structure update' });
   for (const fixed of ['structure_type', 'floor'] as const) {
     if (b[fixed] !== undefined) throw bad(fixed, 'immutable', `${fixed} cannot change; place a new structure instead`);
   }
@@ -104,15 +100,19 @@ export function assertInsideZone(
   zone: { id: number; floor: Floor; shape: ZoneShape },
 ): void {
   if (at.floor !== zone.floor) {
-    throw new DomainError('INVALID_STRUCTURE', `Zone ${zone.id} is on floor ${zone.floor}, not ${at.floor}`, {
-      field: 'zone_id',
-      issue: 'floor_mismatch',
+    throw new ApiError('INVALID_STRUCTURE', `Zone ${zone.id} is on floor ${zone.floor}, not ${at.floor}`, {
+      details: {
+        field: 'zone_id',
+        issue: 'floor_mismatch',
+      },
     });
   }
   if (!pointInZone(zone.shape, at.position)) {
-    throw new DomainError('INVALID_STRUCTURE', `Position is outside zone ${zone.id}`, {
-      field: 'position',
-      issue: 'outside_zone',
+    throw new ApiError('INVALID_STRUCTURE', `Position is outside zone ${zone.id}`, {
+      details: {
+        field: 'position',
+        issue: 'outside_zone',
+      },
     });
   }
 }

@@ -4,7 +4,7 @@
  * participant); `next` then starts round 1 with the first in order, advances, and wraps into the next round.
  * Adding or removing participants keeps the current one current (removing the current one passes the turn on).
  */
-import { invalid, RoomError } from './room-errors';
+import { ApiError, invalid } from '../errors';
 
 export interface Participant {
   id: string;
@@ -81,7 +81,9 @@ export function removeParticipant(t: TurnState, id: string): { turns: TurnState;
   const at = t.order.findIndex((p) => p.id === id);
   const participant = t.order[at];
   if (at < 0 || !participant)
-    throw new RoomError('NOT_FOUND', `No participant '${id}' in the initiative order`, { issue: 'unknown_participant', id });
+    throw new ApiError('NOT_FOUND', `No participant '${id}' in the initiative order`, {
+      details: { issue: 'unknown_participant', id },
+    });
   const order = t.order.toSpliced(at, 1);
   if (!order.length) return { turns: { ...t, order, current: -1, round: 0 }, participant };
   let { current, round } = t;

@@ -1,4 +1,4 @@
-import { DomainError } from './errors';
+import { ApiError } from '../errors';
 import { type Bbox, bboxOf, findCrossing, pointInRing, ringSignedArea, shiftToCanonical, unwrapPath, type Vec } from './geometry';
 import { type Floor, MAX_ABS_Y, normalizeX, type Point, parseFloor, RING_CIRCUMFERENCE } from './ring';
 
@@ -48,7 +48,7 @@ export interface ZoneShape {
 }
 
 const zoneError = (issue: string, message: string, extra: Record<string, unknown> = {}) =>
-  new DomainError('INVALID_ZONE', message, { field: 'geometry', issue, ...extra });
+  new ApiError('INVALID_ZONE', message, { details: { field: 'geometry', issue, ...extra } });
 
 /**
  * Validates a GeoJSON Polygon. Issues (details.issue): bad_type, bad_position, non_finite, out_of_range,
@@ -167,7 +167,8 @@ export interface ZoneDraft {
 
 export type ZonePatch = Partial<Omit<ZoneDraft, 'floor'>>;
 
-const fieldError = (field: string, issue: string, message: string) => new DomainError('INVALID_ZONE', message, { field, issue });
+const fieldError = (field: string, issue: string, message: string) =>
+  new ApiError('INVALID_ZONE', message, { details: { field, issue } });
 
 export function parseZoneName(value: unknown): string {
   if (typeof value !== 'string') throw fieldError('name', 'bad_type', 'name must be a string');
@@ -192,12 +193,14 @@ export function parseProperties(
 ): Record<string, unknown> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new DomainError(code, 'properties must be an object', { field: 'properties', issue: 'bad_type' });
+    throw new ApiError(code, 'properties must be an object', { details: { field: 'properties', issue: 'bad_type' } });
   }
   if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_PROPERTIES_BYTES) {
-    throw new DomainError(code, `properties must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON`, {
-      field: 'properties',
-      issue: 'too_large',
+    throw new ApiError(code, `properties must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON`, {
+      details: {
+        field: 'properties',
+        issue: 'too_large',
+      },
     });
   }
   return value as Record<string, unknown>;
@@ -259,7 +262,7 @@ export interface AreaQuery {
 }
 
 const queryError = (field: string, issue: string, message: string) =>
-  new DomainError('INVALID_REQUEST', message, { field, issue });
+  new ApiError('INVALID_REQUEST', message, { details: { field, issue } });
 
 /** Accepts numbers or the numeric strings of a query string. */
 function queryNumber(value: unknown, field: string): number {

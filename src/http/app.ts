@@ -1,10 +1,8 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { isDomainError } from '../domain/errors';
 import { ApiError, isApiError } from '../errors';
 import type { AppEnv } from './context';
-import { apiErrorFromDomain } from './domain-error';
-import { errorResponse } from './errors';
+import { errorResponse, vocabularyFor } from './errors';
 import { compress } from './middleware/compress';
 import { corsPolicy } from './middleware/cors';
 import { jsonBody } from './middleware/json-body';
@@ -14,6 +12,7 @@ import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
 import { demo } from './routes/demo';
 import { docs } from './routes/docs';
+import { events } from './routes/events';
 import { gameWs } from './routes/game-ws';
 import { health } from './routes/health';
 import { orchestrator } from './routes/orchestrator';
@@ -28,9 +27,8 @@ import { apiVersion } from './versioning';
 
 /** Hono errors (malformed JSON from the validator, ...) and anything unexpected, in the one error shape. */
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
-  if (isApiError(err)) return errorResponse(err);
-  // Domain validation errors carry their own code and {field, issue}.
-  if (isDomainError(err)) return errorResponse(apiErrorFromDomain(err));
+  const vocabulary = vocabularyFor(new URL(c.req.url).pathname);
+  if (isApiError(err)) return errorResponse(err, vocabulary);
   if (err instanceof HTTPException) {
     const status = err.status;
     const code =
@@ -42,17 +40,20 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
             ? 'SERVER_ERROR'
             : 'INVALID_REQUEST';
     const message = /malformed json/i.test(err.message) ? 'Malformed JSON in request body' : err.message || 'Invalid request';
-    return errorResponse(new ApiError(code, message));
+    return errorResponse(new ApiError(code, message), vocabulary);
   }
   console.error(`[${c.req.method} ${new URL(c.req.url).pathname}]`, err);
-  return errorResponse(new ApiError('SERVER_ERROR', 'Internal server error'));
+  return errorResponse(new ApiError('SERVER_ERROR', 'Internal server error'), vocabulary);
 }
 
 /** The Worker's HTTP surface. Middleware order matters: see the README's "Request pipeline". */
 export function createApp() {
   const app = router();
   app.onError(handleError);
-  app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.notFound((c) => {
+    const { pathname } = new URL(c.req.url);
+    return errorResponse(new ApiError('NOT_FOUND', `No route for ${c.req.method} ${pathname}`), vocabularyFor(pathname));
+  });
 
   // Outermost first: compression sees the final answer; limits run before any body is read.
   app.use('*', compress());
@@ -75,6 +76,7 @@ export function createApp() {
   app.route('/api/chunks', chunks);
   app.route('/api/chunks', procgen);
   app.route('/', racing);
+  app.route('/api/events', events);
 
   app.route('/', docs(app)); // last: describes every route above
   return app;

@@ -4,7 +4,7 @@ import { zoneFromRow, zonesInChunks } from '../db/zones';
 import { type ChunkRequest, parseChunkRequest } from '../domain/chunks';
 import { CHUNK_LENGTH, formatChunkId, RING_WIDTH } from '../domain/ring';
 import type { Env } from '../env';
-import { CHUNK_ENCODING, generatedChunks, worldSeedOf } from '../http/routes/procgen';
+import { CHUNK_ENCODING, generatedChunks, worldSeedOf } from './procgen';
 
 /**
  * Chunk content shared by `POST /api/chunks/request` and the socket's `chunk_request` → `chunk_data`: the

@@ -1,9 +1,9 @@
 import { createStructure, type StructureWrite } from '../db/structures';
 import { findZone, zoneShapeOf } from '../db/zones';
-import { DomainError, isDomainError } from '../domain/errors';
 import type { Floor, Point } from '../domain/ring';
 import { assertInsideZone, parseStructurePlacement } from '../domain/structures';
 import { parseProperties } from '../domain/zones';
+import { ApiError, isApiError } from '../errors';
 
 /**
  * Structure placement shared by `POST /api/structures` and the socket's `structure_place`: the same validation
@@ -15,8 +15,8 @@ export function parseModelData(value: unknown): Record<string, unknown> {
   try {
     return parseProperties(value, 'INVALID_STRUCTURE');
   } catch (e) {
-    if (!isDomainError(e)) throw e;
-    throw new DomainError(e.code, e.message.replace('properties', 'model_data'), { ...e.details, field: 'model_data' });
+    if (!isApiError(e)) throw e;
+    throw new ApiError(e.code, e.message.replace('properties', 'model_data'), { details: { ...e.details, field: 'model_data' } });
   }
 }
 
@@ -29,7 +29,7 @@ export async function assertZonePlacement(
 ): Promise<void> {
   const zone = await findZone(db, tenantId, zoneId);
   if (!zone) {
-    throw new DomainError('INVALID_STRUCTURE', `No zone ${zoneId}`, { field: 'zone_id', issue: 'zone_not_found' });
+    throw new ApiError('INVALID_STRUCTURE', `No zone ${zoneId}`, { details: { field: 'zone_id', issue: 'zone_not_found' } });
   }
   assertInsideZone(at, { id: zone.id, floor: zone.floor, shape: zoneShapeOf(zone) });
 }

@@ -1,8 +1,10 @@
 import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { type Chunk, chunkKey } from '../../src/actors/chunk';
-import { uniqueTenant } from '../auth/helpers';
-import { openGame, playerAt, sleep } from '../http/game-ws-helpers';
+import type { Chunk } from '../../src/actors/chunk';
+import { chunkKey } from '../../src/actors/keys';
+import { uniqueTenant } from '../support/api';
+import { openGame, playerAt } from '../support/game';
+import { sleep } from '../support/sockets';
 
 /** The Chunk actor's RPC surface: relays from neighbours, personal deliveries and their forwarding, admit. */
 

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { lapCheckpoints, routeEnd, verifySubmission } from '../../src/actors/race';
 import { formatRaceTime, type RaceProgress } from '../../src/domain/racing';
 import { findRoute } from '../../src/domain/routes';
-import { call, registerUser } from '../auth/helpers';
-import { SseReader, sleep } from '../core/helpers';
-import { createRace, drive, identityOf, race, raceStub, raceView, seedRace } from '../http/racing-helpers';
+import { call, registerUser } from '../support/api';
+import { createRace, drive, identityOf, race, raceStub, raceView, seedRace } from '../support/racing';
+import { SseReader, sleep } from '../support/sockets';
 
 const finished: RaceProgress = { reached: 1, checkpointTimes: [110_000], finishedAt: 330_123 };
 const opts = { routeLength: 4000, vehicle: 'sports_car' as const };

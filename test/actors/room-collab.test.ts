@@ -1,10 +1,11 @@
 import { abortAllDurableObjects, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseRoomKey, type Room } from '../../src/actors/room';
+import { parseRoomKey } from '../../src/actors/keys';
+import type { Room } from '../../src/actors/room';
 import { actorIdentity } from '../../src/core/forward';
-import { call, registerUser, type Session, uniqueTenant } from '../auth/helpers';
-import { type Frame, sleep } from '../core/helpers';
-import { freshRoom, openRoom } from '../http/rooms-helpers';
+import { call, registerUser, type Session, uniqueTenant } from '../support/api';
+import { freshRoom, openRoom } from '../support/rooms';
+import { type Frame, sleep } from '../support/sockets';
 
 let alice: Session;
 let bob: Session;

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyAccessToken } from '../../src/auth/tokens';
-import { call, expectError, PASSWORD, registerUser, type Session, uniqueName, uniqueTenant } from './helpers';
+import { call, expectError, PASSWORD, registerUser, type Session, uniqueName, uniqueTenant } from '../support/api';
 
 const ADMIN = { username: env.ADMIN_USERNAME ?? '', password: env.ADMIN_PASSWORD ?? '' };
 

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { verifyAccessToken } from '../../src/auth/tokens';
-import { call, expectError, PASSWORD, registerUser, uniqueName, uniqueTenant } from './helpers';
+import { call, expectError, PASSWORD, registerUser, uniqueName, uniqueTenant } from '../support/api';
 
 const ISO_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 

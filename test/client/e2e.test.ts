@@ -8,7 +8,7 @@ import {
   type SocketEventLike,
   type WebSocketLike,
 } from '../../src/client';
-import { call, nextIp, registerUser, uniqueName } from '../auth/helpers';
+import { call, nextIp, registerUser, uniqueName } from '../support/api';
 
 /**
  * The client against the real Worker: real routes, real Room actor, real event log. WebSockets come from

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../src/core/event-log';
 import { formatEventId } from '../../src/core/protocol';
 import { Scheduler } from '../../src/core/scheduler';
-import { freshTenant } from './helpers';
+import { freshTenant } from '../support/sockets';
 
 // The log and scheduler run on a real actor's SQLite; a collaboration-room key keeps the Room's own log untouched.
 const stub = () => env.ROOM.getByName(`${freshTenant()}:core-test`);

@@ -10,7 +10,7 @@ import {
   parseWorldSeed,
 } from '../../src/domain/chunks';
 import { RING_CIRCUMFERENCE } from '../../src/domain/ring';
-import { errorOf } from './helpers';
+import { errorOf } from '../support/domain';
 
 const C = RING_CIRCUMFERENCE;
 

@@ -14,7 +14,7 @@ import {
 } from '../../src/domain/procgen';
 import { CHUNKS_PER_FLOOR, RING_CIRCUMFERENCE, wrappedDelta } from '../../src/domain/ring';
 import { parseZoneGeometry } from '../../src/domain/zones';
-import { errorOf } from './helpers';
+import { errorOf } from '../support/domain';
 
 const C = RING_CIRCUMFERENCE;
 const W = 12345;

@@ -15,7 +15,7 @@ import {
   verifyResult,
 } from '../../src/domain/racing';
 import { RING_CIRCUMFERENCE } from '../../src/domain/ring';
-import { errorOf } from './helpers';
+import { errorOf } from '../support/domain';
 
 const C = RING_CIRCUMFERENCE;
 

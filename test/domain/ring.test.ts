@@ -18,7 +18,7 @@ import {
   wrappedDelta,
   wrappedDistanceX,
 } from '../../src/domain/ring';
-import { errorOf } from './helpers';
+import { errorOf } from '../support/domain';
 
 const C = RING_CIRCUMFERENCE;
 

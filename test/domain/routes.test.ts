@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { localNetwork, TRANSIT_Y } from '../../src/domain/procgen';
 import { CHUNK_LENGTH, RING_CIRCUMFERENCE, ringDistance, wrappedDelta } from '../../src/domain/ring';
 import { findRoute, parseLineString, validateManualRoute } from '../../src/domain/routes';
-import { errorOf } from './helpers';
+import { errorOf } from '../support/domain';
 
 const C = RING_CIRCUMFERENCE;
 const W = 12345;

@@ -8,7 +8,7 @@ import {
   structureChunk,
 } from '../../src/domain/structures';
 import { parseZoneGeometry } from '../../src/domain/zones';
-import { errorOf } from './helpers';
+import { errorOf } from '../support/domain';
 
 const C = RING_CIRCUMFERENCE;
 const seedBody = {

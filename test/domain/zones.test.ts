@@ -9,7 +9,7 @@ import {
   parseZonePatch,
   pointInZone,
 } from '../../src/domain/zones';
-import { errorOf } from './helpers';
+import { errorOf } from '../support/domain';
 
 const C = RING_CIRCUMFERENCE;
 const poly = (...rings: number[][][]) => ({ type: 'Polygon', coordinates: rings });

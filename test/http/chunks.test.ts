@@ -1,12 +1,12 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/core/limits';
 import { bumpChunkVersions } from '../../src/db/chunks';
 import { createZone } from '../../src/db/zones';
 import { decodeChunkGeometry, encodeChunkGeometry, MAX_CHUNKS_PER_REQUEST } from '../../src/domain/chunks';
 import { generateChunk } from '../../src/domain/procgen';
 import { parseZoneDraft } from '../../src/domain/zones';
-import { LIMITS } from '../../src/http/limits';
-import { call, expectError, rect, registerUser, type Session, uniqueTenant } from '../auth/helpers';
+import { call, expectError, rect, registerUser, type Session, uniqueTenant } from '../support/api';
 
 const get = (path: string, s: Session) => call(path, { method: 'GET', token: s.access_token });
 const meta = (s: Session, id: string) => get(`/api/chunks/${id}`, s);

@@ -1,11 +1,11 @@
 import { env, evictDurableObject, runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { chunkKey } from '../../src/actors/chunk';
+import { chunkKey } from '../../src/actors/keys';
 import { formatRaceTime } from '../../src/domain/racing';
-import { call, uniqueTenant } from '../auth/helpers';
-import { type Frame, TestSocket } from '../core/helpers';
-import { GameSocket, openGame, playerAt, sleep, square, upgradeGame } from './game-ws-helpers';
-import { createRace, drive, race as driveRace, identityOf, raceView, seedRace } from './racing-helpers';
+import { call, uniqueTenant } from '../support/api';
+import { GameSocket, openGame, playerAt, square, upgradeGame } from '../support/game';
+import { createRace, drive, race as driveRace, identityOf, raceView, seedRace } from '../support/racing';
+import { type Frame, sleep, TestSocket } from '../support/sockets';
 
 describe('GET /ws handshake', () => {
   it('refuses before any upgrade: 426 without Upgrade, 401 without or with a bad token', async () => {

@@ -1,7 +1,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, expectError, nextIp, registerUser, type Session, uniqueName } from '../auth/helpers';
-import { SseReader, TestSocket } from '../core/helpers';
+import { call, expectError, nextIp, registerUser, type Session, uniqueName } from '../support/api';
+import { SseReader, TestSocket } from '../support/sockets';
 
 const ADMIN = { username: env.ADMIN_USERNAME ?? '', password: env.ADMIN_PASSWORD ?? '' };
 

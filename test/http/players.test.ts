@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, expectError, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
+import { call, expectError, registerUser, type Session, tenantAdmin, uniqueTenant } from '../support/api';
 
 describe('GET /api/players/me and /api/players/{id}', () => {
   let tenant: string;

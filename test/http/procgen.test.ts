@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeChunkGeometry } from '../../src/domain/chunks';
-import { call, expectError, registerUser, type Session } from '../auth/helpers';
+import { call, expectError, registerUser, type Session } from '../support/api';
 
 /** The documented seed function, written out independently of src/domain/procgen.ts. */
 function referenceChunkSeed(worldSeed: number, floor: number, chunkIndex: number): number {

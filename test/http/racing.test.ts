@@ -2,9 +2,9 @@ import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatRaceTime } from '../../src/domain/racing';
 import { findRoute, validateManualRoute } from '../../src/domain/routes';
-import { call, expectError, PASSWORD, registerUser, type Session, uniqueTenant } from '../auth/helpers';
-import { type Frame, sleep, TestSocket } from '../core/helpers';
-import { createRace, drive, identityOf, race, raceStub, raceView, seedRace, value } from './racing-helpers';
+import { call, expectError, PASSWORD, registerUser, type Session, uniqueTenant } from '../support/api';
+import { createRace, drive, identityOf, race, raceStub, raceView, seedRace, value } from '../support/racing';
+import { type Frame, sleep, TestSocket } from '../support/sockets';
 
 /** An admin of a fresh tenant: registered as a player, granted the role in D1, then logged in again. */
 async function tenantAdmin(tenant: string): Promise<Session> {

@@ -9,8 +9,8 @@ import {
 } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Identity } from '../../src/auth/identity';
+import { LIMITS } from '../../src/core/limits';
 import { handleError } from '../../src/http/app';
-import { LIMITS } from '../../src/http/limits';
 import { clientIp, globalRateLimit, rateLimitBy } from '../../src/http/middleware/rate-limit';
 import { router } from '../../src/http/validation';
 

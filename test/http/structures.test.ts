@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS } from '../../src/http/limits';
-import { call, expectError, rect, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
+import { LIMITS } from '../../src/core/limits';
+import { call, expectError, rect, registerUser, type Session, tenantAdmin, uniqueTenant } from '../support/api';
 
 async function createZone(s: Session, geometry: unknown, floor = 0): Promise<number> {
   const r = await call('/api/zones', {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { handleError } from '../../src/http/app';
 import type { AppEnv } from '../../src/http/context';
 import { optionalAuth, requireAuth, requireRole } from '../../src/http/middleware/auth';
-import { call, expectError, registerUser, uniqueTenant } from '../auth/helpers';
+import { call, expectError, registerUser, uniqueTenant } from '../support/api';
 
 /** A tiny app with the real middleware and error handler, run in workerd against the real D1. */
 function probeApp() {

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { LIMITS } from '../../src/http/limits';
-import { call, expectError, registerUser } from '../auth/helpers';
+import { LIMITS } from '../../src/core/limits';
+import { call, expectError, registerUser } from '../support/api';
 
 describe('per-user limit on every authenticated route (500/min)', () => {
   it('counts per user: the 501st call in a minute is 429 with scope user, another user is unaffected', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { zodDetails, zodMessage } from '../../src/errors';
-import { call, expectError, uniqueName } from '../auth/helpers';
+import { call, expectError, uniqueName } from '../support/api';
 
 const fail = (schema: z.ZodType, input: unknown) => {
   const r = schema.safeParse(input);

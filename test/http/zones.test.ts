@@ -1,9 +1,9 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../src/core/limits';
 import { areaQuerySql } from '../../src/db/zones';
 import { parseZoneAreaQuery } from '../../src/domain/zones';
-import { LIMITS } from '../../src/http/limits';
-import { call, expectError, rect, registerUser, type Session, tenantAdmin, uniqueTenant } from '../auth/helpers';
+import { call, expectError, rect, registerUser, type Session, tenantAdmin, uniqueTenant } from '../support/api';
 
 const C = 264_000_000;
 

@@ -12,7 +12,7 @@ import {
 } from '../../src/web/app/model';
 import { DEMO_VERSION } from '../../src/web/generated/assets';
 import { escapeHtml } from '../../src/web/page';
-import { nextIp } from '../auth/helpers';
+import { nextIp } from '../support/api';
 
 const get = (path: string, headers: Record<string, string> = {}) =>
   SELF.fetch(`https://edge.test${path}`, { headers: { 'CF-Connecting-IP': nextIp(), ...headers } });

@@ -1,9 +1,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { ipLimiterKey, rateLimiterActor, tenantLimiterKey, userLimiterKey } from '../../actors/keys';
 import type { Identity } from '../../auth/identity';
 import { mostRestrictive, type RateDecision } from '../../core/limiter';
+import { LIMITS, type LimitName, type LimitScope, retryAfterSeconds } from '../../core/limits';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
-import { LIMITS, type LimitName, type LimitScope } from '../limits';
 
 /** The caller's IP: Cloudflare's `CF-Connecting-IP`, else the first `X-Forwarded-For` hop (local dev), else 'unknown'. */
 export function clientIp(headers: Headers): string {
@@ -22,9 +23,6 @@ export function rateLimitHeaders(d: RateDecision): Record<string, string> {
   };
 }
 
-/** Whole seconds to wait, at least 1 (a `Retry-After: 0` invites an immediate retry that would fail). */
-export const retryAfterSeconds = (d: RateDecision): number => Math.max(1, Math.ceil(d.retryAfterMs / 1000));
-
 /** Sets headers on the finished response, re-wrapping it once if its headers are immutable (a fetched response). */
 function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
   try {
@@ -36,42 +34,49 @@ function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>)
   }
 }
 
-/** Durable Object key: one limiter object per IP or per (tenant, user). */
+/** Durable Object key: one limiter object per IP, per (tenant, user) or per tenant. */
 function limiterKey(c: Context<AppEnv>, by: LimitScope): string {
   const identity = c.get('identity') as Identity | undefined;
-  // A 'user' limit on a route reached without a verified identity falls back to counting the IP.
-  if (by === 'user' && identity) return `user:${identity.tenantId}:${identity.userId}`;
-  return `ip:${clientIp(c.req.raw.headers)}`;
+  // A 'user' or 'tenant' limit on a route reached without a verified identity falls back to counting the IP.
+  if (by === 'user' && identity) return userLimiterKey(identity.tenantId, identity.userId);
+  if (by === 'tenant' && identity) return tenantLimiterKey(identity.tenantId);
+  return ipLimiterKey(clientIp(c.req.raw.headers));
 }
 
 /**
- * Counts the request against `LIMITS[name]`, per IP or per user, in that key's `RateLimiter` object. A refusal
- * is 429 `RATE_LIMIT_EXCEEDED` with `retry_after` and `Retry-After`; every answer that passes through (errors
- * included: Hono turns a downstream throw into `c.res` before `next()` returns) gets the `X-RateLimit-*` headers
- * of the most restrictive decision made for the request.
+ * Counts `cost` against `LIMITS[name]` in that key's `RateLimiter` object and records the decision for the
+ * `X-RateLimit-*` headers. A refusal throws 429 `RATE_LIMIT_EXCEEDED` with `retry_after` and `Retry-After`.
+ * Routes whose cost is known only from the body (a batch of events) call it from the handler.
+ */
+export async function spendLimit(c: Context<AppEnv>, name: LimitName, by: LimitScope, cost = 1): Promise<void> {
+  const { id, limit, windowMs } = LIMITS[name];
+  let decision: RateDecision | undefined;
+  try {
+    [decision] = await rateLimiterActor(c.env, limiterKey(c, by)).hit([{ id, limit, windowMs }], cost);
+  } catch (err) {
+    // Fail open: an unreachable limiter must not take the API down with it.
+    console.error(`rate limiter ${id} unavailable`, err);
+  }
+  if (!decision) return;
+  c.set('rateLimit', mostRestrictive(c.get('rateLimit'), decision));
+  if (!decision.allowed) {
+    const retryAfter = retryAfterSeconds(decision);
+    throw new ApiError('RATE_LIMIT_EXCEEDED', 'Too many requests. Please try again later.', {
+      details: { limit, window_seconds: Math.max(1, Math.round(windowMs / 1000)), scope: id },
+      extra: { retry_after: retryAfter },
+      headers: { ...rateLimitHeaders(decision), 'Retry-After': String(retryAfter) },
+    });
+  }
+}
+
+/**
+ * Counts the request against `LIMITS[name]`, per IP, user or tenant (`spendLimit`); every answer that passes
+ * through (errors included: Hono turns a downstream throw into `c.res` before `next()` returns) gets the
+ * `X-RateLimit-*` headers of the most restrictive decision made for the request.
  */
 export function rateLimitBy(name: LimitName, by: LimitScope): MiddlewareHandler<AppEnv> {
-  const { id, limit, windowMs } = LIMITS[name];
-  const rule = { id, limit, windowMs };
   return async (c, next) => {
-    let decision: RateDecision | undefined;
-    try {
-      [decision] = await c.env.RATE_LIMITER.getByName(limiterKey(c, by)).hit([rule]);
-    } catch (err) {
-      // Fail open: an unreachable limiter must not take the API down with it.
-      console.error(`rate limiter ${id} unavailable`, err);
-    }
-    if (decision) {
-      c.set('rateLimit', mostRestrictive(c.get('rateLimit'), decision));
-      if (!decision.allowed) {
-        const retryAfter = retryAfterSeconds(decision);
-        throw new ApiError('RATE_LIMIT_EXCEEDED', 'Too many requests. Please try again later.', {
-          details: { limit, window_seconds: Math.round(windowMs / 1000), scope: id },
-          extra: { retry_after: retryAfter },
-          headers: { ...rateLimitHeaders(decision), 'Retry-After': String(retryAfter) },
-        });
-      }
-    }
+    await spendLimit(c, name, by);
     await next();
     const shown = c.get('rateLimit');
     if (shown) setResponseHeaders(c, rateLimitHeaders(shown));

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { ROOM_ID_PATTERN } from '../../actors/room';
+import { ROOM_ID_PATTERN } from '../../actors/keys';
 import { DEMO_CSS, DEMO_JS, DEMO_VERSION } from '../../web/generated/assets';
 import { demoErrorPage, demoPage } from '../../web/page';
 import type { AppEnv } from '../context';

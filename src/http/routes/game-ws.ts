@@ -1,7 +1,9 @@
-import { chunkKey, playerScope } from '../../actors/chunk';
+import { playerScope } from '../../actors/chunk';
+import { chunkActor } from '../../actors/keys';
 import { actorIdentity, forwardRequest } from '../../core/forward';
 import { findPlayer } from '../../db/players';
 import { DIALECT, negotiateProtocol, PROTOCOLS } from '../../dialects/earthring';
+import { playerIdOf } from '../../domain/input';
 import { type ChunkRef, chunkIndexDelta, chunkOf, formatChunkId, parseChunkId } from '../../domain/ring';
 import { ApiError } from '../../errors';
 import { handshakeIdentity, requireUpgrade } from '../realtime';
@@ -44,9 +46,8 @@ gameWs.get('/ws', async (c) => {
       },
     );
   }
-  const player = /^\d{1,15}$/.test(identity.userId)
-    ? await findPlayer(c.env.DB, identity.tenantId, Number(identity.userId))
-    : null;
+  const playerId = playerIdOf(identity.userId);
+  const player = playerId === null ? null : await findPlayer(c.env.DB, identity.tenantId, playerId);
   if (!player) {
     throw new ApiError('AUTHORIZATION_FAILED', 'Only players have a game socket: this account has no player profile', {
       details: { field: 'token', issue: 'not_a_player' },
@@ -77,7 +78,7 @@ gameWs.get('/ws', async (c) => {
   url.searchParams.set('py', String(player.current_position_y));
   url.searchParams.set('pf', String(player.current_floor));
 
-  const chunk = c.env.CHUNK.getByName(chunkKey(identity.tenantId, formatChunkId(ref)));
+  const chunk = chunkActor(c.env, identity.tenantId, formatChunkId(ref));
   const res = await chunk.fetch(
     forwardRequest(new Request(url, { headers: c.req.raw.headers }), actorIdentity(identity), DIALECT),
   );

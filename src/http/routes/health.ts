@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { HEALTH_LIMITER_KEY, rateLimiterActor } from '../../actors/keys';
 import { router } from '../validation';
 
 const ServiceHealth = z.object({
@@ -47,7 +48,7 @@ async function check(probe: () => Promise<unknown>): Promise<Check> {
 export const health = router().openapi(route, async (c) => {
   const [d1, actors] = await Promise.all([
     check(() => c.env.DB.prepare('SELECT 1').first()),
-    check(() => c.env.RATE_LIMITER.getByName('health').ping()),
+    check(() => rateLimiterActor(c.env, HEALTH_LIMITER_KEY).ping()),
   ]);
   const statuses = [d1.status, actors.status];
   const status = statuses.every((s) => s === 'healthy')

@@ -1,10 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { orchestratorKey, type Room } from '../../actors/room';
+import { orchestratorActor } from '../../actors/keys';
+import type { Room } from '../../actors/room';
 import { actorIdentity } from '../../core/forward';
 import { DIALECT, PUBLISH_MAX, PublishItem } from '../../dialects/orchestrator';
-import { ApiError } from '../../errors';
-import type { AppEnv } from '../context';
+import { fromReply } from '../../errors';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { errorContent as error } from '../openapi';
 import {
@@ -24,8 +23,6 @@ import { router } from '../validation';
  * SSE `/sse/orchestrator`, long polling and publishing under `/api/orchestrator`. One Room actor per tenant,
  * keyed `<tenantId>:orchestrator`.
  */
-
-const roomOf = (c: Context<AppEnv>, tenantId: string) => c.env.ROOM.getByName(orchestratorKey(tenantId));
 
 const OrchestratorFrame = z
   .object({
@@ -125,7 +122,7 @@ orchestrator.on('POST', '/api/orchestrator/events', requireRole('service', 'admi
 const api = router()
   .openapi(pollRoute, async (c) => {
     const identity = c.get('identity');
-    const answer = await pollActor(roomOf(c, identity.tenantId), identity, DIALECT, c.req.valid('query'));
+    const answer = await pollActor(orchestratorActor(c.env, identity.tenantId), identity, DIALECT, c.req.valid('query'));
     return c.json(answer as z.infer<typeof PollAnswer>, 200);
   })
   .openapi(publishRoute, async (c) => {
@@ -133,21 +130,22 @@ const api = router()
     const items = Array.isArray(body) ? body : [body];
     const identity = c.get('identity');
     // RPC result types cannot express `unknown`; these are the actor's declared return types.
-    const result = (await roomOf(c, identity.tenantId).publishOrchestrator(actorIdentity(identity), items)) as unknown as Awaited<
-      ReturnType<Room['publishOrchestrator']>
-    >;
-    if (!result.ok) throw ApiError.fromBody(result.error);
-    const single = !Array.isArray(body) ? result.events[0] : undefined;
-    return c.json({ events: result.events, ...(single ? { eventId: single.eventId, sequence: single.sequence } : {}) }, 201);
+    const result = (await orchestratorActor(c.env, identity.tenantId).publishOrchestrator(
+      actorIdentity(identity),
+      items,
+    )) as unknown as Awaited<ReturnType<Room['publishOrchestrator']>>;
+    const events = result.ok ? result.events : fromReply(result);
+    const single = !Array.isArray(body) ? events[0] : undefined;
+    return c.json({ events, ...(single ? { eventId: single.eventId, sequence: single.sequence } : {}) }, 201);
   })
   .openapi(clientsRoute, async (c) => {
     const q = c.req.valid('query');
     const identity = c.get('identity');
-    return c.json(await roomOf(c, identity.tenantId).clients({ limit: q.limit, cursor: q.cursor }), 200);
+    return c.json(await orchestratorActor(c.env, identity.tenantId).clients({ limit: q.limit, cursor: q.cursor }), 200);
   })
   .openapi(messagesRoute, async (c) => {
     const identity = c.get('identity');
-    return c.json(await sendFrameTo(c, roomOf(c, identity.tenantId), identity, DIALECT), 200);
+    return c.json(await sendFrameTo(c, orchestratorActor(c.env, identity.tenantId), identity, DIALECT), 200);
   });
 
 orchestrator.route('/api/orchestrator', api);
@@ -156,10 +154,10 @@ orchestrator.get('/ws/orchestrator', async (c) => {
   const refused = requireUpgrade(c);
   if (refused) return refused;
   const identity = await handshakeIdentity(c);
-  return forwardToActor(c, roomOf(c, identity.tenantId), identity, DIALECT);
+  return forwardToActor(c, orchestratorActor(c.env, identity.tenantId), identity, DIALECT);
 });
 
 orchestrator.get('/sse/orchestrator', async (c) => {
   const identity = await handshakeIdentity(c);
-  return forwardToActor(c, roomOf(c, identity.tenantId), identity, DIALECT);
+  return forwardToActor(c, orchestratorActor(c.env, identity.tenantId), identity, DIALECT);
 });

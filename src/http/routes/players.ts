@@ -1,9 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { relocateLivePlayer } from '../../actors/chunk-calls';
 import type { Identity } from '../../auth/identity';
 import { findPlayer, profileFromRow, setPlayerPosition } from '../../db/players';
+import { ID_PATTERN } from '../../domain/input';
 import { parseFloor, parsePosition, RING_CIRCUMFERENCE } from '../../domain/ring';
 import { ApiError } from '../../errors';
-import { relocateLivePlayer } from '../../world/relocate';
 import { requireAuth } from '../middleware/auth';
 import { errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
@@ -32,7 +33,7 @@ const PlayerProfile = z
 const PlayerIdParam = z.object({
   id: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer player id')
+    .regex(ID_PATTERN, 'must be a positive integer player id')
     .openapi({ param: { name: 'id', in: 'path' }, example: '123' }),
 });
 

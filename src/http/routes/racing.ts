@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { RaceView, Reply } from '../../actors/race';
-import { raceKey, routeEnd, routeStart } from '../../actors/race';
+import { raceActor } from '../../actors/keys';
+import type { RaceView } from '../../actors/race';
+import { routeEnd, routeStart } from '../../actors/race';
 import type { Identity } from '../../auth/identity';
 import { actorIdentity, forwardRequest } from '../../core/forward';
 import type { PollResponse } from '../../core/protocol';
@@ -9,12 +10,12 @@ import { parseTypes } from '../../core/sse';
 import { findRace, insertRace, type RaceDefinition, type RaceRow, raceLeaderboard, trackPosition } from '../../db/races';
 import { DIALECT } from '../../dialects/earthring-race';
 import { parseWorldSeed } from '../../domain/chunks';
-import { DomainError } from '../../domain/errors';
 import { projectOnSegment, unwrapPath, type Vec } from '../../domain/geometry';
+import { ID_PATTERN } from '../../domain/input';
 import { CHECKPOINT_RADIUS, parseVehicleType, VEHICLE_PROFILES, type VehicleType } from '../../domain/racing';
 import { type Floor, normalizeX, type Point, parseFloor, parsePosition, ringDistance } from '../../domain/ring';
 import { findRoute, type LineString, validateManualRoute } from '../../domain/routes';
-import { ApiError } from '../../errors';
+import { ApiError, fromReply, type Reply } from '../../errors';
 import type { AppEnv } from '../context';
 import { requireAuth } from '../middleware/auth';
 import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
@@ -50,7 +51,8 @@ export interface RaceDraft {
   scheduledStart: string | null;
 }
 
-const bad = (field: string, issue: string, message: string) => new DomainError('INVALID_REQUEST', message, { field, issue });
+const bad = (field: string, issue: string, message: string) =>
+  new ApiError('INVALID_REQUEST', message, { details: { field, issue } });
 
 /** The create body as the seed shows it, plus `route` (manual) and an optional future `start_time`. */
 export function parseRaceDraft(body: unknown, now: number): RaceDraft {
@@ -170,17 +172,13 @@ export function planRace(draft: RaceDraft, worldSeed: number): { route: LineStri
 
 // ---- helpers ----------------------------------------------------------------------------------------------
 
-const raceOf = (c: Context<AppEnv>, tenantId: string, id: number) => c.env.RACE.getByName(raceKey(tenantId, id));
-
 /** RPC result types cannot express `unknown`; the actor declares what each method answers. */
 async function answer<T>(p: Promise<unknown>): Promise<T> {
-  const r = (await p) as Reply<T>;
-  if (!r.ok) throw ApiError.fromBody(r.error);
-  return r.value;
+  return fromReply((await p) as Reply<T>);
 }
 
 function eventIdOf(value: string | undefined): number {
-  if (!value || !/^[1-9]\d{0,15}$/.test(value)) {
+  if (!value || !ID_PATTERN.test(value)) {
     throw new ApiError('INVALID_REQUEST', 'event_id must be a positive integer', {
       details: { field: 'event_id', issue: 'bad_id' },
     });
@@ -204,7 +202,7 @@ const LineStringSchema = z
 const EventParams = z.object({
   event_id: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer id')
+    .regex(ID_PATTERN, 'must be a positive integer id')
     .openapi({ param: { name: 'event_id', in: 'path' }, example: '101' }),
 });
 
@@ -434,7 +432,7 @@ const api = router()
       scheduledStart: draft.scheduledStart,
       createdAt,
     } satisfies Omit<RaceDefinition, 'id'>);
-    const view = await answer<RaceView>(raceOf(c, identity.tenantId, def.id).create(def));
+    const view = await answer<RaceView>(raceActor(c.env, identity.tenantId, def.id).create(def));
     return c.json(
       {
         id: def.id,
@@ -454,7 +452,7 @@ const api = router()
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
     return c.json(
-      await answer<z.infer<typeof RaceDetails>>(raceOf(c, identity.tenantId, id).state(actorIdentity(identity))),
+      await answer<z.infer<typeof RaceDetails>>(raceActor(c.env, identity.tenantId, id).state(actorIdentity(identity))),
       200,
     );
   })
@@ -462,7 +460,7 @@ const api = router()
     const identity = c.get('identity');
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
-    return c.json(await answer<z.infer<typeof Join>>(raceOf(c, identity.tenantId, id).join(actorIdentity(identity))), 200);
+    return c.json(await answer<z.infer<typeof Join>>(raceActor(c.env, identity.tenantId, id).join(actorIdentity(identity))), 200);
   })
   .openapi(startRoute, async (c) => {
     const identity = c.get('identity');
@@ -485,7 +483,7 @@ const api = router()
       body = parsed as Record<string, unknown>;
     }
     return c.json(
-      await answer<z.infer<typeof Started>>(raceOf(c, identity.tenantId, id).start(actorIdentity(identity), body)),
+      await answer<z.infer<typeof Started>>(raceActor(c.env, identity.tenantId, id).start(actorIdentity(identity), body)),
       200,
     );
   })
@@ -494,7 +492,7 @@ const api = router()
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
     const r = await answer<{ position: number; finish_time: string; finish_ms: number; track_key: string }>(
-      raceOf(c, identity.tenantId, id).submitResult(actorIdentity(identity), c.req.valid('json')),
+      raceActor(c.env, identity.tenantId, id).submitResult(actorIdentity(identity), c.req.valid('json')),
     );
     const leaderboardPosition = await trackPosition(c.env.DB, identity.tenantId, r.track_key, r.finish_ms);
     return c.json(
@@ -513,7 +511,7 @@ const api = router()
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
     const q = c.req.valid('query');
-    const poll = (await raceOf(c, identity.tenantId, id).poll(actorIdentity(identity), DIALECT, {
+    const poll = (await raceActor(c.env, identity.tenantId, id).poll(actorIdentity(identity), DIALECT, {
       lastEventId: q.lastEventId,
       lastSequence: q.lastSequence,
       limit: q.limit,
@@ -526,7 +524,11 @@ const api = router()
     const identity = c.get('identity');
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
-    const sent = (await raceOf(c, identity.tenantId, id).sendFrame(actorIdentity(identity), DIALECT, await c.req.text())) as {
+    const sent = (await raceActor(c.env, identity.tenantId, id).sendFrame(
+      actorIdentity(identity),
+      DIALECT,
+      await c.req.text(),
+    )) as {
       tooLarge: boolean;
       frames: unknown[];
     };
@@ -541,7 +543,7 @@ async function openStream(c: Context<AppEnv>): Promise<Response> {
   const id = eventIdOf(c.req.param('event_id'));
   const identity = await handshakeIdentity(c);
   await loadRace(c, identity, id);
-  return raceOf(c, identity.tenantId, id).fetch(forwardRequest(c.req.raw, actorIdentity(identity), DIALECT));
+  return raceActor(c.env, identity.tenantId, id).fetch(forwardRequest(c.req.raw, actorIdentity(identity), DIALECT));
 }
 
 racing.get('/ws/racing/:event_id', async (c) => requireUpgrade(c) ?? openStream(c));

@@ -1,13 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { collabRoomKey, ROOM_ID_PATTERN, type Room } from '../../actors/room';
+import { collabRoomActor, ROOM_ID_PATTERN } from '../../actors/keys';
+import type { Room } from '../../actors/room';
 import { actorIdentity } from '../../core/forward';
 import { listActivities } from '../../db/activities';
 import { DIALECT } from '../../dialects/collab';
 import { DEFAULT_PAGE_SIZE, decodeCursor, MAX_PAGE_SIZE } from '../../domain/activity';
-import { isRoomError } from '../../domain/room-errors';
 import { ApiError } from '../../errors';
-import type { AppEnv } from '../context';
 import { requireAuth } from '../middleware/auth';
 import { errorContent as error } from '../openapi';
 import {
@@ -27,8 +25,6 @@ import { router } from '../validation';
  * `/api/rooms/{roomId}` long polling, HTTP-sent frames, the activity feed (D1) and the state. One Room actor per
  * tenant and room, keyed `<tenantId>:room:<roomId>`: the same room id in two tenants is two rooms.
  */
-
-const roomOf = (c: Context<AppEnv>, tenantId: string, roomId: string) => c.env.ROOM.getByName(collabRoomKey(tenantId, roomId));
 
 const roomIdSchema = z.string().regex(ROOM_ID_PATTERN, 'must be 1-64 letters, digits, "_" or "-"');
 const RoomParams = z.object({
@@ -154,24 +150,18 @@ const api = router()
   .openapi(pollRoute, async (c) => {
     const { roomId } = c.req.valid('param');
     const identity = c.get('identity');
-    const answer = await pollActor(roomOf(c, identity.tenantId, roomId), identity, DIALECT, c.req.valid('query'));
+    const answer = await pollActor(collabRoomActor(c.env, identity.tenantId, roomId), identity, DIALECT, c.req.valid('query'));
     return c.json(answer as z.infer<typeof PollAnswer>, 200);
   })
   .openapi(messagesRoute, async (c) => {
     const { roomId } = c.req.valid('param');
     const identity = c.get('identity');
-    return c.json(await sendFrameTo(c, roomOf(c, identity.tenantId, roomId), identity, DIALECT), 200);
+    return c.json(await sendFrameTo(c, collabRoomActor(c.env, identity.tenantId, roomId), identity, DIALECT), 200);
   })
   .openapi(activityRoute, async (c) => {
     const { roomId } = c.req.valid('param');
     const q = c.req.valid('query');
-    let cursor = null;
-    try {
-      cursor = q.cursor ? decodeCursor(q.cursor) : null;
-    } catch (err) {
-      if (isRoomError(err)) throw new ApiError(err.code, err.message, err.details ? { details: err.details } : {});
-      throw err;
-    }
+    const cursor = q.cursor ? decodeCursor(q.cursor) : null;
     const page = await listActivities(c.env.DB, c.get('identity').tenantId, roomId, {
       cursor,
       limit: q.limit ?? DEFAULT_PAGE_SIZE,
@@ -182,9 +172,9 @@ const api = router()
     const { roomId } = c.req.valid('param');
     const identity = c.get('identity');
     // RPC result types cannot express `unknown`; this is the actor's declared return type.
-    const state = (await roomOf(c, identity.tenantId, roomId).collabSnapshot(actorIdentity(identity))) as unknown as ReturnType<
-      Room['collabSnapshot']
-    >;
+    const state = (await collabRoomActor(c.env, identity.tenantId, roomId).collabSnapshot(
+      actorIdentity(identity),
+    )) as unknown as ReturnType<Room['collabSnapshot']>;
     return c.json(state, 200);
   });
 
@@ -195,11 +185,11 @@ rooms.get('/ws/rooms/:roomId', async (c) => {
   if (refused) return refused;
   const roomId = roomIdOf(c.req.param('roomId'), 'roomId');
   const identity = await handshakeIdentity(c);
-  return forwardToActor(c, roomOf(c, identity.tenantId, roomId), identity, DIALECT);
+  return forwardToActor(c, collabRoomActor(c.env, identity.tenantId, roomId), identity, DIALECT);
 });
 
 rooms.get('/sse', async (c) => {
   const roomId = roomIdOf(c.req.query('room'), 'room');
   const identity = await handshakeIdentity(c);
-  return forwardToActor(c, roomOf(c, identity.tenantId, roomId), identity, DIALECT);
+  return forwardToActor(c, collabRoomActor(c.env, identity.tenantId, roomId), identity, DIALECT);
 });

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { notifyChunkChanges } from '../../actors/chunk-calls';
 import {
   deleteStructure,
   findStructure,
@@ -10,7 +11,6 @@ import {
 import { parseChunkIndex, parseFloor, RING_CIRCUMFERENCE } from '../../domain/ring';
 import { parseStructurePatch, STRUCTURE_TYPES } from '../../domain/structures';
 import { ApiError } from '../../errors';
-import { notifyChunkChanges } from '../../world/notify';
 import { assertZonePlacement, parseModelData, placeStructureFor } from '../../world/structures';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';

@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { notifyChunkChanges } from '../../actors/chunk-calls';
 import type { Identity } from '../../auth/identity';
 import { structuresOfZone } from '../../db/structures';
 import { deleteZone, findZone, updateZone, type ZoneRow, zoneFromRow, zonesInArea } from '../../db/zones';
-import { DomainError } from '../../domain/errors';
+import { ID_PATTERN } from '../../domain/input';
 import { structureChunk } from '../../domain/structures';
 import { parseZoneAreaQuery, parseZonePatch, pointInZone, ZONE_TYPES, type ZoneShape } from '../../domain/zones';
 import { ApiError } from '../../errors';
-import { notifyChunkChanges } from '../../world/notify';
 import { createZoneFor } from '../../world/zones';
 import { requireAuth } from '../middleware/auth';
 import { rateLimitBy } from '../middleware/rate-limit';
@@ -22,7 +22,7 @@ import { router } from '../validation';
 export const IdParam = z.object({
   id: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer id')
+    .regex(ID_PATTERN, 'must be a positive integer id')
     .openapi({ param: { name: 'id', in: 'path' }, example: '456' }),
 });
 
@@ -170,10 +170,12 @@ async function assertKeepsStructures(db: D1Database, row: ZoneRow, shape: ZoneSh
     (s) => !pointInZone(shape, { x: s.position_x, y: s.position_y }),
   );
   if (outside.length > 0) {
-    throw new DomainError('INVALID_ZONE', `The new geometry leaves ${outside.length} of the zone's structures outside it`, {
-      field: 'geometry',
-      issue: 'excludes_structures',
-      structure_ids: outside.map((s) => s.id),
+    throw new ApiError('INVALID_ZONE', `The new geometry leaves ${outside.length} of the zone's structures outside it`, {
+      details: {
+        field: 'geometry',
+        issue: 'excludes_structures',
+        structure_ids: outside.map((s) => s.id),
+      },
     });
   }
 }

@@ -13,19 +13,19 @@ import {
   recentActivity,
   recordActivity,
 } from '../../../src/domain/activity';
-import { RoomError } from '../../../src/domain/room-errors';
+import { ApiError } from '../../../src/errors';
 
 function issueOf(fn: () => unknown): string | undefined {
   try {
     fn();
   } catch (e) {
-    if (e instanceof RoomError) {
+    if (e instanceof ApiError) {
       expect(e.code).toBe('INVALID_REQUEST');
       return e.details?.issue;
     }
     throw e;
   }
-  throw new Error('expected a RoomError');
+  throw new Error('expected an ApiError');
 }
 
 function feedOf(n: number, timestampOf: (i: number) => number = (i) => 1000 + i): { feed: ActivityFeed; all: Activity[] } {

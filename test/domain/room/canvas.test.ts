@@ -19,7 +19,7 @@ import {
   validateStroke,
   visibleOps,
 } from '../../../src/domain/canvas';
-import { RoomError } from '../../../src/domain/room-errors';
+import { ApiError } from '../../../src/errors';
 
 const pen = (x = 1, y = 2, more: Partial<StrokeInput> = {}): StrokeInput => ({
   type: 'draw',
@@ -30,15 +30,15 @@ const pen = (x = 1, y = 2, more: Partial<StrokeInput> = {}): StrokeInput => ({
   ...more,
 });
 
-/** Runs `fn` and returns the RoomError it throws. */
-function roomError(fn: () => unknown): RoomError {
+/** Runs `fn` and returns the ApiError it throws. */
+function roomError(fn: () => unknown): ApiError {
   try {
     fn();
   } catch (e) {
-    if (e instanceof RoomError) return e;
+    if (e instanceof ApiError) return e;
     throw e;
   }
-  throw new Error('expected a RoomError');
+  throw new Error('expected an ApiError');
 }
 
 const ids = (c: CanvasState) => visibleOps(c).map((o) => o.id);
@@ -125,7 +125,7 @@ describe('draw, clear, undo, redo', () => {
 
   it('rejects a bad op without changing the canvas', () => {
     const c = draw(createCanvas(), 'alice', pen(), 1).canvas;
-    expect(() => draw(c, 'alice', pen(0, 0, { size: 999 }), 2)).toThrow(RoomError);
+    expect(() => draw(c, 'alice', pen(0, 0, { size: 999 }), 2)).toThrow(ApiError);
     expect(ids(c)).toEqual(['op-1']);
     expect(c.nextId).toBe(2);
   });

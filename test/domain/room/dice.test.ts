@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSecureRandom, MAX_DICE, parseNotation, type RandomSource, roll, secureRandom } from '../../../src/domain/dice';
-import { RoomError } from '../../../src/domain/room-errors';
+import { ApiError } from '../../../src/errors';
 
 /** A source that answers from a script (values in [0, max)), to make rolls exact. */
 const scripted = (values: number[]): RandomSource => {
@@ -16,7 +16,7 @@ function issueOf(notation: string): string | undefined {
   try {
     parseNotation(notation);
   } catch (e) {
-    if (e instanceof RoomError) {
+    if (e instanceof ApiError) {
       expect(e.code).toBe('INVALID_REQUEST');
       return e.details?.issue;
     }
@@ -53,10 +53,10 @@ describe('parseNotation', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(RoomError);
-    expect((err as RoomError).code).toBe('INVALID_REQUEST');
-    expect((err as RoomError).message).toBe(`Too many dice in '1000000d1000000': between 1 and ${MAX_DICE} per term`);
-    expect((err as RoomError).details).toMatchObject({ issue: 'too_many_dice', max: 100 });
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe('INVALID_REQUEST');
+    expect((err as ApiError).message).toBe(`Too many dice in '1000000d1000000': between 1 and ${MAX_DICE} per term`);
+    expect((err as ApiError).details).toMatchObject({ issue: 'too_many_dice', max: 100 });
 
     expect(issueOf('101d6')).toBe('too_many_dice');
     expect(issueOf('0d6')).toBe('invalid_dice_count');

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { RoomError } from '../../../src/domain/room-errors';
 import {
   METHOD_EVENTS,
   parseMethodParams,
@@ -8,15 +7,16 @@ import {
   type RoomMethod,
   requireMethod,
 } from '../../../src/domain/room-methods';
+import { ApiError } from '../../../src/errors';
 
-function errorOf(fn: () => unknown): RoomError {
+function errorOf(fn: () => unknown): ApiError {
   try {
     fn();
   } catch (e) {
-    if (e instanceof RoomError) return e;
+    if (e instanceof ApiError) return e;
     throw e;
   }
-  throw new Error('expected a RoomError');
+  throw new Error('expected an ApiError');
 }
 
 const line = [

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { RoomError } from '../../../src/domain/room-errors';
 import {
   CURSOR_INTERVAL_MS,
   type CursorThrottle,
@@ -16,6 +15,7 @@ import {
   toPresenceData,
   updatePresence,
 } from '../../../src/domain/room-presence';
+import { ApiError } from '../../../src/errors';
 
 const alice = (connectionId: string) => ({ userId: 'u-alice', username: 'Alice', connectionId });
 
@@ -23,10 +23,10 @@ function codeOf(fn: () => unknown): [string, string | undefined] {
   try {
     fn();
   } catch (e) {
-    if (e instanceof RoomError) return [e.code, e.details?.issue];
+    if (e instanceof ApiError) return [e.code, e.details?.issue];
     throw e;
   }
-  throw new Error('expected a RoomError');
+  throw new Error('expected an ApiError');
 }
 
 describe('presence: one per user, however many tabs', () => {

@@ -14,8 +14,8 @@ import {
   roomSnapshot,
   tick,
 } from '../../../src/domain/room';
-import { RoomError } from '../../../src/domain/room-errors';
 import { CURSOR_INTERVAL_MS } from '../../../src/domain/room-presence';
+import { ApiError } from '../../../src/errors';
 
 const aliceTab1: RoomCaller = { userId: 'u-alice', username: 'Alice', connectionId: 'c-a1' };
 const aliceTab2: RoomCaller = { ...aliceTab1, connectionId: 'c-a2' };
@@ -47,7 +47,7 @@ class Session {
   }
 
   /** Asserts the call is refused with this code/issue and changes nothing. */
-  refuse(caller: RoomCaller, method: string, params: unknown, code: string, issue: string): RoomError {
+  refuse(caller: RoomCaller, method: string, params: unknown, code: string, issue: string): ApiError {
     const before = JSON.stringify(this.state);
     let err: unknown;
     try {
@@ -55,11 +55,11 @@ class Session {
     } catch (e) {
       err = e;
     }
-    expect(err, `${method} should fail`).toBeInstanceOf(RoomError);
-    expect((err as RoomError).code).toBe(code);
-    expect((err as RoomError).details?.issue).toBe(issue);
+    expect(err, `${method} should fail`).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe(code);
+    expect((err as ApiError).details?.issue).toBe(issue);
     expect(JSON.stringify(this.state)).toBe(before);
-    return err as RoomError;
+    return err as ApiError;
   }
 
   /** Lets time pass like the actor's timer: runs `tick` at each deadline up to `until`. */

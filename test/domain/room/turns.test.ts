@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { RoomError } from '../../../src/domain/room-errors';
 import {
   addParticipant,
   createTurns,
@@ -10,6 +9,7 @@ import {
   type TurnState,
   turnChangedData,
 } from '../../../src/domain/turns';
+import { ApiError } from '../../../src/errors';
 
 const names = (t: TurnState) => t.order.map((p) => p.name);
 const add = (t: TurnState, name: string, initiative: number) => addParticipant(t, { name, initiative }).turns;
@@ -18,10 +18,10 @@ function issueOf(fn: () => unknown): [string, string | undefined] {
   try {
     fn();
   } catch (e) {
-    if (e instanceof RoomError) return [e.code, e.details?.issue];
+    if (e instanceof ApiError) return [e.code, e.details?.issue];
     throw e;
   }
-  throw new Error('expected a RoomError');
+  throw new Error('expected an ApiError');
 }
 
 describe('initiative order', () => {

@@ -1,6 +1,8 @@
 import { env, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
 
+/** REST calls through the Worker (`SELF.fetch`) and the sessions they need. */
+
 /**
  * Auth endpoints are limited per IP, so every request comes from its own CF-Connecting-IP. The start is
  * random because limiter state may outlive one test file.

@@ -2,6 +2,11 @@ import { decode } from '@msgpack/msgpack';
 import type { ActorIdentity } from '../../src/core/dialect';
 import { forwardRequest } from '../../src/core/forward';
 
+/**
+ * Talking to an actor directly, as the Worker would after its checks: a real WebSocket (`TestSocket`), an SSE
+ * reader, forwarded identities, and a fresh tenant (so a fresh actor and log) per test.
+ */
+
 // biome-ignore lint/suspicious/noExplicitAny: test frames are read field by field in assertions
 export type Frame = Record<string, any>;
 

@@ -1,8 +1,8 @@
 import { SELF } from 'cloudflare:test';
 import { encode } from '@msgpack/msgpack';
 import { expect } from 'vitest';
-import { call, nextIp, registerUser, type Session } from '../auth/helpers';
-import { type Frame, TestSocket } from '../core/helpers';
+import { call, nextIp, registerUser, type Session } from './api';
+import { type Frame, TestSocket } from './sockets';
 
 /** Helpers for seed 000's game socket `/ws` over real upgrades through the Worker. */
 
@@ -98,8 +98,6 @@ export async function openGame(
   socket.connected = first;
   return { socket, res };
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A small closed square polygon around (x, y). */
 export const square = (x: number, y: number, half = 20) => ({

@@ -1,9 +1,9 @@
-import type { RateRule } from '../core/limiter';
+import type { RateDecision, RateRule } from './limiter';
 
 const MINUTE = 60_000;
 
 /** Who a limit counts: the caller's IP, or the authenticated user (per tenant). */
-export type LimitScope = 'ip' | 'user';
+export type LimitScope = 'ip' | 'user' | 'tenant';
 
 export interface LimitConfig extends RateRule {
   /** The rule's id: names its stored state and appears as `details.scope` in a 429. */
@@ -25,6 +25,15 @@ export const LIMITS = {
   ZONE_CREATE: { id: 'zone_create', limit: 10, windowMs: MINUTE },
   STRUCTURE_PLACE: { id: 'structure_place', limit: 20, windowMs: MINUTE },
   CHUNK_REQUEST: { id: 'chunk_request', limit: 100, windowMs: MINUTE },
+  /** Seed 003: polling endpoint, 60/min per user. */
+  EVENTS_POLL: { id: 'events_poll', limit: 60, windowMs: MINUTE },
+  /** Seed 003: reconciliation endpoint, 10/min per user. */
+  RECONCILE: { id: 'reconcile', limit: 10, windowMs: MINUTE },
+  /** Seed 003: event publishing, 1,000 events a second per tenant (a batch costs its size). */
+  EVENT_PUBLISH: { id: 'event_publish', limit: 1000, windowMs: 1000 },
 } as const satisfies Record<string, LimitConfig>;
 
 export type LimitName = keyof typeof LIMITS;
+
+/** Whole seconds to wait, at least 1 (a `Retry-After: 0` invites an immediate retry that would fail). */
+export const retryAfterSeconds = (d: RateDecision): number => Math.max(1, Math.ceil(d.retryAfterMs / 1000));

@@ -1,7 +1,8 @@
+import type { RateDecision } from '../core/limiter';
+import { LIMITS, type LimitName, retryAfterSeconds } from '../core/limits';
 import type { Env } from '../env';
 import { ApiError } from '../errors';
-import { LIMITS, type LimitName } from '../http/limits';
-import { retryAfterSeconds } from '../http/middleware/rate-limit';
+import { rateLimiterActor, userLimiterKey } from './keys';
 
 /**
  * A per-user route limit (ZONE_CREATE, STRUCTURE_PLACE, CHUNK_REQUEST) counted outside an HTTP request: the
@@ -11,9 +12,9 @@ import { retryAfterSeconds } from '../http/middleware/rate-limit';
  */
 export async function consumeUserLimit(env: Env, name: LimitName, who: { tenantId: string; userId: string }): Promise<void> {
   const { id, limit, windowMs } = LIMITS[name];
-  let decision: Awaited<ReturnType<ReturnType<Env['RATE_LIMITER']['getByName']>['hit']>>[number] | undefined;
+  let decision: RateDecision | undefined;
   try {
-    [decision] = await env.RATE_LIMITER.getByName(`user:${who.tenantId}:${who.userId}`).hit([{ id, limit, windowMs }]);
+    [decision] = await rateLimiterActor(env, userLimiterKey(who.tenantId, who.userId)).hit([{ id, limit, windowMs }]);
   } catch (err) {
     console.error(`rate limiter ${id} unavailable`, err);
     return;

@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { orchestratorKey, type Room } from '../../src/actors/room';
-import { freshTenant, openActorSocket, player, service } from '../core/helpers';
+import { orchestratorKey } from '../../src/actors/keys';
+import type { Room } from '../../src/actors/room';
+import { freshTenant, openActorSocket, player, service } from '../support/sockets';
 
 describe('Room actor: orchestrator basics', () => {
   it('sends connected, answers ping with pong, delivers published events with eventId and sequence', async () => {

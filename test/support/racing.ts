@@ -1,10 +1,11 @@
 import { env } from 'cloudflare:test';
 import { expect } from 'vitest';
-import type { RaceView, Reply } from '../../src/actors/race';
-import { raceKey } from '../../src/actors/race';
+import { raceKey } from '../../src/actors/keys';
+import type { RaceView } from '../../src/actors/race';
 import type { ActorIdentity } from '../../src/core/dialect';
 import { type Point, ringDistance } from '../../src/domain/ring';
-import { type Body, call, type Session } from '../auth/helpers';
+import type { Reply } from '../../src/errors';
+import { type Body, call, type Session } from './api';
 
 /** Seed 000's example race. */
 export const seedRace = (extra: Record<string, unknown> = {}) => ({

@@ -1,7 +1,7 @@
 import { SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
-import { nextIp } from '../auth/helpers';
-import { type Frame, TestSocket } from '../core/helpers';
+import { nextIp } from './api';
+import { type Frame, TestSocket } from './sockets';
 
 /** Helpers for seed 001's collaboration rooms over real upgrades through the Worker. */
 

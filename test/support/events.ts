@@ -1,0 +1,29 @@
+import { expect } from 'vitest';
+import { call, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from './api';
+
+/** A fresh tenant with an admin, a service token and two players, so limits and streams start empty. */
+export interface EventTenant {
+  tenant: string;
+  admin: Session;
+  service: string;
+  alice: Session;
+  bob: Session;
+}
+
+export async function eventTenant(): Promise<EventTenant> {
+  const tenant = uniqueTenant();
+  const admin = await tenantAdmin(tenant);
+  const minted = await call('/api/admin/service-tokens', {
+    token: admin.access_token,
+    body: { name: uniqueName('svc').toLowerCase().slice(0, 60) },
+  });
+  expect(minted.status, JSON.stringify(minted.body)).toBe(201);
+  const [alice, bob] = await Promise.all([registerUser({ tenant }), registerUser({ tenant })]);
+  return { tenant, admin, service: minted.body.token as string, alice: alice as Session, bob: bob as Session };
+}
+
+export const publish = (token: string, body: unknown, headers: Record<string, string> = {}) =>
+  call('/api/events', { token, body, headers });
+
+export const poll = (token: string, query = '', headers: Record<string, string> = {}) =>
+  call(`/api/events/poll${query}`, { method: 'GET', token, headers });
