@@ -183,8 +183,10 @@ const checks = [
         write: false,
         logLevel: 'error',
       });
-      const { Miniflare } = await import('miniflare');
-      const mf = new Miniflare({ modules: true, script: bundle.outputFiles[0].text, compatibilityDate: '2026-10-01' });
+      // Miniflare (wrangler's local runtime): v4 options, converted where the installed major wants its new shape.
+      const miniflare = await import('miniflare');
+      const v4 = { modules: true, script: bundle.outputFiles[0].text, compatibilityDate: '2026-10-01' };
+      const mf = new miniflare.Miniflare(miniflare.convertV4MiniflareOptions ? miniflare.convertV4MiniflareOptions(v4) : v4);
       try {
         const res = await mf.dispatchFetch('http://sdk.check/', { method: 'POST', body: JSON.stringify({ base, token }) });
         const out = await res.text();
