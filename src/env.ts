@@ -1,7 +1,9 @@
 import type { Chunk } from './actors/chunk';
 import type { EventBus } from './actors/event-bus';
+import type { Metrics } from './actors/metrics';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
+import type { Reconciliation } from './actors/reconciliation';
 import type { Room } from './actors/room';
 
 /** Bindings, vars and secrets of the Worker (wrangler.toml, .dev.vars, `wrangler secret put`). */
@@ -13,6 +15,10 @@ export interface Env {
   CHUNK: DurableObjectNamespace<Chunk>;
   /** Seed 003's event bus: one per tenant, key = tenantId. */
   EVENT_BUS: DurableObjectNamespace<EventBus>;
+  /** Seed 003's reconciled entities: one per tenant, key = tenantId. */
+  RECONCILIATION: DurableObjectNamespace<Reconciliation>;
+  /** Service-wide gauges for /health (key `global`). */
+  METRICS: DurableObjectNamespace<Metrics>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

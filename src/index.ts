@@ -4,8 +4,10 @@ import { rewriteVersionedPath } from './http/versioning';
 
 export { Chunk } from './actors/chunk';
 export { EventBus } from './actors/event-bus';
+export { Metrics } from './actors/metrics';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
+export { Reconciliation } from './actors/reconciliation';
 export { Room } from './actors/room';
 
 const app = createApp();

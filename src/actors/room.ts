@@ -3,7 +3,6 @@ import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
 import type { EventInput } from '../core/event-log';
 import { rateLimit } from '../core/limiter';
 import type { LoggedEvent } from '../core/protocol';
-import { formatSse } from '../core/sse';
 import { type ActivityRow, upsertActivity } from '../db/activities';
 import {
   DIALECT as COLLAB,
@@ -13,18 +12,19 @@ import {
   ephemeralFrame,
   REQUESTS_PER_MINUTE,
 } from '../dialects/collab';
+import { DIALECT as ORCHESTRATOR, orchestratorDialect } from '../dialects/orchestrator';
+import type { Activity } from '../domain/activity';
 import {
   EVENT_PAYLOADS,
   initialState,
-  DIALECT as ORCHESTRATOR,
   type OrchestratorState,
-  orchestratorDialect,
+  PLANNING_KEEPALIVE_MS,
   planningActive,
+  planningKeepalive,
   reduce,
   validatePublish,
   view,
-} from '../dialects/orchestrator';
-import type { Activity } from '../domain/activity';
+} from '../domain/orchestrator';
 import {
   applyMethod,
   connectionClosed,
@@ -43,10 +43,6 @@ import { ApiError, type Failure, toReply } from '../errors';
 import { CollabStore } from './collab-store';
 import { parseRoomKey, type RoomKind } from './keys';
 
-/** Seed 004: `planning_keepalive` every 30 s while planning runs. */
-export const PLANNING_KEEPALIVE_MS = 30_000;
-/** A planning session silent for this long is considered abandoned: keepalives stop. */
-export const PLANNING_STALE_MS = 60 * 60_000;
 const KEEPALIVE_TIMER = 'orchestrator:keepalive';
 const OUTBOX_ORCHESTRATOR = 'orchestrator_event';
 /** Flushes batched pen strokes and coalesced cursors when the domain's `nextDeadline` comes. */
@@ -65,6 +61,12 @@ export interface OrchestratorEventRow {
   scope: string;
   payload: unknown;
   timestamp: string;
+}
+
+/** A collaboration connection's state: the GCRA times of its request and cursor budgets. */
+interface CollabBudgets {
+  r?: number;
+  c?: number;
 }
 
 export interface Published {
@@ -96,7 +98,8 @@ export class Room extends RealtimeActor {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.collabStore = new CollabStore(this.sql);
-    this.sql.exec('CREATE TABLE IF NOT EXISTS collab_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL)');
+    // Request budgets now live on each connection (its state); the table of earlier versions goes.
+    this.sql.exec('DROP TABLE IF EXISTS collab_limits');
     this.outbox.register(OUTBOX_ACTIVITY, (db, r) => upsertActivity(db, r as ActivityRow));
     this.sql.exec('CREATE TABLE IF NOT EXISTS room_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const row = this.sql.exec<{ value: string }>("SELECT value FROM room_state WHERE key = 'orchestrator'").toArray()[0];
@@ -193,12 +196,9 @@ export class Room extends RealtimeActor {
       return;
     }
     if (name !== KEEPALIVE_TIMER) return;
-    const planning = this.orchestrator.planning;
-    if (!planning || !planningActive(this.orchestrator)) return;
-    if (now - Date.parse(planning.lastActivity) > PLANNING_STALE_MS) return;
-    this.publish([
-      { scope: 'planning', type: 'planning_keepalive', data: { timestamp: new Date(now).toISOString(), state: planning.state } },
-    ]);
+    const keepalive = planningKeepalive(this.orchestrator, now);
+    if (!keepalive) return;
+    this.publish([keepalive]);
     await this.schedule(KEEPALIVE_TIMER, now + this.keepaliveMs());
   }
 
@@ -261,7 +261,6 @@ export class Room extends RealtimeActor {
   /** A socket closed: its connection is gone; the user's last one starts the presence grace period. */
   private collabClosed(conn: Connection): void {
     try {
-      this.sql.exec('DELETE FROM collab_limits WHERE key IN (?, ?)', `${conn.id}|r`, `${conn.id}|c`);
       if (this.key?.kind !== 'collab') return;
       // A closed socket is not a leave yet: the user has the presence grace period to come back.
       const caller = { userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id };
@@ -329,30 +328,24 @@ export class Room extends RealtimeActor {
   private sendEphemeral(method: string, data: unknown): void {
     const frame = ephemeralFrame(method, data);
     this.broadcast(() => frame, { dialect: COLLAB });
-    const text = formatSse({ event: method, data: frame });
-    for (const stream of this.sse.all()) {
-      if (stream.dialect !== COLLAB || (stream.types.size && !stream.types.has(method))) continue;
-      stream.write(text);
-    }
   }
 
-  /** Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. */
+  /**
+   * Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. The limiter
+   * state is the connection's (`r` requests, `c` cursor): it lives and ends with the socket.
+   */
   private spendBudget(conn: Connection, method: string): void {
+    const budgets = conn as Connection<CollabBudgets>;
     const cursor = method === CURSOR_METHOD;
-    const key = `${conn.id}|${cursor ? 'c' : 'r'}`;
+    const key = cursor ? 'c' : 'r';
     const limit = cursor ? CURSOR_MOVES_PER_MINUTE : (this.config('collabRequestsPerMinute') ?? REQUESTS_PER_MINUTE);
-    const row = this.sql.exec<{ tat: number }>('SELECT tat FROM collab_limits WHERE key = ?', key).toArray()[0];
-    const d = rateLimit(row?.tat, { limit, windowMs: 60_000 }, Date.now());
+    const d = rateLimit(budgets.state?.[key], { limit, windowMs: 60_000 }, Date.now());
     if (!d.allowed) {
       throw new ApiError('RATE_LIMIT_EXCEEDED', `More than ${limit} ${cursor ? 'cursor moves' : 'messages'} per minute`, {
         details: { retryAfterMs: d.retryAfterMs, limit },
       });
     }
-    this.sql.exec(
-      'INSERT INTO collab_limits (key, tat) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET tat = excluded.tat',
-      key,
-      d.tat,
-    );
+    budgets.setState((prev) => ({ ...prev, [key]: d.tat }));
   }
 
   private async scheduleTick(): Promise<void> {

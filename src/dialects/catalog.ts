@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { EVENT_PAYLOADS, EVENT_TYPES, SCOPES } from '../domain/orchestrator';
 import { METHOD_PARAMS, ROOM_EVENTS, type RoomMethod } from '../domain/room-methods';
 import { RequestEnvelope } from './collab';
 import { CLIENT_TYPES, ClientEnvelope, SERVER_TYPES } from './earthring';
 import { CLIENT_TYPES as RACE_CLIENT_TYPES, ClientEnvelope as RaceEnvelope } from './earthring-race';
-import { EVENT_PAYLOADS, EVENT_TYPES, PingFrame, ResyncFrame, SCOPES } from './orchestrator';
+import { PingFrame, ResyncFrame } from './orchestrator';
 
 /**
  * Every dialect's messages as zod schemas, built from the very schemas the dialects validate with (envelopes,

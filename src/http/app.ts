@@ -19,6 +19,7 @@ import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
 import { procgen } from './routes/procgen';
 import { racing } from './routes/racing';
+import { reconciliation } from './routes/reconciliation';
 import { rooms } from './routes/rooms';
 import { structures } from './routes/structures';
 import { zones } from './routes/zones';
@@ -77,6 +78,7 @@ export function createApp() {
   app.route('/api/chunks', procgen);
   app.route('/', racing);
   app.route('/api/events', events);
+  app.route('/api/reconciliation', reconciliation);
 
   app.route('/', docs(app)); // last: describes every route above
   return app;

@@ -187,7 +187,8 @@ async function publish(taskId: string, step: number): Promise<string> {
 
 describe('client end to end against the Worker', () => {
   it('loses nothing across a drop and WebSocket -> SSE -> polling -> WebSocket, and gets nothing twice', async () => {
-    const net = (network = new Network());
+    const net = new Network();
+    network = net;
     const taskId = uniqueName('task');
     client = createClient({
       url: `${BASE.replace('https', 'wss')}/ws/orchestrator`,
@@ -269,7 +270,8 @@ describe('client end to end against the Worker', () => {
   });
 
   it('resyncs a WebSocket reconnect from the last event id through the resync_response', async () => {
-    const net = (network = new Network());
+    const net = new Network();
+    network = net;
     const taskId = uniqueName('task');
     client = createClient({
       url: `${BASE.replace('https', 'wss')}/ws/orchestrator`,
