@@ -1,5 +1,6 @@
 import type { Chunk } from './actors/chunk';
 import type { EventBus } from './actors/event-bus';
+import type { Hub } from './actors/hub';
 import type { Metrics } from './actors/metrics';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
@@ -19,6 +20,7 @@ export interface Env {
   RECONCILIATION: DurableObjectNamespace<Reconciliation>;
   /** Service-wide gauges for /health (key `global`). */
   METRICS: DurableObjectNamespace<Metrics>;
+  HUB: DurableObjectNamespace<Hub>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
@@ -26,6 +28,8 @@ export interface Env {
   WORLD_SEED?: string;
   /** Origins allowed by CORS, comma-separated, `*` for a port or a subdomain label (src/http/middleware/cors.ts). */
   CORS_ORIGINS?: string;
+  /** Socket.IO hub shard actors (1-64, default 4): sessions are spread over them. */
+  HUB_SHARDS?: string;
   /** Secrets. */
   JWT_SECRET: string;
   ADMIN_USERNAME?: string;

@@ -4,6 +4,7 @@ import { rewriteVersionedPath } from './http/versioning';
 
 export { Chunk } from './actors/chunk';
 export { EventBus } from './actors/event-bus';
+export { Hub } from './actors/hub';
 export { Metrics } from './actors/metrics';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';

@@ -46,6 +46,8 @@ export const METRICS_KEY = 'global';
 
 /** The "tenant" `/health` probes the event bus and reconciliation actors with: not a valid tenant id, so no tenant's state is touched. */
 export const HEALTH_PROBE_TENANT = '__health__';
+/** A Socket.IO hub shard (seed 003): tenant-free, `hub:<n>`; sessions carry the shard in their sid, sockets their tenant. */
+export const hubShardKey = (index: number): string => `hub:${index}`;
 
 /** A rate limiter counting one authenticated user of a tenant (REST and the game socket share it). */
 export const userLimiterKey = (tenantId: string, userId: string): string => `user:${tenantId}:${userId}`;
@@ -75,6 +77,7 @@ export const eventBusActor = (env: Env, tenantId: string) => env.EVENT_BUS.getBy
 export const reconciliationActor = (env: Env, tenantId: string) => env.RECONCILIATION.getByName(reconciliationKey(tenantId));
 
 export const metricsActor = (env: Pick<Env, 'METRICS'>) => env.METRICS.getByName(METRICS_KEY);
+export const hubActor = (env: Env, index: number) => env.HUB.getByName(hubShardKey(index));
 
 /** `key` is one of `userLimiterKey`, `tenantLimiterKey`, `ipLimiterKey` or `HEALTH_LIMITER_KEY`. */
 export const rateLimiterActor = (env: Env, key: string) => env.RATE_LIMITER.getByName(key);
