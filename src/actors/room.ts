@@ -1,7 +1,6 @@
 import { type Attachment, RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
 import type { EventInput } from '../core/event-log';
-import { rateLimit } from '../core/limiter';
 import type { LoggedEvent } from '../core/protocol';
 import { formatSse } from '../core/sse';
 import { type ActivityRow, upsertActivity } from '../db/activities';
@@ -95,7 +94,8 @@ export class Room extends RealtimeActor {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.collabStore = new CollabStore(this.sql);
-    this.sql.exec('CREATE TABLE IF NOT EXISTS collab_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL)');
+    // Budgets per connection lived here; they are per user in the core's budgets now.
+    this.sql.exec('DROP TABLE IF EXISTS collab_limits');
     this.outbox.register(OUTBOX_ACTIVITY, (db, r) => upsertActivity(db, r as ActivityRow));
     this.sql.exec('CREATE TABLE IF NOT EXISTS room_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const row = this.sql.exec<{ value: string }>("SELECT value FROM room_state WHERE key = 'orchestrator'").toArray()[0];
@@ -260,7 +260,6 @@ export class Room extends RealtimeActor {
   /** A socket closed: its connection leaves the room (the user's last one announces `user_left`). */
   private collabClosed(conn: Connection): void {
     try {
-      this.sql.exec('DELETE FROM collab_limits WHERE key IN (?, ?)', `${conn.id}|r`, `${conn.id}|c`);
       if (this.key?.kind !== 'collab') return;
       this.leave({ userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id });
     } catch (err) {
@@ -331,23 +330,20 @@ export class Room extends RealtimeActor {
     }
   }
 
-  /** Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. */
+  /**
+   * Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. Counted per user
+   * in this room, so reconnecting or sending over HTTP as well never hands out a second budget.
+   */
   private spendBudget(conn: Connection, method: string): void {
     const cursor = method === CURSOR_METHOD;
-    const key = `${conn.id}|${cursor ? 'c' : 'r'}`;
+    const key = `collab|${cursor ? 'c' : 'r'}|${conn.identity.userId}`;
     const limit = cursor ? CURSOR_MOVES_PER_MINUTE : (this.config('collabRequestsPerMinute') ?? REQUESTS_PER_MINUTE);
-    const row = this.sql.exec<{ tat: number }>('SELECT tat FROM collab_limits WHERE key = ?', key).toArray()[0];
-    const d = rateLimit(row?.tat, { limit, windowMs: 60_000 }, Date.now());
+    const d = this.budgets.spend(key, { limit, windowMs: 60_000 }, Date.now());
     if (!d.allowed) {
       throw new ApiError('RATE_LIMIT_EXCEEDED', `More than ${limit} ${cursor ? 'cursor moves' : 'messages'} per minute`, {
         details: { retryAfterMs: d.retryAfterMs, limit },
       });
     }
-    this.sql.exec(
-      'INSERT INTO collab_limits (key, tat) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET tat = excluded.tat',
-      key,
-      d.tat,
-    );
   }
 
   private async scheduleTick(): Promise<void> {

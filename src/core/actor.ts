@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { ApiError, isApiError } from '../errors';
+import { Budgets } from './budgets';
 import { decodeFrame, encodeFrame, exceedsBytes, parseCodec } from './codec';
 import {
   type ActorIdentity,
@@ -14,7 +15,6 @@ import {
 } from './dialect';
 import { type EventFilter, type EventInput, EventLog } from './event-log';
 import { readForwarded } from './forward';
-import { rateLimit } from './limiter';
 import { normalizePoll, type PollParams, PollWaiters } from './polling';
 import {
   PRESENCE_METADATA_MAX_BYTES,
@@ -47,8 +47,6 @@ export interface Attachment {
   topics: string[];
   connectedAt: number;
   lastSeen: number;
-  /** GCRA state of the per-connection message limit. */
-  tat?: number;
   /** Consecutive refused frames. */
   strikes: number;
 }
@@ -91,6 +89,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   protected readonly presence: PresenceStore;
   protected readonly sse = new SseHub();
   protected readonly waiters = new PollWaiters();
+  /** Message budgets per user and dialect: every socket of a user and its HTTP-sent frames share one. */
+  protected readonly budgets: Budgets;
   private settings: ActorConfig;
   /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
   private readonly closing = new Set<string>();
@@ -112,9 +112,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.timers = new Scheduler(this.sql, ctx.storage);
     this.outbox = new WriteBehind(this.sql);
     this.presence = new PresenceStore(this.sql);
-    this.sql.exec(
-      'CREATE TABLE IF NOT EXISTS _core_http_limits (user_id TEXT NOT NULL, dialect TEXT NOT NULL, tat REAL NOT NULL, PRIMARY KEY (user_id, dialect))',
-    );
+    this.budgets = new Budgets(this.sql);
     const stored = this.sql.exec<{ value: string }>("SELECT value FROM _core_meta WHERE key = 'config'").toArray()[0];
     this.settings = { ...DEFAULT_CONFIG, ...(stored ? (JSON.parse(stored.value) as Partial<ActorConfig>) : {}) };
     this.log.setRingSize(this.settings.ringSize);
@@ -237,23 +235,22 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     if (exceedsBytes(body, limits.maxMessageBytes)) return { tooLarge: true, frames: [] };
     const frames: unknown[] = [];
     const conn = this.httpConnection(identity, dialectName, (f) => frames.push(f));
-    const now = Date.now();
-    const row = this.sql
-      .exec<{ tat: number }>('SELECT tat FROM _core_http_limits WHERE user_id = ? AND dialect = ?', identity.userId, dialectName)
-      .toArray()[0];
-    const decision = rateLimit(row?.tat, { limit: limits.messagesPerMinute, windowMs: 60_000 }, now);
-    this.sql.exec(
-      'INSERT INTO _core_http_limits (user_id, dialect, tat) VALUES (?, ?, ?) ON CONFLICT(user_id, dialect) DO UPDATE SET tat = excluded.tat',
-      identity.userId,
-      dialectName,
-      decision.tat,
-    );
+    const decision = this.spendMessage(identity.userId, dialectName, Date.now());
     if (!decision.allowed) {
       conn.send(dialect.renderError(rateLimitError(decision.retryAfterMs, limits.messagesPerMinute)));
       return { tooLarge: false, frames };
     }
     await this.dispatch(dialect, conn, body);
     return { tooLarge: false, frames };
+  }
+
+  /**
+   * One frame against the sender's budget in this actor: per user and dialect, shared by all their sockets and
+   * HTTP-sent frames, so neither a reconnect nor a switch of transport hands out a fresh one.
+   */
+  private spendMessage(userId: string, dialectName: string, now: number) {
+    const rule = { limit: this.limitsFor(dialectName).messagesPerMinute, windowMs: 60_000 };
+    return this.budgets.spend(`msg|${dialectName}|${userId}`, rule, now);
   }
 
   // ---- fetch: WebSocket upgrades and SSE streams, forwarded by the Worker ----------------------------------
@@ -348,8 +345,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       return;
     }
     const now = Date.now();
-    const decision = rateLimit(att.tat, { limit: limits.messagesPerMinute, windowMs: 60_000 }, now);
-    att.tat = decision.tat;
+    const decision = this.spendMessage(att.identity.userId, att.dialect, now);
     att.lastSeen = now;
     // A binary frame means the client speaks MessagePack: answer it the same way from now on.
     const switched = typeof message !== 'string' && att.codec !== 'msgpack';

@@ -5,7 +5,7 @@ import type { AppEnv } from './context';
 import { errorResponse, vocabularyFor } from './errors';
 import { compress } from './middleware/compress';
 import { jsonBody } from './middleware/json-body';
-import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
+import { globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
@@ -57,7 +57,6 @@ export function createApp() {
   app.use('*', compress());
   app.use('*', globalRateLimit);
   app.use('*', apiVersion());
-  app.use('/api/auth/*', authRateLimit);
   app.use('/api/*', jsonBody());
 
   app.route('/', health);
