@@ -6,6 +6,7 @@ import { errorResponse, vocabularyFor } from './errors';
 import { compress } from './middleware/compress';
 import { jsonBody } from './middleware/json-body';
 import { globalRateLimit } from './middleware/rate-limit';
+import { upgradeGuard } from './middleware/upgrade';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
@@ -56,6 +57,7 @@ export function createApp() {
   // Outermost first: compression sees the final answer; limits run before any body is read.
   app.use('*', compress());
   app.use('*', globalRateLimit);
+  app.use('*', upgradeGuard());
   app.use('*', apiVersion());
   app.use('/api/*', jsonBody());
 
