@@ -1,6 +1,7 @@
 import { type Attachment, RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
 import type { EventInput } from '../core/event-log';
+import { idempotencyScope } from '../core/idempotency';
 import type { LoggedEvent } from '../core/protocol';
 import { formatSse } from '../core/sse';
 import { type ActivityRow, upsertActivity } from '../db/activities';
@@ -132,23 +133,30 @@ export class Room extends RealtimeActor {
   async publishOrchestrator(
     identity: ActorIdentity,
     items: Array<{ type: string; payload: unknown }>,
+    idempotencyKey?: string,
   ): Promise<{ ok: true; events: Published[] } | Failure> {
+    const idemKey = idempotencyKey ? idempotencyScope(identity.userId, `publish|${idempotencyKey}`) : null;
     const reply = await toReply(async () => {
       if (!this.isOrchestrator || identity.tenantId !== this.tenantId)
         throw new ApiError('TENANT_VIOLATION', "Not this tenant's orchestrator");
       if (identity.role !== 'service' && identity.role !== 'admin') {
         throw new ApiError('AUTHORIZATION_FAILED', 'Publishing requires the service or admin role');
       }
+      const prior = idemKey ? this.idempotency.recall<Published[]>(idemKey) : undefined;
+      if (prior) return prior;
       const valid = validatePublish(items);
       const events = this.publish(valid.map((v) => ({ scope: v.scope, type: v.type, data: v.payload })));
-      await this.syncKeepalive();
-      return events.map((e) => ({
+      const published = events.map((e) => ({
         eventId: e.eventId,
         sequence: e.sequence,
         type: e.type,
         scope: e.scope,
         timestamp: e.timestamp,
       }));
+      // Same synchronous turn as the append: committed together, so a retry after a crash never publishes twice.
+      if (idemKey) this.idempotency.remember(idemKey, published);
+      await this.syncKeepalive();
+      return published;
     });
     return reply.ok ? { ok: true, events: reply.value } : reply;
   }

@@ -15,6 +15,7 @@ import {
 } from './dialect';
 import { type EventFilter, type EventInput, EventLog } from './event-log';
 import { readForwarded } from './forward';
+import { IdempotencyStore, idempotencyScope } from './idempotency';
 import { normalizePoll, type PollParams, PollWaiters } from './polling';
 import {
   PRESENCE_METADATA_MAX_BYTES,
@@ -91,6 +92,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   protected readonly waiters = new PollWaiters();
   /** Message budgets per user and dialect: every socket of a user and its HTTP-sent frames share one. */
   protected readonly budgets: Budgets;
+  /** First answers to `Idempotency-Key` requests (24 h). */
+  protected readonly idempotency: IdempotencyStore;
   private settings: ActorConfig;
   /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
   private readonly closing = new Set<string>();
@@ -113,6 +116,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.outbox = new WriteBehind(this.sql);
     this.presence = new PresenceStore(this.sql);
     this.budgets = new Budgets(this.sql);
+    this.idempotency = new IdempotencyStore(this.sql);
     const stored = this.sql.exec<{ value: string }>("SELECT value FROM _core_meta WHERE key = 'config'").toArray()[0];
     this.settings = { ...DEFAULT_CONFIG, ...(stored ? (JSON.parse(stored.value) as Partial<ActorConfig>) : {}) };
     this.log.setRingSize(this.settings.ringSize);
@@ -228,8 +232,17 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * One client frame sent over HTTP (SSE and polling clients), handled exactly like a WebSocket frame of that
    * identity; the answer is every frame the server sent back to that sender.
    */
-  async sendFrame(identity: ActorIdentity, dialectName: string, body: string): Promise<{ tooLarge: boolean; frames: unknown[] }> {
+  async sendFrame(
+    identity: ActorIdentity,
+    dialectName: string,
+    body: string,
+    idempotencyKey?: string,
+  ): Promise<{ tooLarge: boolean; frames: unknown[] }> {
     this.assertTenant(identity);
+    // A retried frame (same `Idempotency-Key`) answers what the first one did and is not handled again.
+    const idemKey = idempotencyKey ? idempotencyScope(identity.userId, `frame|${dialectName}|${idempotencyKey}`) : null;
+    const prior = idemKey ? this.idempotency.recall<{ tooLarge: boolean; frames: unknown[] }>(idemKey) : undefined;
+    if (prior) return prior;
     const dialect = this.dialectOf(dialectName);
     const limits = this.limitsFor(dialectName);
     if (exceedsBytes(body, limits.maxMessageBytes)) return { tooLarge: true, frames: [] };
@@ -241,6 +254,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       return { tooLarge: false, frames };
     }
     await this.dispatch(dialect, conn, body);
+    if (idemKey) this.idempotency.remember(idemKey, { tooLarge: false, frames });
     return { tooLarge: false, frames };
   }
 

@@ -10,6 +10,7 @@ import { REPLAY_LIMIT } from '../core/protocol';
 import { parseTypes } from '../core/sse';
 import { ApiError, type ErrorBody } from '../errors';
 import type { AppEnv } from './context';
+import { idempotencyKeyOf } from './idempotency';
 import { assertTenant } from './middleware/auth';
 import { errorContent } from './openapi';
 
@@ -98,10 +99,14 @@ export async function pollActor(
   })) as PollResponse;
 }
 
-/** One client frame sent over HTTP; answers the frames sent back to the sender (413 when too large). */
+/**
+ * One client frame sent over HTTP; answers the frames sent back to the sender (413 when too large). With an
+ * `Idempotency-Key`, a retry answers the first frames and is not handled again.
+ */
 export async function sendFrameTo(c: Context<AppEnv>, actor: RoomStub, identity: Identity, dialect: string): Promise<unknown[]> {
+  const key = idempotencyKeyOf(c);
   const text = await c.req.text();
-  const result = (await actor.sendFrame(actorIdentity(identity), dialect, text)) as unknown as Awaited<
+  const result = (await actor.sendFrame(actorIdentity(identity), dialect, text, key)) as unknown as Awaited<
     ReturnType<Room['sendFrame']>
   >;
   if (result.tooLarge) throw new ApiError('PAYLOAD_TOO_LARGE', 'Frame is larger than this stream accepts');

@@ -1,5 +1,5 @@
-import { SignJWT } from 'jose';
 import { env } from 'cloudflare:test';
+import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, expectError, registerUser, type Session } from '../support/api';
 import { expectErrorFrame, freshRoom, openRoom } from '../support/rooms';

@@ -4,6 +4,7 @@ import type { Room } from '../../actors/room';
 import { actorIdentity } from '../../core/forward';
 import { DIALECT, PUBLISH_MAX, PublishItem } from '../../dialects/orchestrator';
 import { fromReply } from '../../errors';
+import { idempotencyKeyOf } from '../idempotency';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { errorContent as error } from '../openapi';
 import {
@@ -133,6 +134,7 @@ const api = router()
     const result = (await orchestratorActor(c.env, identity.tenantId).publishOrchestrator(
       actorIdentity(identity),
       items,
+      idempotencyKeyOf(c),
     )) as unknown as Awaited<ReturnType<Room['publishOrchestrator']>>;
     const events = result.ok ? result.events : fromReply(result);
     const single = !Array.isArray(body) ? events[0] : undefined;

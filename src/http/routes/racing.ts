@@ -17,6 +17,7 @@ import { type Floor, normalizeX, type Point, parseFloor, parsePosition, ringDist
 import { findRoute, type LineString, validateManualRoute } from '../../domain/routes';
 import { ApiError, fromReply, type Reply } from '../../errors';
 import type { AppEnv } from '../context';
+import { idempotencyKeyOf } from '../idempotency';
 import { requireAuth } from '../middleware/auth';
 import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { EventsQuery, handshakeIdentity, messagesResponses, pollAnswer, requireUpgrade } from '../realtime';
@@ -528,6 +529,7 @@ const api = router()
       actorIdentity(identity),
       DIALECT,
       await c.req.text(),
+      idempotencyKeyOf(c),
     )) as {
       tooLarge: boolean;
       frames: unknown[];
