@@ -3,7 +3,6 @@ import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
 import type { EventInput } from '../core/event-log';
 import { idempotencyScope } from '../core/idempotency';
 import type { LoggedEvent } from '../core/protocol';
-import { formatSse } from '../core/sse';
 import { type ActivityRow, upsertActivity } from '../db/activities';
 import {
   DIALECT as COLLAB,
@@ -331,11 +330,6 @@ export class Room extends RealtimeActor {
   private sendEphemeral(method: string, data: unknown): void {
     const frame = ephemeralFrame(method, data);
     this.broadcast(() => frame, { dialect: COLLAB });
-    const text = formatSse({ event: method, data: frame });
-    for (const stream of this.sse.all()) {
-      if (stream.dialect !== COLLAB || (stream.types.size && !stream.types.has(method))) continue;
-      stream.write(text);
-    }
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Env } from '../env';
 import { ApiError, isApiError } from '../errors';
 import { Budgets } from './budgets';
 import { decodeFrame, encodeFrame, exceedsBytes, parseCodec } from './codec';
+import { type ConnectContext, HttpConnectionStates, resolveState, type StateUpdate } from './connection';
 import {
   type ActorIdentity,
   type BroadcastTarget,
@@ -35,10 +36,13 @@ import {
   type ResyncResult,
 } from './protocol';
 import { Scheduler } from './scheduler';
-import { formatSse, parseTypes, SSE_RETRY_MS, SseHub, sseResumeId } from './sse';
+import { formatSse, parseTypes, SSE_RETRY_MS, SseHub, type SseStream, sseResumeId } from './sse';
 import { WriteBehind } from './write-behind';
 
-/** What each WebSocket carries through hibernation (well under the 16 KiB attachment limit). */
+/**
+ * What each WebSocket carries through hibernation: under 1 KiB without `state` (identity, topics, limiter), and
+ * `state` is bounded by `CONNECTION_STATE_MAX_BYTES`, so it stays well under the runtime's 16 KiB limit.
+ */
 export interface Attachment {
   v: 1;
   id: string;
@@ -50,6 +54,8 @@ export interface Attachment {
   lastSeen: number;
   /** Consecutive refused frames. */
   strikes: number;
+  /** The connection state of the dialect or actor (`Connection.state`). */
+  state?: unknown;
 }
 
 /** Actor-wide settings, stored in SQLite; tests and operators set them through `configure()`. */
@@ -94,6 +100,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   protected readonly budgets: Budgets;
   /** First answers to `Idempotency-Key` requests (24 h). */
   protected readonly idempotency: IdempotencyStore;
+  private readonly httpStates: HttpConnectionStates;
   private settings: ActorConfig;
   /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
   private readonly closing = new Set<string>();
@@ -117,6 +124,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.presence = new PresenceStore(this.sql);
     this.budgets = new Budgets(this.sql);
     this.idempotency = new IdempotencyStore(this.sql);
+    this.httpStates = new HttpConnectionStates(this.sql);
     const stored = this.sql.exec<{ value: string }>("SELECT value FROM _core_meta WHERE key = 'config'").toArray()[0];
     this.settings = { ...DEFAULT_CONFIG, ...(stored ? (JSON.parse(stored.value) as Partial<ActorConfig>) : {}) };
     this.log.setRingSize(this.settings.ringSize);
@@ -131,6 +139,13 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
 
   /** Applies a just-logged event to the actor's state. Runs inside the append's transaction. */
   protected applyEvent(_event: LoggedEvent): void {}
+
+  /**
+   * A WebSocket or SSE stream was accepted, with the request it came with (query, whitelisted headers). Runs
+   * before the dialect's own `onConnect` and its `connected` frame, in the accept's turn: set the connection's
+   * initial state here. Throwing refuses the connection (the Worker answers with the error, no 101).
+   */
+  protected onConnect(_conn: Connection, _ctx: ConnectContext): void {}
 
   /** A dialect timer came due. */
   protected onTimer(_name: string, _now: number): void | Promise<void> {}
@@ -275,9 +290,15 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.assertTenant(forwarded.identity);
     const dialect = this.dialects[forwarded.dialect];
     if (!dialect) return new Response('Unknown dialect', { status: 400 });
-    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket')
-      return this.acceptSocket(request, forwarded.identity, dialect);
-    return this.openSse(request, forwarded.identity, dialect);
+    try {
+      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket')
+        return this.acceptSocket(request, forwarded.identity, dialect);
+      return this.openSse(request, forwarded.identity, dialect);
+    } catch (err) {
+      // A connect hook refused the connection: its error in the one REST body, which the Worker passes on.
+      if (isApiError(err)) return Response.json(err.toBody(), { status: err.status, headers: err.headers });
+      throw err;
+    }
   }
 
   private acceptSocket(request: Request, identity: ActorIdentity, dialect: Dialect): Response {
@@ -301,6 +322,14 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.ctx.acceptWebSocket(server, [`u:${identity.userId}`.slice(0, 256), `d:${dialect.name}`]);
     this.saveAttachment(server, att, now);
     const conn = this.socketConnection(server, att);
+    try {
+      this.runConnectHooks(dialect, conn, { request, url });
+    } catch (err) {
+      // Refused: the socket never reaches the client, and nothing joined.
+      this.closing.add(att.id);
+      safeClose(server, CLOSE.POLICY_VIOLATION, 'Connection refused');
+      throw err;
+    }
 
     // Welcome and replay are sent in this same synchronous turn as the accept: no event can fall between them.
     conn.send(dialect.connected(this, conn));
@@ -314,8 +343,14 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   private openSse(request: Request, identity: ActorIdentity, dialect: Dialect): Response {
     const url = new URL(request.url);
     const types = parseTypes(url.searchParams.get('types'));
-    const id = randomId('sse');
-    const conn = this.httpConnection(identity, dialect.name, () => {}, id);
+    const stream = this.sse.prepare({ id: randomId('sse'), identity, dialect: dialect.name, types });
+    const conn = this.sseConnection(stream);
+    try {
+      this.runConnectHooks(dialect, conn, { request, url });
+    } catch (err) {
+      this.sse.discard(stream.id);
+      throw err;
+    }
     const parts = [formatSse({ retry: SSE_RETRY_MS, event: 'connected', data: dialect.connected(this, conn) })];
     const resumeId = sseResumeId(request);
     const lastSequence = url.searchParams.get('lastSequence');
@@ -337,7 +372,12 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         }
       }
     }
-    return this.sse.open({ id, identity, dialect: dialect.name, types }, parts.join(''));
+    return this.sse.open(stream, parts.join(''));
+  }
+
+  private runConnectHooks(dialect: Dialect, conn: Connection, ctx: ConnectContext): void {
+    this.onConnect(conn, ctx);
+    dialect.onConnect?.(this, conn, ctx);
   }
 
   // ---- hibernation handlers --------------------------------------------------------------------------------
@@ -451,23 +491,69 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   }
 
   broadcast(build: (conn: Connection) => unknown | null, target: BroadcastTarget = {}): number {
-    const tag =
-      target.userId !== undefined ? `u:${target.userId}` : target.dialect !== undefined ? `d:${target.dialect}` : undefined;
     let sent = 0;
-    for (const { ws, att } of this.openSockets(tag)) {
-      if (att.id === target.exclude) continue;
-      if (target.dialect !== undefined && att.dialect !== target.dialect) continue;
-      if (target.topic !== undefined && !att.topics.includes(target.topic)) continue;
+    for (const { ws, att } of this.matchingSockets(target)) {
       const frame = build(this.socketConnection(ws, att));
       if (frame === null || frame === undefined) continue;
       if (sendEncoded(ws, encodeFrame(att.codec, frame))) sent += 1;
     }
+    for (const stream of this.matchingStreams(target)) {
+      const dialect = this.dialects[stream.dialect];
+      if (!dialect) continue;
+      const frame = build(this.sseConnection(stream));
+      if (frame === null || frame === undefined) continue;
+      const event = dialect.frameName(frame);
+      if (stream.types.size && !stream.types.has(event)) continue;
+      if (stream.write(formatSse({ event, data: frame }))) sent += 1;
+    }
     return sent;
+  }
+
+  getConnections(target: BroadcastTarget = {}): Connection[] {
+    return [
+      ...this.matchingSockets(target).map(({ ws, att }) => this.socketConnection(ws, att)),
+      ...this.matchingStreams(target).map((stream) => this.sseConnection(stream)),
+    ];
+  }
+
+  getConnection(id: string): Connection | null {
+    const stream = this.sse.get(id);
+    if (stream) return this.sseConnection(stream);
+    const found = this.openSockets().find(({ att }) => att.id === id);
+    return found ? this.socketConnection(found.ws, found.att) : null;
+  }
+
+  /** Open sockets matching a target; a user or dialect is asked of the runtime by tag. */
+  private matchingSockets(target: BroadcastTarget): Array<{ ws: WebSocket; att: Attachment }> {
+    const tag =
+      target.userId !== undefined
+        ? `u:${target.userId}`.slice(0, 256)
+        : target.dialect !== undefined
+          ? `d:${target.dialect}`
+          : undefined;
+    return this.openSockets(tag).filter(
+      ({ att }) =>
+        att.id !== target.exclude &&
+        (target.dialect === undefined || att.dialect === target.dialect) &&
+        (target.userId === undefined || att.identity.userId === target.userId) &&
+        (target.topic === undefined || att.topics.includes(target.topic)),
+    );
+  }
+
+  /** Open SSE streams matching a target (a stream has no topics: a topic target never reaches one). */
+  private matchingStreams(target: BroadcastTarget): SseStream[] {
+    if (target.topic !== undefined) return [];
+    return [...this.sse.all()].filter(
+      (s) =>
+        s.id !== target.exclude &&
+        (target.dialect === undefined || s.dialect === target.dialect) &&
+        (target.userId === undefined || s.identity.userId === target.userId),
+    );
   }
 
   /** The open sockets of one user as Connections, for a subclass acting on them outside a frame (e.g. an RPC). */
   protected connectionsOf(userId: string): Connection[] {
-    return this.openSockets(`u:${userId}`.slice(0, 256)).map(({ ws, att }) => this.socketConnection(ws, att));
+    return this.matchingSockets({ userId }).map(({ ws, att }) => this.socketConnection(ws, att));
   }
 
   clientCount(dialect?: string): number {
@@ -575,7 +661,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       if (att.topics.length && !att.topics.includes(event.scope)) continue;
       const dialect = this.dialects[att.dialect];
       if (!dialect) continue;
-      const key = `${att.dialect}|${att.codec}|${att.topics.length ? att.id : ''}`;
+      const key = `${att.dialect}|${att.codec}|${att.topics.length || dialect.renderPerConnection ? att.id : ''}`;
       let encoded = cache.get(key);
       if (encoded === undefined) {
         const frame = dialect.renderEvent(event, this.socketConnection(ws, att));
@@ -588,10 +674,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       if (stream.types.size && !stream.types.has(event.type)) continue;
       const dialect = this.dialects[stream.dialect];
       if (!dialect) continue;
-      const frame = dialect.renderEvent(
-        event,
-        this.httpConnection(stream.identity, stream.dialect, () => {}, stream.id),
-      );
+      const frame = dialect.renderEvent(event, this.sseConnection(stream));
       if (frame !== null) stream.write(formatSse({ id: event.eventId, event: event.type, data: frame }));
     }
   }
@@ -605,22 +688,72 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       codec: att.codec,
       topics: att.topics,
       connectedAt: att.connectedAt,
+      get state() {
+        return att.state ?? null;
+      },
+      setState: (update: StateUpdate<unknown>) => {
+        att.state = resolveState(att.state ?? null, update);
+        this.saveAttachment(ws, att, Date.now());
+        return att.state;
+      },
       send: (frame) => {
         sendEncoded(ws, encodeFrame(att.codec, frame));
+      },
+      close: (code = CLOSE.NORMAL, reason = 'Closed') => {
+        this.closeSocket(ws, att, code, reason);
       },
     };
   }
 
-  private httpConnection(identity: ActorIdentity, dialect: string, sink: (frame: unknown) => void, id?: string): Connection {
+  private sseConnection(stream: SseStream): Connection {
+    const dialect = this.dialects[stream.dialect];
     return {
-      id: id ?? `http_${identity.userId}`,
+      id: stream.id,
+      identity: stream.identity,
+      dialect: stream.dialect,
+      transport: 'sse',
+      codec: 'json',
+      topics: [],
+      connectedAt: stream.connectedAt,
+      get state() {
+        return stream.state ?? null;
+      },
+      setState: (update: StateUpdate<unknown>) => {
+        stream.state = resolveState(stream.state ?? null, update);
+        return stream.state;
+      },
+      send: (frame) => {
+        if (dialect) stream.write(formatSse({ event: dialect.frameName(frame), data: frame }));
+      },
+      close: () => stream.end(),
+    };
+  }
+
+  /** One HTTP-sent frame (or poll) of an identity: its connection id and state are stable across requests. */
+  private httpConnection(identity: ActorIdentity, dialect: string, sink: (frame: unknown) => void): Connection {
+    const id = `http_${identity.userId}`;
+    const states = this.httpStates;
+    let cached: { state: unknown } | null = null;
+    return {
+      id,
       identity,
       dialect,
       transport: 'http',
       codec: 'json',
       topics: [],
       connectedAt: Date.now(),
+      get state() {
+        cached ??= { state: states.get(id, dialect) };
+        return cached.state;
+      },
+      setState(update: StateUpdate<unknown>) {
+        const next = resolveState(this.state, update);
+        states.set(id, dialect, next);
+        cached = { state: next };
+        return next;
+      },
       send: sink,
+      close: () => {},
     };
   }
 

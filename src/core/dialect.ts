@@ -1,4 +1,5 @@
 import type { Role } from '../auth/identity';
+import type { ConnectContext, StateUpdate } from './connection';
 import type { EventFilter, EventInput } from './event-log';
 import type { PresenceChange, PresencePage, PresenceStatus } from './presence';
 import type { Codec, EventRef, LoggedEvent, ResyncResult } from './protocol';
@@ -30,17 +31,31 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   idleTimeoutMs: 120_000,
 };
 
-/** A connection as a dialect sees it: a WebSocket, or one HTTP-sent frame of an SSE/polling client. */
-export interface Connection {
+export type { ConnectContext, StateUpdate } from './connection';
+
+/**
+ * A connection as a dialect sees it: a WebSocket, an SSE stream, or one HTTP-sent frame of an SSE/polling client
+ * (`http`, id `http_<userId>`, stable across that client's requests).
+ */
+export interface Connection<TState = unknown> {
   readonly id: string;
   readonly identity: ActorIdentity;
   readonly dialect: string;
-  readonly transport: 'websocket' | 'http';
+  readonly transport: 'websocket' | 'sse' | 'http';
   readonly codec: Codec;
   readonly topics: readonly string[];
   readonly connectedAt: number;
+  /**
+   * What the dialect or actor keeps on this connection (null until set). On a WebSocket it lives in the
+   * hibernation attachment: it survives hibernation and eviction for as long as the socket stays open.
+   */
+  readonly state: TState | null;
+  /** Replaces the state (JSON, at most `CONNECTION_STATE_MAX_BYTES`) and answers the new one. */
+  setState(update: StateUpdate<TState>): TState | null;
   /** Sends a frame to this connection only (over HTTP: adds it to the answer). */
   send(frame: unknown): void;
+  /** Closes it from the server side (a WebSocket gets the close frame, an SSE stream ends; no-op over HTTP). */
+  close(code?: number, reason?: string): void;
 }
 
 /** An error a dialect renders in its own error-frame shape. Codes are the seeds' (`INVALID_REQUEST`, ...). */
@@ -72,8 +87,15 @@ export interface DialectApi {
   ): ResyncResult;
   /** The actor's state for this dialect, limited to `scopes` when given. */
   snapshot(dialect: string, scopes?: string[]): unknown;
-  /** Sends a frame built per connection to every matching WebSocket (not logged: for acks, cursors, typing). */
+  /**
+   * Sends a frame built per connection to every matching WebSocket and SSE stream (not logged: for acks, cursors,
+   * typing). On SSE the frame goes out as `event: <dialect.frameName(frame)>`, without an id.
+   */
   broadcast(build: (conn: Connection) => unknown | null, target?: BroadcastTarget): number;
+  /** The open connections (WebSockets and SSE streams) matching `target`, from the core's attachment cache. */
+  getConnections(target?: BroadcastTarget): Connection[];
+  /** One open WebSocket or SSE stream by id, or null. */
+  getConnection(id: string): Connection | null;
   /** Open WebSockets, optionally of one dialect. */
   clientCount(dialect?: string): number;
   latestEventId(): string;
@@ -94,6 +116,16 @@ export interface DialectApi {
 export interface Dialect {
   readonly name: string;
   readonly limits?: Partial<ConnectionLimits>;
+  /**
+   * `renderEvent` reads the connection (its state or identity), so it runs once per connection rather than once
+   * per dialect and codec.
+   */
+  readonly renderPerConnection?: boolean;
+  /**
+   * A WebSocket or SSE stream was accepted: runs with the request before `connected()`, in the same turn (so no
+   * event falls in between). The place to set the connection's initial state from the query or headers.
+   */
+  onConnect?(api: DialectApi, conn: Connection, ctx: ConnectContext): void;
   /** First frame on a new WebSocket or SSE stream. */
   connected(api: DialectApi, conn: Connection): unknown;
   /** The frame answering a resync (on connect with a reference, a `resync` message, or a truncated SSE resume). */

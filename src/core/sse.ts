@@ -47,12 +47,18 @@ export interface SseStream {
   identity: ActorIdentity;
   dialect: string;
   types: ReadonlySet<string>;
+  connectedAt: number;
+  /** The connection state a dialect or actor keeps on this stream (in memory, like the stream). */
+  state: unknown;
   write(text: string): boolean;
+  /** Ends the stream from the server side. */
+  end(): void;
 }
 
 /** The open SSE streams of one actor and their keepalive. Streams are in memory: they end when the actor does. */
 export class SseHub {
   private readonly streams = new Map<string, SseStream>();
+  private readonly pending = new Map<string, ReadableStream<Uint8Array>>();
   private keepalive: ReturnType<typeof setInterval> | undefined;
 
   get size(): number {
@@ -63,8 +69,15 @@ export class SseHub {
     return this.streams.values();
   }
 
-  /** Opens a stream; `first` (retry, connected, replay) is enqueued before any live event can be. */
-  open(meta: { id: string; identity: ActorIdentity; dialect: string; types: string[] }, first: string): Response {
+  get(id: string): SseStream | undefined {
+    return this.streams.get(id);
+  }
+
+  /**
+   * A stream that is not open yet: the connect hook and the first frame are built on it (its state included)
+   * before `open` registers it, so no live event can be written ahead of them.
+   */
+  prepare(meta: { id: string; identity: ActorIdentity; dialect: string; types: string[] }): SseStream {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({
       start: (c) => {
@@ -79,6 +92,8 @@ export class SseHub {
       identity: meta.identity,
       dialect: meta.dialect,
       types: new Set(meta.types),
+      connectedAt: Date.now(),
+      state: null,
       write: (text) => {
         try {
           controller.enqueue(encoder.encode(text));
@@ -88,8 +103,25 @@ export class SseHub {
           return false;
         }
       },
+      end: () => {
+        this.close(meta.id);
+        try {
+          controller.close();
+        } catch {
+          // already closed or cancelled by the client
+        }
+      },
     };
-    this.streams.set(meta.id, stream);
+    this.pending.set(meta.id, body);
+    return stream;
+  }
+
+  /** Opens a prepared stream; `first` (retry, connected, replay) is enqueued before any live event can be. */
+  open(stream: SseStream, first: string): Response {
+    const body = this.pending.get(stream.id);
+    if (!body) throw new Error(`SSE stream ${stream.id} was not prepared`);
+    this.pending.delete(stream.id);
+    this.streams.set(stream.id, stream);
     stream.write(first);
     this.keepalive ??= setInterval(() => this.broadcastRaw(sseComment('keepalive')), SSE_KEEPALIVE_MS);
     return new Response(body, {
@@ -99,6 +131,11 @@ export class SseHub {
         'x-accel-buffering': 'no',
       },
     });
+  }
+
+  /** Forgets a prepared stream that will not be opened (its connect hook failed). */
+  discard(id: string): void {
+    this.pending.delete(id);
   }
 
   broadcastRaw(text: string): void {

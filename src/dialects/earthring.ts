@@ -1,11 +1,12 @@
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
+import type { Point } from '../domain/ring';
 import { ApiError } from '../errors';
 
 /**
  * Seed 000's game socket `/ws`: `{type, id, data}` both ways, on the Chunk actor of the chunk the player stands
- * in. This module only maps frames: the world rules live in the Chunk actor (`ChunkHost`), the REST-shared
- * services in src/world. Logged events carry `eventId` and `sequence` beside `type` and `data` (resume points);
+ * in. This module builds every frame of it; the chunk rules live in src/domain/chunk-area.ts and the Chunk actor
+ * (`ChunkHost`), the REST-shared services in src/world. Logged events carry `eventId` and `sequence` beside `type` and `data` (resume points);
  * answers echo the request's `id`. `earthring-v1` speaks JSON text frames, `earthring-v2` MessagePack binary
  * frames with the same envelope (src/dialects/README.md).
  *
@@ -33,18 +34,65 @@ export type ClientType = (typeof CLIENT_TYPES)[number];
 
 export type FrameId = string | number;
 
-/** What the Chunk actor does for the dialect. Every method answers the sender itself (`conn.send`). */
+/** A player standing in a chunk, as the `connected` frame and the snapshot show them. */
+export interface StandingPlayer {
+  player_id: number;
+  username: string;
+  position: Point;
+  floor: number;
+  rotation: number;
+}
+
+/** The chunk's state (resync snapshots, the `state()` RPC). */
+export interface ChunkSnapshot {
+  chunk_id: string;
+  version: number;
+  players: StandingPlayer[];
+}
+
+/** What a connecting player is told of the chunk (the `connected` frame's content). */
+export interface ChunkWelcome {
+  protocol: string;
+  chunkId: string;
+  /** Where the player stands, or null when the chunk has no row for them. */
+  position: Point | null;
+  floor: number;
+  version: number;
+  players: StandingPlayer[];
+}
+
+/** A move the chunk accepted (the `player_move_ack` frame's data). */
+export interface MoveAck {
+  position: Point;
+  floor: number;
+  rotation: number;
+  chunk_id: string;
+}
+
+/** Where a handed-off client reconnects (the `chunk_handoff` frame). */
+export interface Handoff {
+  chunkId: string;
+  lastEventId: string;
+  from: string;
+  seq: number;
+}
+
+/**
+ * What the Chunk actor does for the dialect; the dialect turns every answer into the seed's frame. `reply` sends
+ * the answer to the sender at the point the actor calls it: before what follows from it (a hand-off frame, the
+ * `chunk_updated` a new zone causes), as the seed orders them.
+ */
 export interface ChunkHost {
-  /** The `connected` frame's data (binds the connection's hand-off state first). */
-  welcome(api: DialectApi, conn: Connection): Record<string, unknown>;
+  welcome(conn: Connection): ChunkWelcome;
   /** A logged event as this connection's frame data, or null when it must not see it. */
   visible(event: LoggedEvent, conn: Connection): unknown | null;
-  chunkRequest(conn: Connection, id: FrameId | undefined, data: unknown): Promise<void>;
-  move(conn: Connection, id: FrameId | undefined, data: unknown): Promise<void>;
-  zoneCreate(conn: Connection, id: FrameId | undefined, data: unknown): Promise<void>;
-  structurePlace(conn: Connection, id: FrameId | undefined, data: unknown): Promise<void>;
-  racing(conn: Connection, id: FrameId | undefined, type: 'racing_start' | 'racing_update', data: unknown): Promise<void>;
-  closed(conn: Connection): void;
+  /** The requested chunks' contents (`chunk_data`). */
+  chunkRequest(conn: Connection, data: unknown, reply: (chunks: unknown[]) => void): Promise<void>;
+  move(conn: Connection, data: unknown, reply: (moved: MoveAck) => void): Promise<void>;
+  zoneCreate(conn: Connection, data: unknown, reply: (zone: unknown) => void): Promise<void>;
+  structurePlace(conn: Connection, data: unknown, reply: (structure: unknown) => void): Promise<void>;
+  /** A race frame handed to the Race actor; answers `racing_started` data for the sender, or null. */
+  racing(conn: Connection, type: 'racing_start' | 'racing_update', data: unknown): Promise<unknown | null>;
 }
 
 const MAX_ID_LENGTH = 128;
@@ -99,14 +147,58 @@ export function errorFrame(error: FrameError, id?: FrameId) {
 
 export const eventFrame = (e: LoggedEvent, data: unknown) => ({ type: e.type, data, eventId: e.eventId, sequence: e.sequence });
 
+/** An answer to a client frame: `{type, id, data}`, the id echoed when the request had one. */
+export const replyFrame = (type: string, id: FrameId | undefined, data: unknown) => ({
+  type,
+  ...(id === undefined ? {} : { id }),
+  data,
+});
+
+/** Tells a client its player crossed into another chunk, and how to follow: the new socket's URL. */
+export function handoffFrame(h: Handoff) {
+  const resume = { chunk: h.chunkId, lastEventId: h.lastEventId, handoff_from: h.from, handoff_seq: String(h.seq) };
+  return {
+    type: 'chunk_handoff',
+    data: {
+      chunk_id: h.chunkId,
+      last_event_id: h.lastEventId,
+      handoff_from: h.from,
+      handoff_seq: h.seq,
+      url: `/ws?${new URLSearchParams(resume).toString()}`,
+    },
+  };
+}
+
+/** The `connected` frame: the connection, the player, the chunk, and where its event stream stands. */
+function connectedFrame(api: DialectApi, conn: Connection, w: ChunkWelcome) {
+  return {
+    type: 'connected',
+    data: {
+      connection_id: conn.id,
+      player_id: Number(conn.identity.userId),
+      protocol: w.protocol,
+      chunk_id: w.chunkId,
+      position: w.position,
+      floor: w.floor,
+      version: w.version,
+      players: w.players,
+      last_event_id: api.latestEventId(),
+      sequence: api.latestSequence(),
+      epoch: api.epoch(),
+    },
+  };
+}
+
 export function createEarthringDialect(host: ChunkHost): Dialect {
   return {
     name: DIALECT,
     // Seed 000: 1,000 WebSocket messages a minute per connection.
     limits: { messagesPerMinute: 1000, maxMessageBytes: 64 * 1024 },
+    // What a connection sees depends on its hand-off state and player.
+    renderPerConnection: true,
 
     connected(api, conn) {
-      return { type: 'connected', data: host.welcome(api, conn) };
+      return connectedFrame(api, conn, host.welcome(conn));
     },
 
     resyncFrame(api: DialectApi, conn: Connection, result: ResyncResult) {
@@ -135,16 +227,19 @@ export function createEarthringDialect(host: ChunkHost): Dialect {
           conn.send({ type: 'pong', ...(f.id === undefined ? {} : { id: f.id }) });
           return;
         case 'chunk_request':
-          return await host.chunkRequest(conn, f.id, f.data);
+          return await host.chunkRequest(conn, f.data, (chunks) => conn.send(replyFrame('chunk_data', f.id, { chunks })));
         case 'player_move':
-          return await host.move(conn, f.id, f.data);
+          return await host.move(conn, f.data, (moved) => conn.send(replyFrame('player_move_ack', f.id, moved)));
         case 'zone_create':
-          return await host.zoneCreate(conn, f.id, f.data);
+          return await host.zoneCreate(conn, f.data, (zone) => conn.send(replyFrame('zone_created', f.id, zone)));
         case 'structure_place':
-          return await host.structurePlace(conn, f.id, f.data);
+          return await host.structurePlace(conn, f.data, (s) => conn.send(replyFrame('structure_placed', f.id, s)));
         case 'racing_start':
-        case 'racing_update':
-          return await host.racing(conn, f.id, f.type, f.data);
+        case 'racing_update': {
+          const started = await host.racing(conn, f.type, f.data);
+          if (started !== null) conn.send(replyFrame('racing_started', f.id, started));
+          return;
+        }
       }
     },
 
@@ -159,10 +254,6 @@ export function createEarthringDialect(host: ChunkHost): Dialect {
 
     frameName(frame) {
       return String((frame as { type?: unknown }).type ?? 'message');
-    },
-
-    onClose(_api, conn) {
-      host.closed(conn);
     },
   };
 }

@@ -1,8 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { Room } from '../actors/room';
 import type { Identity } from '../auth/identity';
 import { tokenFromRequest, verifyAccessToken } from '../auth/tokens';
+import type { RealtimeActor } from '../core/actor';
 import { actorIdentity, forwardRequest } from '../core/forward';
 import { POLL_MAX_WAIT_SECONDS } from '../core/polling';
 import type { PollResponse } from '../core/protocol';
@@ -15,12 +15,14 @@ import { assertTenant } from './middleware/auth';
 import { errorContent } from './openapi';
 
 /**
- * The HTTP plumbing every realtime stream shares, whatever its dialect and actor key: the WebSocket and SSE
- * handshakes (token checked before anything is opened, then forwarded to the actor), long polling and HTTP-sent
- * frames over the actor's RPC, and the OpenAPI pieces of those routes.
+ * The HTTP plumbing every realtime stream shares, whatever its actor class, dialect and actor key: the WebSocket
+ * and SSE handshakes (token checked before anything is opened, then forwarded to the actor), long polling and
+ * HTTP-sent frames over the actor's RPC, and the OpenAPI pieces of those routes. Every `RealtimeActor` (Room,
+ * Race, Chunk, and the actors to come) answers these the same way, so a route only finds its actor and dialect.
  */
 
-type RoomStub = DurableObjectStub<Room>;
+/** A handle on any realtime actor: the core's `fetch`, `poll` and `sendFrame` are all these helpers call. */
+export type RealtimeHandle = DurableObjectStub<RealtimeActor>;
 
 /** WebSocket and SSE handshakes: `?token=` or `Authorization: Bearer`, checked before any upgrade or stream exists. */
 export async function handshakeIdentity(c: Context<AppEnv>): Promise<Identity> {
@@ -47,7 +49,12 @@ export function requireUpgrade(c: Context<AppEnv>): Response | null {
 }
 
 /** Hands an authenticated WebSocket upgrade or SSE request to the actor, with the identity the Worker verified. */
-export function forwardToActor(c: Context<AppEnv>, actor: RoomStub, identity: Identity, dialect: string): Promise<Response> {
+export function forwardToActor(
+  c: Context<AppEnv>,
+  actor: RealtimeHandle,
+  identity: Identity,
+  dialect: string,
+): Promise<Response> {
   return actor.fetch(forwardRequest(c.req.raw, actorIdentity(identity), dialect));
 }
 
@@ -84,7 +91,7 @@ export const pollAnswer = (frame: z.ZodType, name: string) =>
 
 /** Long polling over the actor's log. */
 export async function pollActor(
-  actor: RoomStub,
+  actor: RealtimeHandle,
   identity: Identity,
   dialect: string,
   q: z.infer<typeof EventsQuery>,
@@ -103,11 +110,16 @@ export async function pollActor(
  * One client frame sent over HTTP; answers the frames sent back to the sender (413 when too large). With an
  * `Idempotency-Key`, a retry answers the first frames and is not handled again.
  */
-export async function sendFrameTo(c: Context<AppEnv>, actor: RoomStub, identity: Identity, dialect: string): Promise<unknown[]> {
+export async function sendFrameTo(
+  c: Context<AppEnv>,
+  actor: RealtimeHandle,
+  identity: Identity,
+  dialect: string,
+): Promise<unknown[]> {
   const key = idempotencyKeyOf(c);
   const text = await c.req.text();
   const result = (await actor.sendFrame(actorIdentity(identity), dialect, text, key)) as unknown as Awaited<
-    ReturnType<Room['sendFrame']>
+    ReturnType<RealtimeActor['sendFrame']>
   >;
   if (result.tooLarge) throw new ApiError('PAYLOAD_TOO_LARGE', 'Frame is larger than this stream accepts');
   return result.frames;

@@ -4,9 +4,7 @@ import { raceActor } from '../../actors/keys';
 import type { RaceView } from '../../actors/race';
 import { routeEnd, routeStart } from '../../actors/race';
 import type { Identity } from '../../auth/identity';
-import { actorIdentity, forwardRequest } from '../../core/forward';
-import type { PollResponse } from '../../core/protocol';
-import { parseTypes } from '../../core/sse';
+import { actorIdentity } from '../../core/forward';
 import { findRace, insertRace, type RaceDefinition, type RaceRow, raceLeaderboard, trackPosition } from '../../db/races';
 import { DIALECT } from '../../dialects/earthring-race';
 import { parseWorldSeed } from '../../domain/chunks';
@@ -17,10 +15,18 @@ import { type Floor, normalizeX, type Point, parseFloor, parsePosition, ringDist
 import { findRoute, type LineString, validateManualRoute } from '../../domain/routes';
 import { ApiError, fromReply, type Reply } from '../../errors';
 import type { AppEnv } from '../context';
-import { idempotencyKeyOf } from '../idempotency';
 import { requireAuth } from '../middleware/auth';
 import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
-import { EventsQuery, handshakeIdentity, messagesResponses, pollAnswer, requireUpgrade } from '../realtime';
+import {
+  EventsQuery,
+  forwardToActor,
+  handshakeIdentity,
+  messagesResponses,
+  pollActor,
+  pollAnswer,
+  requireUpgrade,
+  sendFrameTo,
+} from '../realtime';
 import { router } from '../validation';
 
 /**
@@ -511,31 +517,14 @@ const api = router()
     const identity = c.get('identity');
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
-    const q = c.req.valid('query');
-    const poll = (await raceActor(c.env, identity.tenantId, id).poll(actorIdentity(identity), DIALECT, {
-      lastEventId: q.lastEventId,
-      lastSequence: q.lastSequence,
-      limit: q.limit,
-      wait: q.wait,
-      types: parseTypes(q.types ?? null),
-    })) as PollResponse;
+    const poll = await pollActor(raceActor(c.env, identity.tenantId, id), identity, DIALECT, c.req.valid('query'));
     return c.json(poll as z.infer<typeof PollAnswer>, 200);
   })
   .openapi(messagesRoute, async (c) => {
     const identity = c.get('identity');
     const id = Number(c.req.valid('param').event_id);
     await loadRace(c, identity, id);
-    const sent = (await raceActor(c.env, identity.tenantId, id).sendFrame(
-      actorIdentity(identity),
-      DIALECT,
-      await c.req.text(),
-      idempotencyKeyOf(c),
-    )) as {
-      tooLarge: boolean;
-      frames: unknown[];
-    };
-    if (sent.tooLarge) throw new ApiError('PAYLOAD_TOO_LARGE', 'Frame is larger than this stream accepts');
-    return c.json(sent.frames, 200);
+    return c.json(await sendFrameTo(c, raceActor(c.env, identity.tenantId, id), identity, DIALECT), 200);
   });
 
 racing.route('/api/racing/events', api);
@@ -545,7 +534,7 @@ async function openStream(c: Context<AppEnv>): Promise<Response> {
   const id = eventIdOf(c.req.param('event_id'));
   const identity = await handshakeIdentity(c);
   await loadRace(c, identity, id);
-  return raceActor(c.env, identity.tenantId, id).fetch(forwardRequest(c.req.raw, actorIdentity(identity), DIALECT));
+  return forwardToActor(c, raceActor(c.env, identity.tenantId, id), identity, DIALECT);
 }
 
 racing.get('/ws/racing/:event_id', async (c) => requireUpgrade(c) ?? openStream(c));
