@@ -99,7 +99,7 @@ export function rateLimitBy(name: LimitName, by: LimitScope): MiddlewareHandler<
 }
 
 /** Routes whose per-IP limit is folded into the global limiter call (one object call, not two). */
-const AUTH_PATH = /^\/api\/auth(\/|$)/;
+const AUTH_PATH = /^\/api\/auth\/(register|login|refresh|logout)\/?$/;
 
 /**
  * 1000/min per IP on every request, and on register, login, refresh and logout also the 5/min auth limit,
