@@ -1,4 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
+import { verifyAccessToken } from '../auth/tokens';
+import { revokedAmong } from '../db/revocations';
 import type { Env } from '../env';
 import { ApiError, isApiError } from '../errors';
 import { Budgets } from './budgets';
@@ -77,6 +79,12 @@ export const AUTO_PING = 'ping';
 export const AUTO_PONG = 'pong';
 
 const TIMER_IDLE = 'core:idle';
+/** Ends connections whose token expired or whose session was revoked. */
+const TIMER_SESSION = 'core:session';
+/** How often an actor with open sessions asks D1 whether any was revoked: the most a logout takes to bite. */
+const SESSION_CHECK_MS = 5_000;
+/** The in-band re-authentication frame every dialect accepts on an open socket: `{"type":"auth","token":"<jwt>"}`. */
+const AUTH_FRAME_TYPE = 'auth';
 /** Longest a connection's per-frame bookkeeping (lastSeen, limiter state) stays only in memory. */
 const ATTACHMENT_PERSIST_MS = 5_000;
 const TIMER_FLUSH = 'core:flush';
@@ -337,6 +345,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     if (ref) conn.send(dialect.resyncFrame(this, conn, this.resync(conn, ref)));
     this.joined(att, now);
     void this.timers.scheduleNoLaterThan(TIMER_IDLE, now + this.limitsFor(dialect.name).idleTimeoutMs);
+    this.watchSession(identity, now);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -372,6 +381,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         }
       }
     }
+    this.watchSession(identity, Date.now());
     return this.sse.open(stream, parts.join(''));
   }
 
@@ -399,6 +409,13 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       return;
     }
     const now = Date.now();
+    // A frame never extends a session: past `exp` the connection ends, whatever it sends.
+    if (att.identity.exp !== undefined && att.identity.exp * 1000 <= now) {
+      this.closeSocket(ws, att, CLOSE.TOKEN_EXPIRED, 'Access token expired');
+      return;
+    }
+    if (typeof message === 'string' && message.includes(`"${AUTH_FRAME_TYPE}"`) && (await this.reauthenticate(ws, att, message)))
+      return;
     const decision = this.spendMessage(att.identity.userId, att.dialect, now);
     att.lastSeen = now;
     // A binary frame means the client speaks MessagePack: answer it the same way from now on.
@@ -441,6 +458,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const due = this.timers.takeDue(now);
     // Core jobs run on every alarm: each is a no-op when there is nothing to do.
     this.sweepIdle(now);
+    await this.sweepSessions(now);
     await this.flushOutbox(now);
     for (const name of due) {
       if (name.startsWith('core:')) continue;
@@ -808,6 +826,94 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.closing.add(att.id);
     safeClose(ws, code, reason);
     this.left(ws, att, code);
+  }
+
+  /** Schedules the session sweep for a connection whose token can expire or be revoked. */
+  private watchSession(identity: ActorIdentity, now: number): void {
+    if (identity.exp === undefined && identity.jti === undefined) return;
+    const check = this.settings.sessionCheckMs ?? SESSION_CHECK_MS;
+    const at = Math.min(identity.exp !== undefined ? identity.exp * 1000 : Number.POSITIVE_INFINITY, now + check);
+    void this.timers.scheduleNoLaterThan(TIMER_SESSION, at);
+  }
+
+  /**
+   * Ends every socket and SSE stream whose token has expired (close 4001) or whose token or session was revoked
+   * (close 4003): logout, refresh-token reuse, role change. Revocations are read from D1 in one query per sweep,
+   * every `SESSION_CHECK_MS` while sessions are open, so a logout reaches open connections within that time.
+   */
+  private async sweepSessions(now: number): Promise<void> {
+    const sockets = this.openSockets().filter(({ att }) => att.identity.exp !== undefined || att.identity.jti !== undefined);
+    const streams = [...this.sse.all()].filter((st) => st.identity.exp !== undefined || st.identity.jti !== undefined);
+    if (sockets.length === 0 && streams.length === 0) return;
+    const expired = (identity: ActorIdentity) => identity.exp !== undefined && identity.exp * 1000 <= now;
+    const sessions = new Map<string, { jti: string; sessionId?: string }>();
+    for (const identity of [...sockets.map((x) => x.att.identity), ...streams.map((x) => x.identity)]) {
+      if (identity.jti && !expired(identity)) sessions.set(identity.jti, { jti: identity.jti, sessionId: identity.sessionId });
+    }
+    let revoked = new Set<string>();
+    try {
+      revoked = await revokedAmong(this.env.DB, [...sessions.values()]);
+    } catch (err) {
+      console.error('session revocation check failed; retrying at the next sweep', err);
+    }
+    let next = now + (this.settings.sessionCheckMs ?? SESSION_CHECK_MS);
+    for (const { ws, att } of sockets) {
+      if (expired(att.identity)) this.closeSocket(ws, att, CLOSE.TOKEN_EXPIRED, 'Access token expired');
+      else if (att.identity.jti && revoked.has(att.identity.jti))
+        this.closeSocket(ws, att, CLOSE.SESSION_REVOKED, 'Session revoked');
+      else if (att.identity.exp !== undefined) next = Math.min(next, att.identity.exp * 1000);
+    }
+    for (const stream of streams) {
+      const reason = expired(stream.identity)
+        ? 'token_expired'
+        : stream.identity.jti && revoked.has(stream.identity.jti)
+          ? 'session_revoked'
+          : null;
+      if (reason) {
+        stream.write(formatSse({ event: 'session_ended', data: { reason } }));
+        stream.end();
+      } else if (stream.identity.exp !== undefined) next = Math.min(next, stream.identity.exp * 1000);
+    }
+    await this.timers.schedule(TIMER_SESSION, next);
+  }
+
+  /**
+   * In-band re-authentication: `{"type":"auth","token":"<new access token>"}` on an open socket, in any dialect,
+   * replaces the connection's token (same user and tenant) before it expires. Answers `{"type":"auth_ok","exp"}`
+   * or the dialect's error frame. False when the frame is not an auth frame (it goes to the dialect).
+   */
+  private async reauthenticate(ws: WebSocket, att: Attachment, message: string): Promise<boolean> {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(message);
+    } catch {
+      return false;
+    }
+    if (typeof frame !== 'object' || frame === null || (frame as { type?: unknown }).type !== AUTH_FRAME_TYPE) return false;
+    const conn = this.socketConnection(ws, att);
+    const dialect = this.dialects[att.dialect];
+    const token = (frame as { token?: unknown }).token;
+    try {
+      if (typeof token !== 'string') throw new ApiError('INVALID_REQUEST', 'auth needs {"token": "<access token>"}');
+      const fresh = await verifyAccessToken(this.env, token);
+      if (fresh.userId !== att.identity.userId || fresh.tenantId !== att.identity.tenantId) {
+        throw new ApiError('AUTHORIZATION_FAILED', 'The new token is for another user or tenant');
+      }
+      att.identity = {
+        ...att.identity,
+        role: fresh.role,
+        exp: fresh.exp,
+        jti: fresh.jti,
+        ...(fresh.sessionId ? { sessionId: fresh.sessionId } : {}),
+      };
+      this.saveAttachment(ws, att, Date.now());
+      this.watchSession(att.identity, Date.now());
+      conn.send({ type: 'auth_ok', exp: fresh.exp });
+    } catch (err) {
+      const e = isApiError(err) ? err : new ApiError('SERVER_ERROR', 'Re-authentication failed');
+      conn.send(dialect ? dialect.renderError({ code: e.code, message: e.message, details: e.details }) : { type: 'error' });
+    }
+    return true;
   }
 
   private sweepIdle(now: number): void {
