@@ -13,7 +13,8 @@
  *   web/        the demo page                 itself and client/ only
  *
  * and across them: only http/ and actors/ import actors/ (src/env.ts may import actor classes as types, for
- * the bindings); nothing outside http/ imports http/. src/index.ts is the Worker's entry and wires everything.
+ * the bindings); nothing outside http/ imports http/. src/index.ts is the Worker's entry and wires everything;
+ * src/conformance/ is the entry of the protocol conformance Worker (wrangler.conformance.toml), likewise.
  *
  * Usage: node scripts/check-layers.mjs [root]   (exit 1 and one line per broken rule)
  */
@@ -95,7 +96,7 @@ function targetOf(file, spec) {
 const problems = [];
 for (const file of sourceFiles(src)) {
   const layer = layerOf(file);
-  if (layer === 'index') continue; // the Worker's entry wires every layer together
+  if (layer === 'index' || layer === 'conformance') continue; // Worker entries wire every layer together
   const code = stripComments(readFileSync(file, 'utf8'));
   const here = relative(root, file);
   const rule = RULES[layer];

@@ -1,7 +1,10 @@
 import type { Chunk } from './actors/chunk';
 import type { EventBus } from './actors/event-bus';
+import type { Hub } from './actors/hub';
+import type { Metrics } from './actors/metrics';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
+import type { Reconciliation } from './actors/reconciliation';
 import type { Room } from './actors/room';
 
 /** Bindings, vars and secrets of the Worker (wrangler.toml, .dev.vars, `wrangler secret put`). */
@@ -13,11 +16,18 @@ export interface Env {
   CHUNK: DurableObjectNamespace<Chunk>;
   /** Seed 003's event bus: one per tenant, key = tenantId. */
   EVENT_BUS: DurableObjectNamespace<EventBus>;
+  /** Seed 003's reconciled entities: one per tenant, key = tenantId. */
+  RECONCILIATION: DurableObjectNamespace<Reconciliation>;
+  /** Service-wide gauges for /health (key `global`). */
+  METRICS: DurableObjectNamespace<Metrics>;
+  HUB: DurableObjectNamespace<Hub>;
 
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
   /** EarthRing's world seed for procedural generation (uint32, seed 000's `WORLD_SEED`); default 12345. */
   WORLD_SEED?: string;
+  /** Socket.IO hub shard actors (1-64, default 4): sessions are spread over them. */
+  HUB_SHARDS?: string;
   /** Secrets. */
   JWT_SECRET: string;
   ADMIN_USERNAME?: string;

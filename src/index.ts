@@ -4,8 +4,11 @@ import { rewriteVersionedPath } from './http/versioning';
 
 export { Chunk } from './actors/chunk';
 export { EventBus } from './actors/event-bus';
+export { Hub } from './actors/hub';
+export { Metrics } from './actors/metrics';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
+export { Reconciliation } from './actors/reconciliation';
 export { Room } from './actors/room';
 
 const app = createApp();

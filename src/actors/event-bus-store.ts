@@ -316,8 +316,12 @@ export class EventBusStore {
     return this.sql.exec<{ p: number | null }>('SELECT MIN(position) AS p FROM bus_pending').one().p;
   }
 
-  nextDue(): number | null {
-    return this.sql.exec<{ t: number | null }>('SELECT MIN(due_at) AS t FROM bus_pending').one().t;
+  /** Each group's earliest due pending entry. */
+  nextDuePerGroup(): Array<{ group: string; dueAt: number }> {
+    return this.sql
+      .exec<{ grp: string; t: number }>('SELECT grp, MIN(due_at) AS t FROM bus_pending GROUP BY grp')
+      .toArray()
+      .map((r) => ({ group: r.grp, dueAt: r.t }));
   }
 
   // --- dead letters ---

@@ -20,6 +20,7 @@ import type { Env } from '../env';
 import { ApiError, type Reply, toReply } from '../errors';
 import { type DeadLetter, EventBusStore, type GroupRow, type PendingRow } from './event-bus-store';
 import { handlerFor } from './event-handlers';
+import { GaugeReporter } from './metrics';
 
 /** `{ events, hasMore, nextEventId }` as seed 003 shows it, plus the flag of a reference that could not be honoured. */
 export interface BusPoll {
@@ -65,11 +66,19 @@ export interface BusStats {
   eventsPerSecond: number;
 }
 
+/**
+ * What `EventBus[K]` answers, as its callers see it: RPC stub types cannot express `unknown` payloads, so callers
+ * cast the stub's answer to the method's declared one.
+ */
+export type BusAnswer<K extends keyof EventBus> = EventBus[K] extends (...args: never[]) => Promise<infer R> ? R : never;
+
 /** Rows a pull or a handler run scans at most for first deliveries, so one call stays short. */
 const SCAN_MAX = 4096;
 /** Handler deliveries one alarm runs per group; more wake the alarm again at once. */
 const HANDLER_BATCH = 100;
 const RATE_WINDOW_S = 10;
+/** How soon a handler group whose callback this isolate does not know is looked at again. */
+const HANDLER_MISSING_RETRY_MS = 30_000;
 /** Appends between two retention passes on the publish path (the alarm also runs one on the age bound). */
 const RETENTION_EVERY = 1000;
 
@@ -88,6 +97,7 @@ export class EventBus extends DurableObject<Env> {
   private appendsSinceRetention = 0;
   /** Appends per second, for `stats()`: [epoch second, count] pairs of the last few seconds. */
   private readonly rate: Array<[number, number]> = [];
+  private gauges: GaugeReporter | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -132,9 +142,14 @@ export class EventBus extends DurableObject<Env> {
       );
       const fresh = published.filter((p) => !p.duplicate).length;
       this.count(fresh, now);
+      if (fresh > 0) {
+        this.gauges ??= new GaugeReporter(this.env, `eventbus:${tenantId}`, (p) => this.ctx.waitUntil(p));
+        this.gauges.set({ eventsPerSecond: this.ratePerSecond(now) });
+      }
       this.appendsSinceRetention += fresh;
       if (this.appendsSinceRetention >= RETENTION_EVERY) this.retain(now);
-      if (fresh > 0 && this.store.groups().some((g) => g.kind === 'handler')) await this.syncAlarm(now);
+      // Handler groups run from the alarm; a bus with no alarm yet needs one for age-based retention.
+      if (fresh > 0 && (!this.alarmAt || this.store.groups().some((g) => g.kind === 'handler'))) await this.syncAlarm(now);
       return published;
     });
   }
@@ -172,13 +187,11 @@ export class EventBus extends DurableObject<Env> {
   }
 
   async stats(): Promise<BusStats> {
-    const now = Math.floor(Date.now() / 1000);
-    const recent = this.rate.filter(([s]) => s > now - RATE_WINDOW_S && s <= now).reduce((n, [, c]) => n + c, 0);
     return {
       head: this.store.head(),
       retained: this.store.count(),
       groups: this.store.groups().length,
-      eventsPerSecond: Math.round((recent / RATE_WINDOW_S) * 10) / 10,
+      eventsPerSecond: this.ratePerSecond(Date.now()),
     };
   }
 
@@ -219,13 +232,13 @@ export class EventBus extends DurableObject<Env> {
     });
   }
 
-  /** Deletes the group of a subscription (its pending list with it); false when there is none. */
-  async unsubscribe(subscriptionId: string): Promise<boolean> {
+  /** Deletes the group of a subscription (its pending list with it); answers its name, or null when there is none. */
+  async unsubscribe(subscriptionId: string): Promise<string | null> {
     const group = this.store.groupBySubscription(subscriptionId);
-    if (!group) return false;
+    if (!group) return null;
     this.store.deleteGroup(group.name);
     await this.syncAlarm(Date.now());
-    return true;
+    return group.name;
   }
 
   async deleteGroup(name: string): Promise<boolean> {
@@ -481,6 +494,8 @@ export class EventBus extends DurableObject<Env> {
     for (const g of this.store.groups()) {
       if (g.kind !== 'handler') continue;
       const handler = handlerFor(tenantId, g.name);
+      // Not registered in this isolate: deliver nothing (no attempt is spent); `syncAlarm` looks again later.
+      if (!handler) continue;
       const batch = this.ctx.storage.transactionSync(() =>
         this.deliver(g, HANDLER_BATCH, now, (row, event, deliveries) => {
           // Leased for the ack wait: if this actor dies mid-handler the alarm finds the lease expired and retries.
@@ -490,7 +505,6 @@ export class EventBus extends DurableObject<Env> {
       );
       for (const item of batch) {
         try {
-          if (!handler) throw new Error(`no handler registered for ${tenantId}/${g.name} in this isolate`);
           await handler(item.event);
           this.store.removePending(g.name, item.position);
         } catch (err) {
@@ -526,10 +540,17 @@ export class EventBus extends DurableObject<Env> {
   /** Points the alarm at the next thing due: a lease or redelivery, handler work, or the oldest event's expiry. */
   private async syncAlarm(now: number, force = false): Promise<void> {
     const candidates: number[] = [];
-    const due = this.store.nextDue();
-    if (due !== null) candidates.push(due);
     const head = this.store.head();
-    if (this.store.groups().some((g) => g.kind === 'handler' && g.cursor < head)) candidates.push(now);
+    const tenantId = this.tenantId();
+    const groups = new Map(this.store.groups().map((g) => [g.name, g]));
+    // A handler group whose callback this isolate lacks is looked at again later, not in a loop.
+    const stalled = (name: string) => groups.get(name)?.kind === 'handler' && !handlerFor(tenantId, name);
+    for (const { group, dueAt } of this.store.nextDuePerGroup()) {
+      candidates.push(stalled(group) ? Math.max(dueAt, now + HANDLER_MISSING_RETRY_MS) : dueAt);
+    }
+    for (const g of groups.values()) {
+      if (g.kind === 'handler' && g.cursor < head) candidates.push(stalled(g.name) ? now + HANDLER_MISSING_RETRY_MS : now);
+    }
     const oldest = this.store.oldest();
     if (oldest) candidates.push(Date.parse(oldest.event.timestamp) + RETENTION.maxAgeMs);
     const next = candidates.length ? Math.max(now, Math.min(...candidates)) : null;
@@ -543,6 +564,13 @@ export class EventBus extends DurableObject<Env> {
     if (this.alarmAt === next) return;
     await this.ctx.storage.setAlarm(next);
     this.alarmAt = next;
+  }
+
+  /** Appends per second over the last RATE_WINDOW_S seconds, one decimal. */
+  private ratePerSecond(now: number): number {
+    const second = Math.floor(now / 1000);
+    const recent = this.rate.filter(([s]) => s > second - RATE_WINDOW_S && s <= second).reduce((n, [, c]) => n + c, 0);
+    return Math.round((recent / RATE_WINDOW_S) * 10) / 10;
   }
 
   private count(n: number, now: number): void {

@@ -38,6 +38,17 @@ export function parseRoomKey(name: string | undefined): RoomKind | null {
 /** A tenant's event bus (seed 003): one per tenant, named by the tenant id alone. */
 export const eventBusKey = (tenantId: string): string => tenantId;
 
+/** A tenant's reconciled entities (seed 003): one per tenant, named by the tenant id alone. */
+export const reconciliationKey = (tenantId: string): string => tenantId;
+
+/** The one object that sums the gauges actors report for `/health`. */
+export const METRICS_KEY = 'global';
+
+/** The "tenant" `/health` probes the event bus and reconciliation actors with: not a valid tenant id, so no tenant's state is touched. */
+export const HEALTH_PROBE_TENANT = '__health__';
+/** A Socket.IO hub shard (seed 003): tenant-free, `hub:<n>`; sessions carry the shard in their sid, sockets their tenant. */
+export const hubShardKey = (index: number): string => `hub:${index}`;
+
 /** A rate limiter counting one authenticated user of a tenant (REST and the game socket share it). */
 export const userLimiterKey = (tenantId: string, userId: string): string => `user:${tenantId}:${userId}`;
 
@@ -62,6 +73,11 @@ export const collabRoomActor = (env: Env, tenantId: string, roomId: string) =>
   env.ROOM.getByName(collabRoomKey(tenantId, roomId));
 
 export const eventBusActor = (env: Env, tenantId: string) => env.EVENT_BUS.getByName(eventBusKey(tenantId));
+
+export const reconciliationActor = (env: Env, tenantId: string) => env.RECONCILIATION.getByName(reconciliationKey(tenantId));
+
+export const metricsActor = (env: Pick<Env, 'METRICS'>) => env.METRICS.getByName(METRICS_KEY);
+export const hubActor = (env: Env, index: number) => env.HUB.getByName(hubShardKey(index));
 
 /** `key` is one of `userLimiterKey`, `tenantLimiterKey`, `ipLimiterKey` or `HEALTH_LIMITER_KEY`. */
 export const rateLimiterActor = (env: Env, key: string) => env.RATE_LIMITER.getByName(key);

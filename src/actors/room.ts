@@ -12,18 +12,19 @@ import {
   ephemeralFrame,
   REQUESTS_PER_MINUTE,
 } from '../dialects/collab';
+import { DIALECT as ORCHESTRATOR, orchestratorDialect } from '../dialects/orchestrator';
+import type { Activity } from '../domain/activity';
 import {
   EVENT_PAYLOADS,
   initialState,
-  DIALECT as ORCHESTRATOR,
   type OrchestratorState,
-  orchestratorDialect,
+  PLANNING_KEEPALIVE_MS,
   planningActive,
+  planningKeepalive,
   reduce,
   validatePublish,
   view,
-} from '../dialects/orchestrator';
-import type { Activity } from '../domain/activity';
+} from '../domain/orchestrator';
 import {
   applyMethod,
   createRoomState,
@@ -41,10 +42,6 @@ import { ApiError, type Failure, toReply } from '../errors';
 import { CollabStore } from './collab-store';
 import { parseRoomKey, type RoomKind } from './keys';
 
-/** Seed 004: `planning_keepalive` every 30 s while planning runs. */
-export const PLANNING_KEEPALIVE_MS = 30_000;
-/** A planning session silent for this long is considered abandoned: keepalives stop. */
-export const PLANNING_STALE_MS = 60 * 60_000;
 const KEEPALIVE_TIMER = 'orchestrator:keepalive';
 const OUTBOX_ORCHESTRATOR = 'orchestrator_event';
 /** Flushes batched pen strokes and coalesced cursors when the domain's `nextDeadline` comes. */
@@ -199,12 +196,9 @@ export class Room extends RealtimeActor {
       return;
     }
     if (name !== KEEPALIVE_TIMER) return;
-    const planning = this.orchestrator.planning;
-    if (!planning || !planningActive(this.orchestrator)) return;
-    if (now - Date.parse(planning.lastActivity) > PLANNING_STALE_MS) return;
-    this.publish([
-      { scope: 'planning', type: 'planning_keepalive', data: { timestamp: new Date(now).toISOString(), state: planning.state } },
-    ]);
+    const keepalive = planningKeepalive(this.orchestrator, now);
+    if (!keepalive) return;
+    this.publish([keepalive]);
     await this.schedule(KEEPALIVE_TIMER, now + this.keepaliveMs());
   }
 

@@ -1,6 +1,7 @@
+import type { RaceDefinition, RaceStatus, RouteGeneration } from '../domain/race';
 import type { LeaderboardEntry, ResultRow, VehicleType } from '../domain/racing';
 import { rankLeaderboard } from '../domain/racing';
-import type { Floor, Point } from '../domain/ring';
+import type { Point } from '../domain/ring';
 import type { LineString } from '../domain/routes';
 
 /**
@@ -8,34 +9,7 @@ import type { LineString } from '../domain/routes';
  * live state and writes status, progress and results back with the idempotent statements below.
  */
 
-export type RaceStatus = 'pending' | 'active' | 'finished';
-export type RouteGeneration = 'auto' | 'manual';
-
-/** Everything fixed when a race is created: what the actor loads, and what REST shows. */
-export interface RaceDefinition {
-  id: number;
-  tenantId: string;
-  creatorId: number;
-  name: string;
-  floor: Floor;
-  startPoint: Point;
-  endPoint: Point;
-  /** The checkpoints as requested. */
-  checkpoints: Point[];
-  routeGeneration: RouteGeneration;
-  route: LineString;
-  /** Metres of one lap. */
-  routeLength: number;
-  /** The requested checkpoints as points on the route: where the 30 m reach check applies (one lap's worth). */
-  raceCheckpoints: Point[];
-  properties: Record<string, unknown>;
-  vehicleType: VehicleType;
-  laps: number;
-  trackKey: string;
-  /** ISO time the race starts by itself, or null for a start by its creator. */
-  scheduledStart: string | null;
-  createdAt: string;
-}
+export type { RaceDefinition, RaceStatus, RouteGeneration } from '../domain/race';
 
 /** A row of `races`. */
 export interface RaceRow {

@@ -5,7 +5,7 @@ import { ApiError } from '../errors';
 /**
  * Seed 000's `{type, id, data}` frames for a race's own stream (`/ws/racing/{event_id}`, its SSE and polling):
  * racers send `racing_start` / `racing_update`, everyone (racers, spectators, a chunk actor relaying) receives the
- * logged `racing_started` / `racing_update` events. The race's rules live in the Race actor; this only maps
+ * logged `racing_started` / `racing_update` events. The race's rules live in domain/race.ts; this only maps
  * frames. Logged events carry `eventId` and `sequence` beside `type` and `data`, for resync.
  *
  * Error frames carry both error shapes the seed shows: `{type:'error', id, error, message, code}` and
@@ -57,6 +57,9 @@ export function parseClientFrame(frame: unknown): ClientFrame {
 }
 
 export const eventFrame = (e: LoggedEvent) => ({ type: e.type, data: e.data, eventId: e.eventId, sequence: e.sequence });
+
+/** A race event as a participant's game socket (`/ws`) gets it: seed 000's `{type, data}`, no log position. */
+export const relayFrame = (e: { type: string; data: Record<string, unknown> }) => ({ type: e.type, data: e.data });
 
 export function createRaceDialect(host: RaceHost): Dialect {
   return {

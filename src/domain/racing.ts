@@ -1,6 +1,7 @@
 import { ApiError, fail, isFieldError, ok, type Result } from '../errors';
 import type { EdgeMode } from './procgen';
 import { type Point, ringDistance } from './ring';
+import type { LineString } from './routes';
 
 /**
  * Race rules that the Race actor and the racing routes apply: vehicle limits, speed plausibility, checkpoint
@@ -79,6 +80,29 @@ export function formatRaceTime(ms: number): string {
   const t = Math.floor(ms);
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${pad(Math.floor(t / 3_600_000))}:${pad(Math.floor(t / 60_000) % 60)}:${pad(Math.floor(t / 1000) % 60)}.${pad(t % 1000, 3)}`;
+}
+
+// ---- the course -------------------------------------------------------------------------------------------
+
+export const routeStart = (route: LineString): Point => {
+  const [x, y] = route.coordinates[0]!;
+  return { x, y };
+};
+
+export const routeEnd = (route: LineString): Point => {
+  const [x, y] = route.coordinates[route.coordinates.length - 1]!;
+  return { x, y };
+};
+
+/** The checkpoints racers reach in order, laps unrolled: each lap's checkpoints, then the finish line between laps. */
+export function lapCheckpoints(course: { raceCheckpoints: readonly Point[]; laps: number; route: LineString }): Point[] {
+  const out: Point[] = [];
+  const finish = routeEnd(course.route);
+  for (let lap = 1; lap <= course.laps; lap++) {
+    out.push(...course.raceCheckpoints);
+    if (lap < course.laps) out.push(finish);
+  }
+  return out;
 }
 
 // ---- live checks ------------------------------------------------------------------------------------------
@@ -272,6 +296,52 @@ export function verifyResult(
     }
   }
   return ok({ finishMs, checkpointMs });
+}
+
+/**
+ * `POST .../result` against the server's observations. `checkpoint_times` may list
+ *   - one time per checkpoint (checked by verifyResult), or
+ *   - more: the first N are the checkpoints (checked), the last is the finish (checked against the observed finish),
+ *     and any between are the racer's own splits, which must only keep the order.
+ * The seed's example (three times for its one checkpoint, the last ~the finish) is the second form. Fewer times
+ * than checkpoints is `count_mismatch`. Omitting `checkpoint_times` is fine.
+ */
+export function verifySubmission(
+  body: unknown,
+  observed: RaceProgress,
+  opts: { routeLength: number; vehicle: VehicleType; toleranceMs?: number },
+): Result<VerifiedResult> {
+  const tol = opts.toleranceMs ?? RESULT_TOLERANCE_MS;
+  const s = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
+  const times = s.checkpoint_times;
+  const n = observed.checkpointTimes.length;
+  if (!Array.isArray(times) || times.length <= n || observed.finishedAt === null) return verifyResult(s, observed, opts);
+  const head = verifyResult({ ...s, checkpoint_times: times.slice(0, n) }, observed, opts);
+  if (!head.ok) return head;
+  let all: number[];
+  try {
+    all = times.map((t, i) => parseRaceTime(t, `checkpoint_times[${i}]`));
+  } catch (e) {
+    if (isFieldError(e)) return { ok: false, error: e };
+    throw e;
+  }
+  for (let i = n; i < all.length; i++) {
+    if (i > 0 && all[i]! < all[i - 1]!) {
+      return fail('INVALID_REQUEST', 'Checkpoint times must increase', {
+        field: `checkpoint_times[${i}]`,
+        issue: 'not_monotonic',
+      });
+    }
+  }
+  const last = all.length - 1;
+  if (all[last]! > head.value.finishMs + tol || Math.abs(all[last]! - observed.finishedAt) > tol) {
+    return fail('INVALID_REQUEST', 'The last checkpoint time (the finish) does not match the finish the server observed', {
+      field: `checkpoint_times[${last}]`,
+      issue: 'time_mismatch',
+      observed: formatRaceTime(observed.finishedAt),
+    });
+  }
+  return ok({ finishMs: head.value.finishMs, checkpointMs: all });
 }
 
 // ---- leaderboard ------------------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
 import { procgen } from './routes/procgen';
 import { racing } from './routes/racing';
+import { reconciliation } from './routes/reconciliation';
 import { rooms } from './routes/rooms';
+import { socketio } from './routes/socketio';
 import { structures } from './routes/structures';
 import { zones } from './routes/zones';
 import { router } from './validation';
@@ -54,6 +56,10 @@ export function createApp() {
     return errorResponse(new ApiError('NOT_FOUND', `No route for ${c.req.method} ${pathname}`), vocabularyFor(pathname));
   });
 
+  // Socket.IO transport requests first: a held poll or an upgrade is neither compressed nor limited per request
+  // (the route limits handshakes; the hub limits messages per connection).
+  app.route('/', socketio);
+
   // Outermost first: compression sees the final answer; limits run before any body is read.
   app.use('*', compress());
   app.use('*', globalRateLimit);
@@ -75,6 +81,7 @@ export function createApp() {
   app.route('/api/chunks', procgen);
   app.route('/', racing);
   app.route('/api/events', events);
+  app.route('/api/reconciliation', reconciliation);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -1,7 +1,6 @@
 import { env, evictDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { lapCheckpoints, routeEnd, verifySubmission } from '../../src/actors/race';
-import { formatRaceTime, type RaceProgress } from '../../src/domain/racing';
+import { formatRaceTime, lapCheckpoints, type RaceProgress, routeEnd, verifySubmission } from '../../src/domain/racing';
 import { findRoute } from '../../src/domain/routes';
 import { call, registerUser } from '../support/api';
 import { createRace, drive, identityOf, race, raceStub, raceView, seedRace } from '../support/racing';

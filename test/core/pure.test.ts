@@ -5,7 +5,6 @@ import { forwardRequest, IDENTITY_HEADER, readForwarded } from '../../src/core/f
 import { normalizePoll } from '../../src/core/polling';
 import { presenceTransition } from '../../src/core/presence';
 import { formatSse, parseTypes, sseResumeId } from '../../src/core/sse';
-import { initialState, planningActive, reduce, scopeOf, view } from '../../src/dialects/orchestrator';
 
 describe('codec', () => {
   it('decodes JSON text and MessagePack binary to the same envelope and refuses malformed frames', () => {
@@ -66,32 +65,5 @@ describe('presence, polling and forwarding', () => {
     expect(new URL(fwd.url).searchParams.get('token')).toBeNull();
     expect(new URL(fwd.url).searchParams.get('codec')).toBe('msgpack');
     expect(readForwarded(req)).toBeNull(); // no dialect header: not from the Worker
-  });
-});
-
-describe('orchestrator state', () => {
-  const ev = (type: string, data: unknown) => ({ type, data, timestamp: '2026-01-01T00:00:00.000Z' });
-  it('derives battle, planning, prd and config from the events', () => {
-    let s = initialState();
-    s = reduce(s, ev('planning_output', { output: 'Hel' }));
-    s = reduce(s, ev('planning_output', { output: 'lo' }));
-    expect(planningActive(s)).toBe(true);
-    s = reduce(s, ev('planning_question', { question: 'Q?' }));
-    expect(s.planning).toMatchObject({ state: 'waiting_input', output: 'Hello', questions: ['Q?'] });
-    s = reduce(s, ev('planning_completed', { prd: { t: 1 } }));
-    expect(planningActive(s)).toBe(false);
-    s = reduce(s, ev('battle_start', { taskId: 'T', task: {} }));
-    s = reduce(s, ev('await_approval', { taskId: 'T', iteration: 2, summary: 's' }));
-    expect(s.battle).toMatchObject({ status: 'awaiting_approval', iteration: 2 });
-    s = reduce(s, ev('approval_received', { taskId: 'T', approved: true }));
-    s = reduce(s, ev('feedback_result', { taskId: 'T', loop: 'lint', result: { passed: true, output: '', duration: 1 } }));
-    s = reduce(s, ev('battle_complete', { taskId: 'T', battle: { ok: true } }));
-    expect(s.battle).toMatchObject({ status: 'completed', feedbackResults: { lint: { passed: true } } });
-    const only = view(s, ['battle'], 3);
-    expect(only).toHaveProperty('activeBattle');
-    expect(only).not.toHaveProperty('planningSession');
-    expect(view(s, ['all'], 0)).toMatchObject({ prd: { t: 1 }, planningSession: { state: 'completed' } });
-    expect(scopeOf('repo_changed')).toBe('config');
-    expect(scopeOf('error')).toBe('all');
   });
 });

@@ -1,6 +1,6 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/errors';
+import { ApiError, codeIn, ERROR_STATUS, type ErrorCode } from '../../src/errors';
 import { handleError } from '../../src/http/app';
 import { MAX_BODY_BYTES } from '../../src/http/middleware/json-body';
 import { router } from '../../src/http/validation';
@@ -100,5 +100,45 @@ describe('GET /health', () => {
       expect(Number.isNaN(Date.parse(services[name]?.lastCheck ?? '')), name).toBe(false);
     }
     expect(Number.isNaN(Date.parse(body.timestamp as string))).toBe(false);
+  });
+});
+
+describe('seed vocabularies: one ApiError, each surface in its seed words', () => {
+  it("renders seed 003's codes on its routes and the project's codes everywhere else, with the same status", async () => {
+    const seed003 = await send('/api/events/poll');
+    expect(seed003.status).toBe(401);
+    expect(seed003.body.error).toBe('AUTH_FAILED');
+    const seed000 = await send('/api/players/me');
+    expect(seed000.status).toBe(401);
+    expect(seed000.body.error).toBe('AUTHENTICATION_REQUIRED');
+
+    const wrongType = await send('/api/events', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'x' });
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.body.error).toBe('INVALID_REQUEST');
+    // Under the seed's prefixes authentication comes first, so a stranger learns nothing about which paths exist.
+    const noRoute = await send('/api/reconciliation/nowhere');
+    expect(noRoute.status).toBe(401);
+    expect(noRoute.body.error).toBe('AUTH_FAILED');
+    const versioned = await send('/api/v1/events/poll');
+    expect(versioned.body.error).toBe('AUTH_FAILED');
+  });
+
+  it('maps every project code to one of the seven seed 003 codes', () => {
+    const seven = [
+      'AUTH_FAILED',
+      'AUTHZ_FAILED',
+      'TENANT_VIOLATION',
+      'RATE_LIMIT',
+      'INVALID_REQUEST',
+      'NOT_FOUND',
+      'INTERNAL_ERROR',
+    ];
+    for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
+      expect(seven).toContain(codeIn('seed003', code));
+      expect(codeIn('default', code)).toBe(code);
+    }
+    expect(codeIn('seed003', 'RATE_LIMIT_EXCEEDED')).toBe('RATE_LIMIT');
+    expect(codeIn('seed003', 'SERVER_ERROR')).toBe('INTERNAL_ERROR');
+    expect(codeIn('seed003', 'AUTHORIZATION_FAILED')).toBe('AUTHZ_FAILED');
   });
 });

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/core/limits';
 import { call, expectError } from '../support/api';
-import { type EventTenant, eventTenant, poll, publish } from '../support/events';
+import { type EventTenant, eventTenant, exhaust, poll, publish } from '../support/events';
 
 let t: EventTenant;
 let other: EventTenant;
@@ -176,13 +176,14 @@ describe('GET /api/events/poll', () => {
 });
 
 describe('seed 003 limits', () => {
-  it('polling: the 61st request in a minute is 429 RATE_LIMIT; another user keeps their own budget', async () => {
+  it('polling: 60 requests a minute pass, the 61st is 429 RATE_LIMIT; another user keeps their own budget', async () => {
     const fresh = await eventTenant();
+    const key = `user:${fresh.tenant}:${fresh.alice.user_id}`;
     // The first 59 requests of the minute, spent in the user's limiter object as 59 polls would.
     const { id, limit, windowMs } = LIMITS.EVENTS_POLL;
-    const limiter = env.RATE_LIMITER.getByName(`user:${fresh.tenant}:${fresh.alice.user_id}`);
-    expect((await limiter.hit([{ id, limit, windowMs }], limit - 1))[0]?.allowed).toBe(true);
+    expect((await env.RATE_LIMITER.getByName(key).hit([{ id, limit, windowMs }], limit - 1))[0]?.allowed).toBe(true);
     expect((await poll(fresh.alice.access_token, '?limit=1')).status).toBe(200);
+    await exhaust(key, 'EVENTS_POLL'); // the 60 are spent, whatever time the machine took
     const refused = await poll(fresh.alice.access_token, '?limit=1');
     expectError(refused, 429, 'RATE_LIMIT');
     expect(refused.body.details.scope).toBe('events_poll');
@@ -196,12 +197,144 @@ describe('seed 003 limits', () => {
     const r = await publish(fresh.service, { events: batch });
     expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(201);
     expect(r.body.events).toHaveLength(1000);
-    // This second's budget, spent as another 1,000-event batch would spend it.
-    const { id, limit, windowMs } = LIMITS.EVENT_PUBLISH;
-    await env.RATE_LIMITER.getByName(`tenant:${fresh.tenant}`).hit([{ id, limit, windowMs }], limit);
+    await exhaust(`tenant:${fresh.tenant}`, 'EVENT_PUBLISH'); // this second's 1,000 are spent, however long the first took
     const refused = await publish(fresh.service, { events: batch });
     expectError(refused, 429, 'RATE_LIMIT');
     expect(refused.body.details.scope).toBe('event_publish');
     expect((await env.EVENT_BUS.getByName(fresh.tenant).stats()).head).toBe(1000);
+  });
+});
+
+describe('pull consumer groups over HTTP', () => {
+  it('creates a group, pulls a leased batch and acks it; a second PUT updates without moving the cursor', async () => {
+    const fresh = await eventTenant();
+    const created = await call('/api/events/groups/notification-service', {
+      method: 'PUT',
+      token: fresh.service,
+      body: { eventTypes: ['order.placed'], startPosition: 'new', ackWaitMs: 30_000 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ name: 'notification-service', kind: 'pull', pending: 0 });
+    await publish(fresh.service, {
+      events: [
+        { eventType: 'order.placed', payload: 1 },
+        { eventType: 'other', payload: 2 },
+      ],
+    });
+
+    const pulled = await call('/api/events/groups/notification-service/pull', {
+      token: fresh.service,
+      body: { consumer: 'worker-1', batchSize: 10, leaseMs: 20_000 },
+    });
+    expect(pulled.status, JSON.stringify(pulled.body)).toBe(200);
+    expect(pulled.body.messages).toHaveLength(1);
+    expect(pulled.body.messages[0]).toMatchObject({ attempts: 1, event: { eventType: 'order.placed', tenantId: fresh.tenant } });
+    const leaseId = pulled.body.messages[0].leaseId;
+
+    const pending = await call('/api/events/groups/notification-service/pending', {
+      method: 'GET',
+      token: fresh.admin.access_token,
+    });
+    expect(pending.body.pending).toMatchObject([{ consumer: 'worker-1', deliveries: 1, leaseId, state: 'leased' }]);
+
+    const acked = await call('/api/events/groups/notification-service/ack', { token: fresh.service, body: { acks: [leaseId] } });
+    expect(acked.status).toBe(200);
+    expect(acked.body).toEqual({ acked: [leaseId], nacked: [], terminated: [], unknown: [] });
+
+    const updated = await call('/api/events/groups/notification-service', {
+      method: 'PUT',
+      token: fresh.service,
+      body: { eventTypes: ['order.*'] },
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({ eventTypes: ['order.*'], cursor: created.body.cursor + 2, pending: 0 });
+    const list = await call('/api/events/groups', { method: 'GET', token: fresh.service });
+    expect(list.body.map((g: { name: string }) => g.name)).toEqual(['notification-service']);
+  });
+
+  it('refuses bad bodies, unknown groups, players, and services on dead letters, in seed 003 words', async () => {
+    const fresh = await eventTenant();
+    const put = (body: unknown, token = fresh.service) => call('/api/events/groups/g1', { method: 'PUT', token, body });
+    expectError(await put({ startPosition: 'middle' }), 400, 'INVALID_REQUEST');
+    expectError(await put({ ackWaitMs: 5 }), 400, 'INVALID_REQUEST');
+    expectError(await put({}, fresh.alice.access_token), 403, 'AUTHZ_FAILED');
+    expect((await put({})).status).toBe(201);
+    expectError(
+      await call('/api/events/groups/g1/pull', { token: fresh.service, body: { batchSize: 1 } }),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(
+      await call('/api/events/groups/g1/pull', { token: fresh.service, body: { consumer: 'c', batchSize: 0 } }),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(await call('/api/events/groups/nope/pull', { token: fresh.service, body: { consumer: 'c' } }), 404, 'NOT_FOUND');
+    expectError(await call('/api/events/groups/g1/ack', { token: fresh.service, body: { acks: 'x' } }), 400, 'INVALID_REQUEST');
+    expectError(await call('/api/events/groups/g1/dead-letters', { method: 'GET', token: fresh.service }), 403, 'AUTHZ_FAILED');
+    const dl = await call('/api/events/groups/g1/dead-letters', { method: 'GET', token: fresh.admin.access_token });
+    expect(dl.body).toEqual({ deadLetters: [] });
+    expectError(await call('/api/events/groups/nope', { method: 'DELETE', token: fresh.service }), 404, 'NOT_FOUND');
+    expect((await call('/api/events/groups/g1', { method: 'DELETE', token: fresh.service })).status).toBe(204);
+  });
+
+  it("keeps tenants apart: another tenant's token never reaches a group, and X-Tenant-ID must be its own", async () => {
+    const a = await eventTenant();
+    const b = await eventTenant();
+    expect((await call('/api/events/groups/shared-name', { method: 'PUT', token: a.service, body: {} })).status).toBe(201);
+    await publish(a.service, { eventType: 'secret', payload: { of: 'a' } });
+    expectError(
+      await call('/api/events/groups/shared-name/pull', { token: b.service, body: { consumer: 'x' } }),
+      404,
+      'NOT_FOUND',
+    );
+    expectError(
+      await call('/api/events/groups/shared-name/pull', {
+        token: b.service,
+        body: { consumer: 'x' },
+        headers: { 'X-Tenant-ID': a.tenant },
+      }),
+      403,
+      'TENANT_VIOLATION',
+    );
+    expectError(
+      await call('/api/events/groups/shared-name', {
+        method: 'PUT',
+        token: b.admin.access_token,
+        body: {},
+        headers: { 'X-Tenant-ID': a.tenant },
+      }),
+      403,
+      'TENANT_VIOLATION',
+    );
+    const bPoll = await poll(b.alice.access_token);
+    expect(bPoll.body.events).toEqual([]);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents the event bus and reconciliation routes', async () => {
+    const doc = (await call('/openapi.json', { method: 'GET' })).body;
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/events',
+        '/api/events/poll',
+        '/api/events/groups',
+        '/api/events/groups/{group}',
+        '/api/events/groups/{group}/pull',
+        '/api/events/groups/{group}/ack',
+        '/api/events/groups/{group}/pending',
+        '/api/events/groups/{group}/dead-letters',
+        '/api/events/groups/{group}/dead-letters/replay',
+        '/api/events/groups/{group}/dead-letters/purge',
+        '/api/reconciliation/reconcile',
+        '/api/reconciliation/snapshot/{entityType}/{entityId}',
+        '/api/reconciliation/policies/{entityType}',
+      ]),
+    );
+    expect(doc.components.schemas.PullRequest.required).toEqual(['consumer']);
+    expect(doc.components.schemas.ReconcileRequest.required).toEqual(
+      expect.arrayContaining(['requestId', 'clientId', 'tenantId', 'operations', 'requestedAt']),
+    );
   });
 });

@@ -1,4 +1,6 @@
+import { env, runInDurableObject } from 'cloudflare:test';
 import { expect } from 'vitest';
+import { LIMITS, type LimitName } from '../../src/core/limits';
 import { call, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from './api';
 
 /** A fresh tenant with an admin, a service token and two players, so limits and streams start empty. */
@@ -27,3 +29,14 @@ export const publish = (token: string, body: unknown, headers: Record<string, st
 
 export const poll = (token: string, query = '', headers: Record<string, string> = {}) =>
   call(`/api/events/poll${query}`, { method: 'GET', token, headers });
+
+/**
+ * Leaves limiter `key` as a full window of requests made just now would, and keeps it so for `holdMs` more, so the
+ * next request is refused however slowly a loaded machine gets to it (GCRA state is one number: the TAT).
+ */
+export async function exhaust(key: string, name: LimitName, holdMs = 30_000): Promise<void> {
+  const { id, windowMs } = LIMITS[name];
+  await runInDurableObject(env.RATE_LIMITER.getByName(key), (_instance, state) => {
+    state.storage.kv.put(`tat:${id}`, Date.now() + windowMs + holdMs);
+  });
+}

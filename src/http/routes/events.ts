@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { EventBus } from '../../actors/event-bus';
+import type { BusAnswer } from '../../actors/event-bus';
 import { eventBusActor } from '../../actors/keys';
 import type { PublishInput } from '../../domain/event-bus';
 import { ApiError, fromReply } from '../../errors';
@@ -34,8 +34,6 @@ import {
  */
 
 const busOf = (c: Context<AppEnv>) => eventBusActor(c.env, c.get('identity').tenantId);
-/** RPC result types cannot express `unknown` payloads; these are the actor's declared return types. */
-type Rpc<K extends keyof EventBus> = EventBus[K] extends (...args: never[]) => Promise<infer R> ? R : never;
 
 const common = {
   401: error('AUTH_FAILED: no valid access token'),
@@ -208,7 +206,7 @@ events
     const body = c.req.valid('json');
     const inputs = ('events' in body ? body.events : [body]) as PublishInput[];
     await spendLimit(c, 'EVENT_PUBLISH', 'tenant', inputs.length);
-    const published = fromReply((await busOf(c).publish(inputs)) as Rpc<'publish'>);
+    const published = fromReply((await busOf(c).publish(inputs)) as BusAnswer<'publish'>);
     const single = 'events' in body ? undefined : published[0];
     const answer = {
       events: published,
@@ -239,7 +237,7 @@ events
   .openapi(pullRoute, async (c) => {
     const { group } = c.req.valid('param');
     const { consumer, batchSize, leaseMs } = c.req.valid('json');
-    const answer = fromReply((await busOf(c).pull(group, consumer, batchSize ?? 10, leaseMs)) as Rpc<'pull'>);
+    const answer = fromReply((await busOf(c).pull(group, consumer, batchSize ?? 10, leaseMs)) as BusAnswer<'pull'>);
     return c.json(answer as z.infer<typeof PullAnswer>, 200);
   })
   .openapi(ackRoute, async (c) => {
@@ -263,7 +261,7 @@ events
   .openapi(deadLettersRoute, async (c) => {
     const { group } = c.req.valid('param');
     const q = c.req.valid('query');
-    const letters = fromReply((await busOf(c).deadLetters(group, q.limit ?? 100, q.after ?? 0)) as Rpc<'deadLetters'>);
+    const letters = fromReply((await busOf(c).deadLetters(group, q.limit ?? 100, q.after ?? 0)) as BusAnswer<'deadLetters'>);
     return c.json({ deadLetters: letters.map(({ group: _, ...l }) => l) } as z.infer<typeof DeadLettersAnswer>, 200);
   })
   .openapi(replayRoute, async (c) => {

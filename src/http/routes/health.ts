@@ -1,5 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { HEALTH_LIMITER_KEY, rateLimiterActor } from '../../actors/keys';
+import {
+  eventBusActor,
+  HEALTH_LIMITER_KEY,
+  HEALTH_PROBE_TENANT,
+  metricsActor,
+  rateLimiterActor,
+  reconciliationActor,
+} from '../../actors/keys';
 import { router } from '../validation';
 
 const ServiceHealth = z.object({
@@ -13,7 +20,20 @@ const Health = z
     status: z.enum(['healthy', 'degraded', 'unhealthy']),
     service: z.string(),
     version: z.string(),
-    services: z.object({ d1: ServiceHealth, actors: ServiceHealth }),
+    services: z.object({
+      d1: ServiceHealth,
+      actors: ServiceHealth,
+      websocket: ServiceHealth.extend({
+        activeConnections: z.number().int().openapi({ description: 'Open sockets reported by realtime actors' }),
+      }),
+      eventbus: ServiceHealth.extend({
+        eventsPerSecond: z.number().openapi({ description: 'Appended, all tenants, last 10 s' }),
+      }),
+      reconciliation: ServiceHealth,
+      storage: ServiceHealth.extend({
+        kind: z.literal('durable-object-sqlite').openapi({ description: "In the place of seed 003's redis: actors' own SQLite" }),
+      }),
+    }),
     timestamp: z.string(),
   })
   .openapi('Health');
@@ -22,6 +42,9 @@ const route = createRoute({
   method: 'get',
   path: '/health',
   summary: 'Overall and per-service health (seeds 002 and 003)',
+  description:
+    'healthy: every check passed in time; degraded: a check failed or was slow (over 1 s); unhealthy (503): D1 ' +
+    'is down, or every check failed.',
   responses: {
     200: { description: 'Healthy or degraded', content: { 'application/json': { schema: Health } } },
     503: { description: 'Unhealthy', content: { 'application/json': { schema: Health } } },
@@ -30,11 +53,15 @@ const route = createRoute({
 
 type Check = z.infer<typeof ServiceHealth>;
 
-async function check(probe: () => Promise<unknown>): Promise<Check> {
+/** Over this a passing check reports `degraded`. */
+const SLOW_MS = 1000;
+
+async function check<T>(probe: () => Promise<T>): Promise<Check & { value?: T }> {
   const started = Date.now();
   try {
-    await probe();
-    return { status: 'healthy', latency: Date.now() - started, lastCheck: new Date().toISOString() };
+    const value = await probe();
+    const latency = Date.now() - started;
+    return { status: latency > SLOW_MS ? 'degraded' : 'healthy', latency, lastCheck: new Date().toISOString(), value };
   } catch (err) {
     return {
       status: 'unhealthy',
@@ -45,23 +72,41 @@ async function check(probe: () => Promise<unknown>): Promise<Check> {
   }
 }
 
+const strip = <T extends { value?: unknown }>({ value: _, ...rest }: T) => rest;
+
 export const health = router().openapi(route, async (c) => {
-  const [d1, actors] = await Promise.all([
+  const [d1, actors, metrics, bus, reconciliation] = await Promise.all([
     check(() => c.env.DB.prepare('SELECT 1').first()),
     check(() => rateLimiterActor(c.env, HEALTH_LIMITER_KEY).ping()),
+    check(() => metricsActor(c.env).read()),
+    check(() => eventBusActor(c.env, HEALTH_PROBE_TENANT).stats()),
+    check(() => reconciliationActor(c.env, HEALTH_PROBE_TENANT).ping()),
   ]);
-  const statuses = [d1.status, actors.status];
-  const status = statuses.every((s) => s === 'healthy')
-    ? 'healthy'
-    : statuses.every((s) => s === 'unhealthy')
-      ? 'unhealthy'
-      : 'degraded';
-  const body = {
-    status,
-    service: 'edgerooms',
-    version: '0.1.0',
-    services: { d1, actors },
-    timestamp: new Date().toISOString(),
-  } as const;
+  const sums = metrics.value?.sums ?? {};
+  const services = {
+    d1,
+    actors,
+    websocket: { ...strip(metrics), activeConnections: sums.activeConnections ?? 0 },
+    eventbus: { ...strip(bus), status: worst(bus.status, metrics.status), eventsPerSecond: sums.eventsPerSecond ?? 0 },
+    reconciliation: strip(reconciliation),
+    // The bus probe is a read of an actor's SQLite: the storage seed 003 put in Redis.
+    storage: { ...strip(bus), kind: 'durable-object-sqlite' as const },
+  };
+  const status = overallStatus(services);
+  const body = { status, service: 'edgerooms', version: '0.1.0', services, timestamp: new Date().toISOString() } as const;
   return status === 'unhealthy' ? c.json(body, 503) : c.json(body, 200);
 });
+
+const RANK = { healthy: 0, degraded: 1, unhealthy: 2 } as const;
+function worst(a: Check['status'], b: Check['status']): Check['status'] {
+  return RANK[a] >= RANK[b] ? a : b;
+}
+
+/** unhealthy when D1 (the system of record) is down or every check failed; degraded when any check is not healthy. */
+export function overallStatus(
+  services: { d1: { status: Check['status'] } } & Record<string, { status: Check['status'] }>,
+): Check['status'] {
+  const statuses = Object.values(services).map((s) => s.status);
+  if (services.d1.status === 'unhealthy' || statuses.every((s) => s === 'unhealthy')) return 'unhealthy';
+  return statuses.every((s) => s === 'healthy') ? 'healthy' : 'degraded';
+}

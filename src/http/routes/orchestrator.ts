@@ -2,7 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { orchestratorActor } from '../../actors/keys';
 import type { Room } from '../../actors/room';
 import { actorIdentity } from '../../core/forward';
-import { DIALECT, PUBLISH_MAX, PublishItem } from '../../dialects/orchestrator';
+import { DIALECT } from '../../dialects/orchestrator';
+import { EVENT_TYPES, type OrchestratorEventType, PUBLISH_MAX } from '../../domain/orchestrator';
 import { fromReply } from '../../errors';
 import { idempotencyKeyOf } from '../idempotency';
 import { requireAuth, requireRole } from '../middleware/auth';
@@ -24,6 +25,14 @@ import { router } from '../validation';
  * SSE `/sse/orchestrator`, long polling and publishing under `/api/orchestrator`. One Room actor per tenant,
  * keyed `<tenantId>:orchestrator`.
  */
+
+/** One published event, as `POST /api/orchestrator/events` takes it. */
+const PublishItem = z
+  .object({
+    type: z.enum(EVENT_TYPES as [OrchestratorEventType, ...OrchestratorEventType[]]),
+    payload: z.unknown(),
+  })
+  .openapi('OrchestratorPublishItem');
 
 const OrchestratorFrame = z
   .object({

@@ -1,0 +1,586 @@
+import { DurableObject } from 'cloudflare:workers';
+import { Scheduler } from '../core/scheduler';
+import {
+  decodeFrame,
+  decodePayload,
+  ENGINE_ERRORS,
+  ENGINE_IO_PROTOCOL,
+  type EngineError,
+  type EnginePacket,
+  encodeFrame,
+  encodePayload,
+  openPacket,
+} from '../dialects/engineio';
+import type { Env } from '../env';
+
+/** Engine.IO server settings (the reference server's defaults; the conformance Worker uses the suites' values). */
+export interface EngineSettings {
+  pingInterval: number;
+  pingTimeout: number;
+  maxPayload: number;
+  /** `Access-Control-Allow-Origin: *` on polling answers (the conformance suites run from a browser too). */
+  cors: boolean;
+}
+
+export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
+  pingInterval: 25_000,
+  pingTimeout: 20_000,
+  maxPayload: 1_000_000,
+  cors: false,
+};
+
+/** One Engine.IO session: a client over long-polling or a WebSocket, and the state the layer above keeps in it. */
+export interface EngineSession<S> {
+  readonly sid: string;
+  transport: 'polling' | 'websocket';
+  readonly createdAt: number;
+  /** The handshake's query parameters (the client's `query` option), without the protocol's own. */
+  readonly query: Record<string, string>;
+  /** The layer above's state; persisted with the WebSocket (through hibernation) by `persist()`. */
+  state: S;
+  ws?: WebSocket;
+  /** A WebSocket probing an upgrade of this polling session (`2probe` / `3probe` / `5`). */
+  probe?: WebSocket;
+  /** Polling: packets waiting for the next GET. */
+  queue: EnginePacket[];
+  /** Polling: the held GET. */
+  poll?: (body: string) => void;
+  posting: boolean;
+  closed: boolean;
+  /** Polling heartbeat timer (a WebSocket's heartbeat is the actor's alarm, so it hibernates). */
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+interface SocketAttachment<S> {
+  v: 'eio1';
+  sid: string;
+  createdAt: number;
+  query: Record<string, string>;
+  probe?: boolean;
+  state: S;
+}
+
+const TIMER_HEARTBEAT = 'eio:heartbeat';
+/** Query parameters of the protocol itself, not the client's. */
+const PROTOCOL_PARAMS = new Set(['EIO', 'transport', 'sid', 't', 'b64']);
+const TEXT = { 'Content-Type': 'text/plain; charset=UTF-8' };
+
+/**
+ * An Engine.IO v4 server as a Durable Object: handshake over polling or WebSocket, polling GET/POST with one of
+ * each in flight, upgrade, heartbeat (the server pings, a missed pong closes), `maxPayload`. WebSocket sessions
+ * hibernate: their state rides in the socket's attachment and the heartbeat is the actor's alarm. Polling
+ * sessions live in memory: a held GET keeps the actor awake, and a client whose actor was evicted gets the
+ * protocol's "Session ID unknown" and reconnects. The layer above (Socket.IO) implements the hooks.
+ */
+export abstract class EngineIoActor<S> extends DurableObject<Env> {
+  protected readonly sql: SqlStorage;
+  protected readonly timers: Scheduler;
+  private readonly sessions = new Map<string, EngineSession<S>>();
+  /** WebSocket sessions pinged by the last heartbeat and not answered yet, by sid (memory: a wake re-pings). */
+  private readonly awaitingPong = new Map<string, number>();
+  /** When each WebSocket session was last pinged (memory: after a wake, its open time stands in). */
+  private readonly lastPing = new Map<string, number>();
+  private overrides: Partial<EngineSettings>;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.timers = new Scheduler(this.sql, ctx.storage);
+    this.sql.exec('CREATE TABLE IF NOT EXISTS _eio_config (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL)');
+    const row = this.sql.exec<{ value: string }>('SELECT value FROM _eio_config').toArray()[0];
+    this.overrides = row ? (JSON.parse(row.value) as Partial<EngineSettings>) : {};
+  }
+
+  /** RPC for operators and tests: overrides this actor's Engine.IO settings (heartbeat, maxPayload); `{}` resets. */
+  async configureEngine(patch: Partial<EngineSettings>): Promise<EngineSettings> {
+    this.overrides = patch;
+    this.sql.exec('INSERT OR REPLACE INTO _eio_config (id, value) VALUES (1, ?)', JSON.stringify(patch));
+    const settings = this.settings();
+    // The next beat follows the new interval.
+    if (this.ctx.getWebSockets().length > 0) await this.timers.schedule(TIMER_HEARTBEAT, Date.now() + settings.pingInterval);
+    return settings;
+  }
+
+  /** The subclass's settings with this actor's overrides. */
+  protected settings(): EngineSettings {
+    return { ...this.engineSettings(), ...this.overrides };
+  }
+
+  // ---- hooks ------------------------------------------------------------------------------------------------
+
+  protected abstract engineSettings(): EngineSettings;
+  /** A new session's id; it may name this actor so that the Worker routes the session's requests back here. */
+  protected abstract newSid(): string;
+  protected abstract initialState(): S;
+  protected abstract onEngineMessage(session: EngineSession<S>, data: string | Uint8Array): void | Promise<void>;
+  protected abstract onEngineClose(session: EngineSession<S>, reason: string): void | Promise<void>;
+  /** Called on every heartbeat of a session (connect timeouts); `now` is ms since the epoch. */
+  protected onEngineTick(_session: EngineSession<S>, _now: number): void {}
+  /** Named timers of the layers above (the heartbeat is `eio:heartbeat`). */
+  protected onTimer(_name: string, _now: number): void | Promise<void> {}
+
+  // ---- sending ----------------------------------------------------------------------------------------------
+
+  /** Sends Engine.IO `message` packets (text or binary) to a session, in order. */
+  protected sendMessages(session: EngineSession<S>, messages: Array<string | Uint8Array>): void {
+    this.sendPackets(
+      session,
+      messages.map((data) => ({ type: 'message', data })),
+    );
+  }
+
+  protected sendPackets(session: EngineSession<S>, packets: EnginePacket[]): void {
+    if (session.closed) return;
+    if (session.transport === 'websocket' && session.ws) {
+      for (const p of packets) {
+        try {
+          session.ws.send(encodeFrame(p));
+        } catch {
+          // the close handler cleans up
+        }
+      }
+      return;
+    }
+    session.queue.push(...packets);
+    this.flushPoll(session);
+  }
+
+  /** Saves the session's state with its WebSocket, so that it survives hibernation. Polling: nothing to do. */
+  protected persist(session: EngineSession<S>): void {
+    if (session.transport !== 'websocket' || !session.ws) return;
+    const att: SocketAttachment<S> = {
+      v: 'eio1',
+      sid: session.sid,
+      createdAt: session.createdAt,
+      query: session.query,
+      state: session.state,
+    };
+    try {
+      session.ws.serializeAttachment(att);
+    } catch (err) {
+      console.error('engine.io: attachment not saved', err);
+    }
+  }
+
+  /** The live session `sid`, rebuilt from its WebSocket after hibernation; null when unknown or closed. */
+  protected session(sid: string): EngineSession<S> | null {
+    const known = this.sessions.get(sid);
+    if (known) return known.closed ? null : known;
+    for (const ws of this.ctx.getWebSockets(`sid:${sid}`)) {
+      const att = ws.deserializeAttachment() as SocketAttachment<S> | null;
+      if (att?.v !== 'eio1' || att.probe || ws.readyState !== 1) continue;
+      return this.adopt(ws, att);
+    }
+    return null;
+  }
+
+  /** Every live session (after a wake, WebSocket sessions are rebuilt from their sockets). */
+  protected allSessions(): EngineSession<S>[] {
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as SocketAttachment<S> | null;
+      if (att?.v === 'eio1' && !att.probe && ws.readyState === 1 && !this.sessions.has(att.sid)) this.adopt(ws, att);
+    }
+    return [...this.sessions.values()].filter((s) => !s.closed);
+  }
+
+  /** Closes a session from the server side: a held GET gets the close packet, a WebSocket is closed. */
+  protected async closeSession(session: EngineSession<S>, reason: string, clientClosed = false): Promise<void> {
+    if (session.closed) return;
+    session.closed = true;
+    this.sessions.delete(session.sid);
+    this.awaitingPong.delete(session.sid);
+    this.lastPing.delete(session.sid);
+    if (session.timer) clearTimeout(session.timer);
+    if (session.poll) {
+      const answer = session.poll;
+      session.poll = undefined;
+      answer(clientClosed ? '6' : '1');
+    }
+    // The runtime's own handles (not ones cached from another request) close the sockets cleanly.
+    const sockets = [...this.ctx.getWebSockets(`sid:${session.sid}`), ...this.ctx.getWebSockets(`probe:${session.sid}`)];
+    for (const ws of sockets) {
+      try {
+        ws.close(1000, reason.slice(0, 100));
+      } catch {
+        // already closed
+      }
+    }
+    try {
+      await this.onEngineClose(session, reason);
+    } catch (err) {
+      console.error('engine.io: close hook failed', err);
+    }
+  }
+
+  // ---- HTTP: handshake, polling, upgrade --------------------------------------------------------------------
+
+  override async fetch(request: Request): Promise<Response> {
+    const answer = await this.route(request);
+    // A refused POST's body is never read: release it instead of leaving the stream half-consumed.
+    if (request.body && !request.bodyUsed) await request.body.cancel().catch(() => {});
+    return answer;
+  }
+
+  private async route(request: Request): Promise<Response> {
+    const settings = this.settings();
+    const url = new URL(request.url);
+    const isUpgrade = request.headers.get('upgrade')?.toLowerCase() === 'websocket';
+    if (settings.cors && request.method === 'OPTIONS') return new Response(null, { status: 204, headers: this.cors() });
+    if (url.searchParams.get('EIO') !== String(ENGINE_IO_PROTOCOL))
+      return this.refuse(ENGINE_ERRORS.UNSUPPORTED_PROTOCOL_VERSION);
+    const transport = url.searchParams.get('transport');
+    if (transport !== 'polling' && transport !== 'websocket') return this.refuse(ENGINE_ERRORS.UNKNOWN_TRANSPORT);
+    const sid = url.searchParams.get('sid');
+
+    if (!sid) {
+      if (request.method !== 'GET') return this.refuse(ENGINE_ERRORS.BAD_HANDSHAKE_METHOD);
+      if (transport === 'websocket') {
+        if (!isUpgrade) return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
+        return this.openWebSocket(settings, url);
+      }
+      return this.openPolling(settings, url);
+    }
+
+    const session = this.session(sid);
+    if (!session) return this.refuse(ENGINE_ERRORS.UNKNOWN_SID);
+    if (transport === 'websocket') {
+      if (!isUpgrade) return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
+      // A second upgrade of the same session: accepted and closed at once, as the reference server does.
+      if (session.transport === 'websocket' || session.probe) return this.acceptAndClose();
+      return this.acceptProbe(session);
+    }
+    if (session.transport !== 'polling') return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
+    if (request.method === 'GET') return this.onPollRequest(session);
+    if (request.method === 'POST') return this.onDataRequest(session, request, settings);
+    return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
+  }
+
+  private openPolling(settings: EngineSettings, url: URL): Response {
+    const session = this.createSession('polling', url);
+    this.schedulePollingPing(session, settings);
+    return this.text(encodePayload([openPacket(this.openPayload(session, settings, ['websocket']))]));
+  }
+
+  private openWebSocket(settings: EngineSettings, url: URL): Response {
+    const pair = new WebSocketPair();
+    const session = this.createSession('websocket', url);
+    session.ws = pair[1];
+    this.ctx.acceptWebSocket(pair[1], [`sid:${session.sid}`]);
+    this.persist(session);
+    pair[1].send(encodeFrame(openPacket(this.openPayload(session, settings, []))));
+    void this.timers.scheduleNoLaterThan(TIMER_HEARTBEAT, Date.now() + settings.pingInterval);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  private acceptAndClose(): Response {
+    const pair = new WebSocketPair();
+    pair[1].accept();
+    pair[1].close(1000, 'Session already upgraded');
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  private acceptProbe(session: EngineSession<S>): Response {
+    const pair = new WebSocketPair();
+    session.probe = pair[1];
+    this.ctx.acceptWebSocket(pair[1], [`probe:${session.sid}`]);
+    const att: SocketAttachment<S> = {
+      v: 'eio1',
+      sid: session.sid,
+      createdAt: session.createdAt,
+      query: {},
+      probe: true,
+      state: session.state,
+    };
+    pair[1].serializeAttachment(att);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  private onPollRequest(session: EngineSession<S>): Response | Promise<Response> {
+    if (session.poll) {
+      // One GET at a time: the reference server closes the session ("overlap from client"); the held GET gets
+      // the close packet.
+      void this.closeSession(session, 'transport error');
+      return this.status(400);
+    }
+    // While a WebSocket probes an upgrade, polls end at once with a noop, so the client can pause polling.
+    if (session.probe && session.queue.length === 0) return this.text(encodePayload([{ type: 'noop' }]));
+    return new Promise<Response>((resolve) => {
+      session.poll = (body) => resolve(this.text(body));
+      this.flushPoll(session);
+    });
+  }
+
+  private async onDataRequest(session: EngineSession<S>, request: Request, settings: EngineSettings): Promise<Response> {
+    if (session.posting) {
+      await this.closeSession(session, 'transport error');
+      return this.status(400);
+    }
+    if (request.headers.get('content-type') === 'application/octet-stream') {
+      await this.closeSession(session, 'transport error');
+      return this.status(400);
+    }
+    const declared = Number(request.headers.get('content-length') ?? '0');
+    if (declared > settings.maxPayload) return this.status(413);
+    session.posting = true;
+    try {
+      const body = await request.text();
+      if (new TextEncoder().encode(body).byteLength > settings.maxPayload) return this.status(413);
+      const packets = decodePayload(body);
+      if (!packets) {
+        await this.closeSession(session, 'parse error');
+        return this.status(400);
+      }
+      for (const packet of packets) {
+        if (session.closed) break;
+        await this.onPacket(session, packet, settings);
+      }
+      return new Response('ok', { headers: { 'Content-Type': 'text/html', ...(settings.cors ? this.cors() : {}) } });
+    } finally {
+      session.posting = false;
+    }
+  }
+
+  // ---- WebSocket handlers (hibernation API) -----------------------------------------------------------------
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const settings = this.settings();
+    const att = ws.deserializeAttachment() as SocketAttachment<S> | null;
+    if (att?.v !== 'eio1') {
+      ws.close(1011, 'Unknown connection');
+      return;
+    }
+    const size = typeof message === 'string' ? new TextEncoder().encode(message).byteLength : message.byteLength;
+    const packet = decodeFrame(message);
+    if (att.probe) {
+      const session = this.session(att.sid);
+      if (!session || session.probe !== ws) {
+        ws.close(1000, 'Upgrade abandoned');
+        return;
+      }
+      if (packet?.type === 'ping' && packet.data === 'probe') {
+        ws.send('3probe');
+        // The held GET ends cleanly, so the client can pause polling and finish the upgrade.
+        if (session.poll) this.answerPoll(session, [{ type: 'noop' }]);
+      } else if (packet?.type === 'upgrade') {
+        this.completeUpgrade(session, ws, settings);
+      } else {
+        session.probe = undefined;
+        ws.close(1002, 'Bad upgrade');
+      }
+      return;
+    }
+    const session = this.session(att.sid) ?? this.adopt(ws, att);
+    if (size > settings.maxPayload) {
+      try {
+        ws.close(1009, 'Max payload size exceeded');
+      } catch {}
+      await this.closeSession(session, 'transport error');
+      return;
+    }
+    if (!packet) {
+      await this.closeSession(session, 'parse error');
+      return;
+    }
+    await this.onPacket(session, packet, settings);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // Completes the closing handshake of a client-initiated close (the runtime does not answer it by itself).
+    try {
+      ws.close(code >= 1000 && code < 1004 ? code : 1000, 'Closed');
+    } catch {
+      // closed already
+    }
+    const att = ws.deserializeAttachment() as SocketAttachment<S> | null;
+    if (att?.v !== 'eio1') return;
+    const session = this.sessions.get(att.sid) ?? (att.probe ? null : this.adopt(ws, att));
+    if (!session) return;
+    if (att.probe) {
+      if (session.probe === ws) session.probe = undefined;
+      return;
+    }
+    if (session.ws === ws) await this.closeSession(session, 'transport close');
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.webSocketClose(ws, 1011);
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const due = this.timers.takeDue(now);
+    for (const name of due) {
+      try {
+        if (name === TIMER_HEARTBEAT) await this.heartbeat(now);
+        else await this.onTimer(name, now);
+      } catch (err) {
+        console.error(`timer ${name} failed`, err);
+      }
+    }
+    await this.timers.sync(true);
+  }
+
+  // ---- internals --------------------------------------------------------------------------------------------
+
+  private async onPacket(session: EngineSession<S>, packet: EnginePacket, settings: EngineSettings): Promise<void> {
+    switch (packet.type) {
+      case 'pong':
+        this.awaitingPong.delete(session.sid);
+        if (session.transport === 'polling') this.schedulePollingPing(session, settings);
+        return;
+      case 'ping':
+        this.sendPackets(session, [{ type: 'pong', data: packet.data }]);
+        return;
+      case 'message':
+        if (packet.data !== undefined) await this.onEngineMessage(session, packet.data);
+        return;
+      case 'close':
+        await this.closeSession(session, 'forced close', true);
+        return;
+      case 'noop':
+        return;
+      default:
+        await this.closeSession(session, 'parse error');
+    }
+  }
+
+  private completeUpgrade(session: EngineSession<S>, ws: WebSocket, settings: EngineSettings): void {
+    session.probe = undefined;
+    session.transport = 'websocket';
+    session.ws = ws;
+    if (session.timer) clearTimeout(session.timer);
+    session.timer = undefined;
+    if (session.poll) this.answerPoll(session, [{ type: 'noop' }]);
+    const queued = session.queue.splice(0);
+    this.lastPing.set(session.sid, Date.now());
+    this.persist(session);
+    this.sendPackets(session, queued);
+    void this.timers.scheduleNoLaterThan(TIMER_HEARTBEAT, Date.now() + settings.pingInterval);
+  }
+
+  private createSession(transport: 'polling' | 'websocket', url: URL): EngineSession<S> {
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) {
+      if (!PROTOCOL_PARAMS.has(k) && Object.keys(query).length < 16) query[k.slice(0, 64)] = v.slice(0, 256);
+    }
+    const session: EngineSession<S> = {
+      sid: this.newSid(),
+      transport,
+      createdAt: Date.now(),
+      query,
+      state: this.initialState(),
+      queue: [],
+      posting: false,
+      closed: false,
+    };
+    this.sessions.set(session.sid, session);
+    return session;
+  }
+
+  private adopt(ws: WebSocket, att: SocketAttachment<S>): EngineSession<S> {
+    const session: EngineSession<S> = {
+      sid: att.sid,
+      transport: 'websocket',
+      createdAt: att.createdAt,
+      query: att.query ?? {},
+      state: att.state,
+      ws,
+      queue: [],
+      posting: false,
+      closed: false,
+    };
+    this.sessions.set(att.sid, session);
+    return session;
+  }
+
+  private openPayload(session: EngineSession<S>, settings: EngineSettings, upgrades: string[]) {
+    return {
+      sid: session.sid,
+      upgrades,
+      pingInterval: settings.pingInterval,
+      pingTimeout: settings.pingTimeout,
+      maxPayload: settings.maxPayload,
+    };
+  }
+
+  /** Polling heartbeat: a ping after `pingInterval`, and the session closes unless a pong comes within `pingTimeout`. */
+  private schedulePollingPing(session: EngineSession<S>, settings: EngineSettings): void {
+    if (session.timer) clearTimeout(session.timer);
+    session.timer = setTimeout(() => {
+      if (session.closed || session.transport !== 'polling') return;
+      this.onEngineTick(session, Date.now());
+      if (session.closed) return;
+      this.sendPackets(session, [{ type: 'ping' }]);
+      session.timer = setTimeout(() => {
+        if (!session.closed && session.transport === 'polling') void this.closeSession(session, 'ping timeout');
+      }, settings.pingTimeout);
+    }, settings.pingInterval);
+  }
+
+  /**
+   * WebSocket heartbeat, one alarm for all sessions: each is pinged `pingInterval` after its open or its last
+   * ping, and closed when its pong has not come `pingTimeout` after the ping. The alarm is set to the next due
+   * moment (at most `pingInterval` ahead, which also bounds how late a connect timeout is noticed).
+   */
+  private async heartbeat(now: number): Promise<void> {
+    const settings = this.settings();
+    let next = Number.POSITIVE_INFINITY;
+    for (const session of this.allSessions()) {
+      if (session.transport !== 'websocket') continue;
+      const pingedAt = this.awaitingPong.get(session.sid);
+      if (pingedAt !== undefined) {
+        if (now - pingedAt >= settings.pingTimeout) await this.closeSession(session, 'ping timeout');
+        else next = Math.min(next, pingedAt + settings.pingTimeout);
+        continue;
+      }
+      this.onEngineTick(session, now);
+      if (session.closed) continue;
+      const last = this.lastPing.get(session.sid) ?? session.createdAt;
+      if (now - last >= settings.pingInterval) {
+        this.awaitingPong.set(session.sid, now);
+        this.lastPing.set(session.sid, now);
+        this.sendPackets(session, [{ type: 'ping' }]);
+        next = Math.min(next, now + settings.pingTimeout);
+      } else {
+        next = Math.min(next, last + settings.pingInterval);
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) {
+      await this.timers.schedule(TIMER_HEARTBEAT, Math.max(now + 1, Math.min(next, now + settings.pingInterval)));
+    }
+  }
+
+  private flushPoll(session: EngineSession<S>): void {
+    if (!session.poll || session.queue.length === 0) return;
+    this.answerPoll(session, session.queue.splice(0));
+  }
+
+  private answerPoll(session: EngineSession<S>, packets: EnginePacket[]): void {
+    const answer = session.poll;
+    session.poll = undefined;
+    answer?.(encodePayload(packets));
+  }
+
+  private text(body: string): Response {
+    return new Response(body, { headers: { ...TEXT, ...(this.settings().cors ? this.cors() : {}) } });
+  }
+
+  private status(status: number): Response {
+    return new Response(null, { status, headers: this.settings().cors ? this.cors() : {} });
+  }
+
+  private refuse(error: EngineError): Response {
+    return new Response(JSON.stringify(error), {
+      status: error.code === ENGINE_ERRORS.FORBIDDEN.code ? 403 : 400,
+      headers: { 'Content-Type': 'application/json', ...(this.settings().cors ? this.cors() : {}) },
+    });
+  }
+
+  private cors(): Record<string, string> {
+    return {
+      'Access-Control-Allow-Origin': '*',
+      'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+      'Access-Control-Allow-Headers': 'Content-Type',
+    };
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * A hub shard's SQLite: its connected sockets, room memberships, the packet log that connection-state recovery
+ * replays, recovery sessions, and, for the users whose home it is, their presence and per-room socket counts.
+ * Everything a client was told survives eviction; in-memory state is only the transports.
+ */
+
+export interface SocketRow {
+  socketId: string;
+  sid: string;
+  userId: string;
+}
+
+export interface RecoveryRow {
+  pid: string;
+  socketId: string;
+  tenantId: string;
+  userId: string;
+  clientId: string;
+  /** Log position when the socket connected: its personal and user packets after it are its own. */
+  sinceSeq: number;
+  sid: string | null;
+  disconnectedAt: number | null;
+  /** Shard the session was recovered on (this row is then only a forwarding pointer). */
+  movedTo: number | null;
+}
+
+export interface LoggedPacket {
+  seq: number;
+  /** `[event, ...args]` without the offset. */
+  packet: unknown[];
+}
+
+export interface PresenceState {
+  status: 'online' | 'away' | 'offline';
+  metadata: Record<string, unknown>;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+export class HubStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS hub_sockets (
+      socket_id TEXT PRIMARY KEY, sid TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL)`);
+    sql.exec('CREATE INDEX IF NOT EXISTS hub_sockets_user ON hub_sockets (tenant_id, user_id)');
+    sql.exec(`CREATE TABLE IF NOT EXISTS hub_members (
+      tenant_id TEXT NOT NULL, room_id TEXT NOT NULL, socket_id TEXT NOT NULL, user_id TEXT NOT NULL,
+      since_seq INTEGER NOT NULL, connected INTEGER NOT NULL, PRIMARY KEY (tenant_id, room_id, socket_id))`);
+    sql.exec('CREATE INDEX IF NOT EXISTS hub_members_socket ON hub_members (socket_id)');
+    sql.exec(`CREATE TABLE IF NOT EXISTS hub_log (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, target TEXT NOT NULL,
+      exclude TEXT, packet TEXT NOT NULL, at INTEGER NOT NULL)`);
+    sql.exec('CREATE INDEX IF NOT EXISTS hub_log_target ON hub_log (tenant_id, target, seq)');
+    sql.exec(`CREATE TABLE IF NOT EXISTS hub_recovery (
+      pid TEXT PRIMARY KEY, socket_id TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,
+      client_id TEXT NOT NULL, since_seq INTEGER NOT NULL, sid TEXT, disconnected_at INTEGER, moved_to INTEGER)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS hub_user_rooms (
+      tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, room_id TEXT NOT NULL, sockets INTEGER NOT NULL,
+      PRIMARY KEY (tenant_id, user_id, room_id))`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS hub_presence (
+      tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL, metadata TEXT NOT NULL,
+      updated_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, user_id))`);
+  }
+
+  // ---- sockets and recovery sessions ----------------------------------------------------------------------
+
+  /** Records a connected socket and its recovery session (a recovered session keeps its pid and socket id). */
+  connect(row: Omit<RecoveryRow, 'disconnectedAt' | 'movedTo'>): void {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO hub_sockets (socket_id, sid, tenant_id, user_id) VALUES (?, ?, ?, ?)',
+      row.socketId,
+      row.sid,
+      row.tenantId,
+      row.userId,
+    );
+    this.sql.exec(
+      `INSERT OR REPLACE INTO hub_recovery (pid, socket_id, tenant_id, user_id, client_id, since_seq, sid, disconnected_at, moved_to)
+       VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
+      row.pid,
+      row.socketId,
+      row.tenantId,
+      row.userId,
+      row.clientId,
+      row.sinceSeq,
+      row.sid,
+    );
+  }
+
+  /** The socket dropped: it stays in its rooms (logged for, not delivered to) until recovered or expired. */
+  detach(socketId: string, now: number): void {
+    this.sql.exec('DELETE FROM hub_sockets WHERE socket_id = ?', socketId);
+    this.sql.exec('UPDATE hub_members SET connected = 0 WHERE socket_id = ?', socketId);
+    this.sql.exec(
+      'UPDATE hub_recovery SET disconnected_at = ?, sid = NULL WHERE socket_id = ? AND moved_to IS NULL',
+      now,
+      socketId,
+    );
+  }
+
+  /** Forgets a socket entirely (explicit disconnect: nothing to recover). */
+  forget(socketId: string): void {
+    this.sql.exec('DELETE FROM hub_sockets WHERE socket_id = ?', socketId);
+    this.sql.exec('DELETE FROM hub_members WHERE socket_id = ?', socketId);
+    this.sql.exec('DELETE FROM hub_recovery WHERE socket_id = ? AND moved_to IS NULL', socketId);
+  }
+
+  recovery(pid: string): RecoveryRow | null {
+    const r = this.sql.exec<Row>('SELECT * FROM hub_recovery WHERE pid = ?', pid).toArray()[0];
+    if (!r) return null;
+    return {
+      pid: r.pid as string,
+      socketId: r.socket_id as string,
+      tenantId: r.tenant_id as string,
+      userId: r.user_id as string,
+      clientId: r.client_id as string,
+      sinceSeq: r.since_seq as number,
+      sid: (r.sid as string | null) ?? null,
+      disconnectedAt: (r.disconnected_at as number | null) ?? null,
+      movedTo: (r.moved_to as number | null) ?? null,
+    };
+  }
+
+  /**
+   * Hands a recovery session over: the packets its socket missed after `offset` (its rooms', its user's and its
+   * own, in log order), its rooms; the rows become a forwarding pointer to `movedTo`.
+   */
+  take(row: RecoveryRow, offset: number, movedTo: number): { rooms: string[]; packets: LoggedPacket[] } {
+    const memberships = this.sql
+      .exec<{ room_id: string; since_seq: number }>(
+        'SELECT room_id, since_seq FROM hub_members WHERE socket_id = ?',
+        row.socketId,
+      )
+      .toArray();
+    const from = Math.max(offset, row.sinceSeq);
+    const packets: LoggedPacket[] = [];
+    const seen = new Set<number>();
+    const read = (target: string, after: number) => {
+      for (const r of this.sql
+        .exec<{ seq: number; packet: string; exclude: string | null }>(
+          'SELECT seq, packet, exclude FROM hub_log WHERE tenant_id = ? AND target = ? AND seq > ? ORDER BY seq',
+          row.tenantId,
+          target,
+          after,
+        )
+        .toArray()) {
+        if (r.exclude === row.socketId || seen.has(r.seq)) continue;
+        seen.add(r.seq);
+        packets.push({ seq: r.seq, packet: JSON.parse(r.packet) as unknown[] });
+      }
+    };
+    read(`s:${row.socketId}`, from);
+    read(`u:${row.userId}`, from);
+    for (const m of memberships) read(`r:${m.room_id}`, Math.max(offset, m.since_seq));
+    packets.sort((a, b) => a.seq - b.seq);
+    this.sql.exec('DELETE FROM hub_members WHERE socket_id = ?', row.socketId);
+    this.sql.exec('DELETE FROM hub_sockets WHERE socket_id = ?', row.socketId);
+    this.sql.exec('UPDATE hub_recovery SET moved_to = ?, sid = NULL WHERE pid = ?', movedTo, row.pid);
+    return { rooms: memberships.map((m) => m.room_id), packets };
+  }
+
+  socketsOfUser(tenantId: string, userId: string): SocketRow[] {
+    return this.sql
+      .exec<Row>('SELECT socket_id, sid, user_id FROM hub_sockets WHERE tenant_id = ? AND user_id = ?', tenantId, userId)
+      .toArray()
+      .map(toSocketRow);
+  }
+
+  /** Whether recovery sessions of this user wait here (their packets are logged). */
+  hasDetachedUser(tenantId: string, userId: string): boolean {
+    return (
+      this.sql
+        .exec(
+          'SELECT 1 FROM hub_recovery WHERE tenant_id = ? AND user_id = ? AND disconnected_at IS NOT NULL AND moved_to IS NULL LIMIT 1',
+          tenantId,
+          userId,
+        )
+        .toArray().length > 0
+    );
+  }
+
+  allSockets(): Array<SocketRow & { tenantId: string }> {
+    return this.sql
+      .exec<Row>('SELECT socket_id, sid, user_id, tenant_id FROM hub_sockets')
+      .toArray()
+      .map((r) => ({ ...toSocketRow(r), tenantId: r.tenant_id as string }));
+  }
+
+  // ---- rooms ----------------------------------------------------------------------------------------------
+
+  join(tenantId: string, roomId: string, socketId: string, userId: string, sinceSeq: number): boolean {
+    const before = this.sql
+      .exec('SELECT 1 FROM hub_members WHERE tenant_id = ? AND room_id = ? AND socket_id = ?', tenantId, roomId, socketId)
+      .toArray().length;
+    if (before) return false;
+    this.sql.exec(
+      'INSERT INTO hub_members (tenant_id, room_id, socket_id, user_id, since_seq, connected) VALUES (?, ?, ?, ?, ?, 1)',
+      tenantId,
+      roomId,
+      socketId,
+      userId,
+      sinceSeq,
+    );
+    return true;
+  }
+
+  leave(tenantId: string, roomId: string, socketId: string): boolean {
+    const had = this.sql
+      .exec('SELECT 1 FROM hub_members WHERE tenant_id = ? AND room_id = ? AND socket_id = ?', tenantId, roomId, socketId)
+      .toArray().length;
+    if (had)
+      this.sql.exec('DELETE FROM hub_members WHERE tenant_id = ? AND room_id = ? AND socket_id = ?', tenantId, roomId, socketId);
+    return had > 0;
+  }
+
+  roomsOf(socketId: string): string[] {
+    return this.sql
+      .exec<{ room_id: string }>('SELECT room_id FROM hub_members WHERE socket_id = ? ORDER BY room_id', socketId)
+      .toArray()
+      .map((r) => r.room_id);
+  }
+
+  /** Members of a room here: connected ones with their session, and whether any detached one waits. */
+  roomMembers(tenantId: string, roomId: string): { connected: SocketRow[]; userIds: string[]; detached: boolean } {
+    const rows = this.sql
+      .exec<Row>(
+        `SELECT m.socket_id, m.user_id, m.connected, s.sid FROM hub_members m
+         LEFT JOIN hub_sockets s ON s.socket_id = m.socket_id WHERE m.tenant_id = ? AND m.room_id = ?`,
+        tenantId,
+        roomId,
+      )
+      .toArray();
+    const connected: SocketRow[] = [];
+    let detached = false;
+    for (const r of rows) {
+      if (r.connected === 1 && typeof r.sid === 'string') connected.push(toSocketRow(r));
+      else detached = true;
+    }
+    return { connected, userIds: [...new Set(rows.map((r) => r.user_id as string))], detached };
+  }
+
+  // ---- the packet log -------------------------------------------------------------------------------------
+
+  append(tenantId: string, target: string, packet: unknown[], exclude: string | undefined, now: number): number {
+    return this.sql
+      .exec<{ seq: number }>(
+        'INSERT INTO hub_log (tenant_id, target, exclude, packet, at) VALUES (?, ?, ?, ?, ?) RETURNING seq',
+        tenantId,
+        target,
+        exclude ?? null,
+        JSON.stringify(packet),
+        now,
+      )
+      .one().seq;
+  }
+
+  headSeq(): number {
+    const r = this.sql.exec<{ seq: number | null }>("SELECT seq FROM sqlite_sequence WHERE name = 'hub_log'").toArray()[0];
+    return r?.seq ?? 0;
+  }
+
+  /** Drops what no recovery can need any more: sessions gone longer than `windowMs`, and older log rows. */
+  expire(now: number, windowMs: number): { expired: RecoveryRow[] } {
+    const cutoff = now - windowMs;
+    const expired = this.sql
+      .exec<Row>('SELECT pid FROM hub_recovery WHERE disconnected_at IS NOT NULL AND disconnected_at <= ?', cutoff)
+      .toArray()
+      .map((r) => this.recovery(r.pid as string))
+      .filter((r): r is RecoveryRow => r !== null);
+    for (const r of expired) {
+      if (r.movedTo === null) this.sql.exec('DELETE FROM hub_members WHERE socket_id = ?', r.socketId);
+      this.sql.exec('DELETE FROM hub_recovery WHERE pid = ?', r.pid);
+    }
+    this.sql.exec('DELETE FROM hub_log WHERE at <= ?', cutoff);
+    return { expired };
+  }
+
+  hasDetached(): boolean {
+    return this.sql.exec('SELECT 1 FROM hub_recovery WHERE disconnected_at IS NOT NULL LIMIT 1').toArray().length > 0;
+  }
+
+  // ---- a home shard's users -------------------------------------------------------------------------------
+
+  /** Adds `delta` to the user's sockets in a room; the new count. */
+  userRoomDelta(tenantId: string, userId: string, roomId: string, delta: number): number {
+    const current =
+      this.sql
+        .exec<{ sockets: number }>(
+          'SELECT sockets FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ? AND room_id = ?',
+          tenantId,
+          userId,
+          roomId,
+        )
+        .toArray()[0]?.sockets ?? 0;
+    const next = Math.max(0, current + delta);
+    if (next === 0) {
+      this.sql.exec('DELETE FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ? AND room_id = ?', tenantId, userId, roomId);
+    } else {
+      this.sql.exec(
+        'INSERT OR REPLACE INTO hub_user_rooms (tenant_id, user_id, room_id, sockets) VALUES (?, ?, ?, ?)',
+        tenantId,
+        userId,
+        roomId,
+        next,
+      );
+    }
+    return next;
+  }
+
+  userRooms(tenantId: string, userId: string): string[] {
+    return this.sql
+      .exec<{ room_id: string }>('SELECT room_id FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ?', tenantId, userId)
+      .toArray()
+      .map((r) => r.room_id);
+  }
+
+  presence(tenantId: string, userId: string): PresenceState {
+    const r = this.sql
+      .exec<Row>('SELECT status, metadata FROM hub_presence WHERE tenant_id = ? AND user_id = ?', tenantId, userId)
+      .toArray()[0];
+    return r
+      ? { status: r.status as PresenceState['status'], metadata: JSON.parse(r.metadata as string) as Record<string, unknown> }
+      : { status: 'online', metadata: {} };
+  }
+
+  setPresence(tenantId: string, userId: string, state: PresenceState, now: number): void {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO hub_presence (tenant_id, user_id, status, metadata, updated_at) VALUES (?, ?, ?, ?, ?)',
+      tenantId,
+      userId,
+      state.status,
+      JSON.stringify(state.metadata),
+      now,
+    );
+  }
+
+  clearPresence(tenantId: string, userId: string): void {
+    this.sql.exec('DELETE FROM hub_presence WHERE tenant_id = ? AND user_id = ?', tenantId, userId);
+  }
+}
+
+function toSocketRow(r: Row): SocketRow {
+  return { socketId: r.socket_id as string, sid: r.sid as string, userId: r.user_id as string };
+}
