@@ -19,6 +19,7 @@ import {
 import { type EventFilter, type EventInput, EventLog } from './event-log';
 import { readForwarded } from './forward';
 import { IdempotencyStore, idempotencyScope } from './idempotency';
+import { countFrame, Meter } from './metrics';
 import { normalizePoll, type PollParams, PollWaiters } from './polling';
 import {
   PRESENCE_METADATA_MAX_BYTES,
@@ -108,6 +109,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   protected readonly budgets: Budgets;
   /** First answers to `Idempotency-Key` requests (24 h). */
   protected readonly idempotency: IdempotencyStore;
+  /** Frames and bytes in and out per endpoint, rate-limit refusals: reported by actors that export metrics. */
+  protected readonly meter = new Meter();
   private readonly httpStates: HttpConnectionStates;
   private settings: ActorConfig;
   /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
@@ -404,6 +407,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       return;
     }
     const limits = this.limitsFor(att.dialect);
+    countFrame(this.meter, att.dialect, 'in', message);
     if (exceedsBytes(message, limits.maxMessageBytes)) {
       this.closeSocket(ws, att, CLOSE.MESSAGE_TOO_BIG, `Message larger than ${limits.maxMessageBytes} bytes`);
       return;
@@ -422,6 +426,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const switched = typeof message !== 'string' && att.codec !== 'msgpack';
     if (switched) att.codec = 'msgpack';
     if (!decision.allowed) {
+      this.meter.inc('edgerooms_rate_limited_total', { limit: 'ws_messages' });
       att.strikes += 1;
       this.saveAttachment(ws, att, now);
       if (att.strikes >= limits.rateLimitStrikes) {
@@ -513,7 +518,10 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     for (const { ws, att } of this.matchingSockets(target)) {
       const frame = build(this.socketConnection(ws, att));
       if (frame === null || frame === undefined) continue;
-      if (sendEncoded(ws, encodeFrame(att.codec, frame))) sent += 1;
+      const data = encodeFrame(att.codec, frame);
+      if (!sendEncoded(ws, data)) continue;
+      sent += 1;
+      countFrame(this.meter, att.dialect, 'out', data);
     }
     for (const stream of this.matchingStreams(target)) {
       const dialect = this.dialects[stream.dialect];
@@ -686,7 +694,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         encoded = frame === null ? null : encodeFrame(att.codec, frame);
         cache.set(key, encoded);
       }
-      if (encoded !== null) sendEncoded(ws, encoded);
+      if (encoded !== null && sendEncoded(ws, encoded)) countFrame(this.meter, att.dialect, 'out', encoded);
     }
     for (const stream of this.sse.all()) {
       if (stream.types.size && !stream.types.has(event.type)) continue;
@@ -715,7 +723,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         return att.state;
       },
       send: (frame) => {
-        sendEncoded(ws, encodeFrame(att.codec, frame));
+        const data = encodeFrame(att.codec, frame);
+        if (sendEncoded(ws, data)) countFrame(this.meter, att.dialect, 'out', data);
       },
       close: (code = CLOSE.NORMAL, reason = 'Closed') => {
         this.closeSocket(ws, att, code, reason);
