@@ -2,8 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
 
-/** The only paths that serve a WebSocket upgrade: the dialects' `/ws...` sockets and the Socket.IO hub. */
-export const UPGRADE_PATH = /^\/(ws|socket\.io)(\/|$)/;
+/** The only paths that serve a WebSocket upgrade: the dialects' `/ws...` sockets, seed 002's `/health/ws` and the Socket.IO hub. */
+export const UPGRADE_PATH = /^\/(ws|socket\.io)(\/|$)|^\/health\/ws\/?$/;
 
 /**
  * Upgrade only where an upgrade is served. The runtime (and wrangler dev's proxy) turns any request carrying
