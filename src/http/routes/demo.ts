@@ -1,13 +1,12 @@
 import { Hono } from 'hono';
 import { ROOM_ID_PATTERN } from '../../actors/keys';
-import { ApiError } from '../../errors';
 import { DEMO_CSS, DEMO_JS, DEMO_VERSION } from '../../web/generated/assets';
-import { demoPage } from '../../web/page';
+import { demoErrorPage, demoPage } from '../../web/page';
 import type { AppEnv } from '../context';
 
 /**
  * The demo page: `GET /demo` and `GET /demo/{roomId}` (HTML), `/demo/app.js` and `/demo/app.css` (the bundle
- * built from src/web/app by scripts/build-web.mjs). Not an API, so not in /openapi.json.
+ * built from src/web/app by scripts/build-web.mjs). A bad room id or an unknown /demo path gets an HTML page.
  */
 
 /** The page only talks to its own origin (REST, SSE and the room's WebSocket). */
@@ -50,9 +49,25 @@ export const demo = new Hono<AppEnv>()
   .get('/demo/:roomId', (c) => {
     const roomId = c.req.param('roomId');
     if (!ROOM_ID_PATTERN.test(roomId)) {
-      throw new ApiError('INVALID_REQUEST', 'Room ids are 1-64 letters, digits, "_" or "-"', {
-        details: { field: 'roomId', location: 'path' },
-      });
+      const shown = roomId.length > 64 ? `${roomId.slice(0, 64)}…` : roomId;
+      return c.body(
+        demoErrorPage(
+          400,
+          'Not a room name',
+          `"${shown}" cannot be a room: room names are 1-64 letters, digits, "_" or "-".`,
+          DEMO_VERSION,
+        ),
+        400,
+        PAGE_HEADERS,
+      );
     }
     return c.body(demoPage(roomId, DEMO_VERSION), 200, PAGE_HEADERS);
-  });
+  })
+  // Anything else under /demo is a page a person typed or followed: answer with a page too.
+  .get('/demo/*', (c) =>
+    c.body(
+      demoErrorPage(404, 'No such page', `There is no demo page at ${new URL(c.req.url).pathname}.`, DEMO_VERSION),
+      404,
+      PAGE_HEADERS,
+    ),
+  );
