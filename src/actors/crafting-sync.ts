@@ -1,5 +1,5 @@
+import type { Budgets } from '../core/budgets';
 import type { ActorIdentity } from '../core/dialect';
-import { rateLimit } from '../core/limiter';
 import { countFrame, type Meter } from '../core/metrics';
 import { UDP_DIALECT, type UdpAnswer, type UdpConnectAnswer, type UdpConnectRequest, udpError } from '../dialects/crafting';
 import {
@@ -69,7 +69,6 @@ export interface Peer {
   /** Per channel: deltas since the last keyframe this peer got, and when it got it. */
   deltas: Record<Channel, number>;
   lastKeyAt: Record<Channel, number>;
-  tat: number | null;
 }
 
 type State = UdpProgressState | Materials;
@@ -274,6 +273,8 @@ export function downstreamPacket(channel: Channel, d: Downstream, token: Uint8Ar
 /** What the sync plumbing needs of its Crafting actor. */
 export interface SyncHost {
   readonly meter: Meter;
+  /** The actor's per-user budgets (the UDP packet limit is one of them). */
+  readonly budgets: Budgets;
   config(key: string): number | undefined;
   /** The session's channel states now, or null before the session exists. */
   state(): { progress: UdpProgressState; materials: Materials } | null;
@@ -335,7 +336,6 @@ export class SyncLink {
       keyframeMs: request.keyframeIntervalMs ?? DEFAULT_KEYFRAME_MS,
       deltas: { progress: 0, materials: 0 },
       lastKeyAt: { progress: 0, materials: 0 },
-      tat: null,
     };
     this.sync.addPeer(peer);
     return {
@@ -395,13 +395,13 @@ export class SyncLink {
     if ((h.kind === KIND_MATERIALS) !== (channel === 'materials')) {
       return udpError('INVALID_REQUEST', `A ${channel} endpoint takes ${channel} packets`, 'wrong_kind');
     }
-    const limit = rateLimit(peer.tat ?? undefined, { limit: UDP_PACKETS_PER_MINUTE, windowMs: 60_000 }, now);
+    // Per user in this session (a sliding window): a reconnect as a new peer does not hand out a fresh budget.
+    const limit = this.host.budgets.spend(`udp|${peer.userId}`, { limit: UDP_PACKETS_PER_MINUTE, windowMs: 60_000 }, now);
     if (!limit.allowed) {
       return udpError('RATE_LIMIT_EXCEEDED', `More than ${UDP_PACKETS_PER_MINUTE} packets a minute`, 'rate_limited', {
         retryAfterMs: limit.retryAfterMs,
       });
     }
-    peer.tat = limit.tat;
     // Datagram semantics: no retransmission; a packet older than or equal to the newest seen is dropped.
     if (h.seq <= peer.lastSeq) {
       this.sync.savePeer(peer);

@@ -72,6 +72,7 @@ export class Crafting extends RealtimeActor {
     this.store = new SessionStore(this.sql);
     this.link = new SyncLink(this.sql, {
       meter: this.meter,
+      budgets: this.budgets,
       config: (key) => this.config(key),
       state: () => {
         const c = this.current;
