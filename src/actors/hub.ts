@@ -15,6 +15,7 @@ import {
   parseInput,
   presenceInput,
   RECOVERY_WINDOW_MS,
+  type RoomPresenceEntry,
   roomInput,
   shardCount,
   shardOfId,
@@ -398,6 +399,11 @@ export class Hub extends SocketIoActor<HubSocketData> {
     const changed = before.status !== next.status || JSON.stringify(before.metadata) !== JSON.stringify(next.metadata);
     if (changed) this.store.setPresence(tenantId, userId, next, Date.now());
     return { changed, rooms: this.store.userRooms(tenantId, userId).filter((r) => r !== '*') };
+  }
+
+  /** RPC on every shard: a page of its home users present in a room (`GET /api/hub/rooms/{roomId}/presence`). */
+  presencePage(tenantId: string, roomId: string, after: string, limit: number): RoomPresenceEntry[] {
+    return this.store.roomPresence(tenantId, roomId, after, limit);
   }
 
   // ---- delivery across shards -------------------------------------------------------------------------------

@@ -151,3 +151,32 @@ export function homeShard(tenantId: string, userId: string, count: number): numb
   }
   return (h >>> 0) % count;
 }
+
+// ---- the REST read of a room's presence --------------------------------------------------------------------------
+
+export const PRESENCE_PAGE_DEFAULT = 50;
+export const PRESENCE_PAGE_MAX = 200;
+
+/** One user present in a room (read from the user's home shard). */
+export interface RoomPresenceEntry {
+  userId: string;
+  status: 'online' | 'away' | 'offline';
+  metadata: Record<string, unknown>;
+  /** When the user last set a presence (null: never, so the default `online`). */
+  updatedAt: string | null;
+  /** The user's connected sockets in the room. */
+  connections: number;
+}
+
+/**
+ * Merges the shards' pages (each sorted by user id, each user on one home shard only, each asked for `limit + 1`)
+ * into one page of `limit`, and the cursor of the next page: the last user id given, when more exist.
+ */
+export function mergePresencePages(
+  pages: RoomPresenceEntry[][],
+  limit: number,
+): { presence: RoomPresenceEntry[]; nextCursor: string | null } {
+  const all = pages.flat().sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+  const presence = all.slice(0, limit);
+  return { presence, nextCursor: all.length > limit ? (presence[presence.length - 1]?.userId ?? null) : null };
+}

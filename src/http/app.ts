@@ -13,6 +13,7 @@ import { demo } from './routes/demo';
 import { events } from './routes/events';
 import { gameWs } from './routes/game-ws';
 import { health } from './routes/health';
+import { hub } from './routes/hub';
 import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
 import { procgen } from './routes/procgen';
@@ -80,6 +81,7 @@ export function createApp() {
   app.route('/api/chunks', procgen);
   app.route('/', racing);
   app.route('/api/events', events);
+  app.route('/api/hub', hub);
   app.route('/api/reconciliation', reconciliation);
 
   app.doc31('/openapi.json', {
