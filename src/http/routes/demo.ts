@@ -1,13 +1,15 @@
 import { Hono } from 'hono';
 import { ROOM_ID_PATTERN } from '../../actors/keys';
 import { ApiError } from '../../errors';
-import { DEMO_CSS, DEMO_JS, DEMO_VERSION } from '../../web/generated/assets';
+import { DEMO_CSS, DEMO_JS, DEMO_VERSION, HUB_JS } from '../../web/generated/assets';
+import { hubPage } from '../../web/hub-page';
 import { demoPage } from '../../web/page';
 import type { AppEnv } from '../context';
 
 /**
  * The demo page: `GET /demo` and `GET /demo/{roomId}` (HTML), `/demo/app.js` and `/demo/app.css` (the bundle
- * built from src/web/app by scripts/build-web.mjs). Not an API, so not in /openapi.json.
+ * built from src/web/app by scripts/build-web.mjs); the Socket.IO hub page (seed 003) at `GET /demo/hub` and
+ * `GET /demo/hub/{roomId}` with its script `/demo/hub/app.js`. Not an API, so not in /openapi.json.
  */
 
 /** The page only talks to its own origin (REST, SSE and the room's WebSocket). */
@@ -30,6 +32,15 @@ const PAGE_HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
+function roomParam(roomId: string): string {
+  if (!ROOM_ID_PATTERN.test(roomId)) {
+    throw new ApiError('INVALID_REQUEST', 'Room ids are 1-64 letters, digits, "_" or "-"', {
+      details: { field: 'roomId', location: 'path' },
+    });
+  }
+  return roomId;
+}
+
 function asset(body: string, type: string, requested: string | undefined, ifNoneMatch: string | undefined): Response {
   const etag = `"${DEMO_VERSION}"`;
   const headers: Record<string, string> = {
@@ -46,13 +57,10 @@ function asset(body: string, type: string, requested: string | undefined, ifNone
 export const demo = new Hono<AppEnv>()
   .get('/demo/app.js', (c) => asset(DEMO_JS, 'text/javascript; charset=utf-8', c.req.query('v'), c.req.header('if-none-match')))
   .get('/demo/app.css', (c) => asset(DEMO_CSS, 'text/css; charset=utf-8', c.req.query('v'), c.req.header('if-none-match')))
+  .get('/demo/hub/app.js', (c) =>
+    asset(HUB_JS, 'text/javascript; charset=utf-8', c.req.query('v'), c.req.header('if-none-match')),
+  )
+  .get('/demo/hub', (c) => c.body(hubPage('', DEMO_VERSION), 200, PAGE_HEADERS))
+  .get('/demo/hub/:roomId', (c) => c.body(hubPage(roomParam(c.req.param('roomId')), DEMO_VERSION), 200, PAGE_HEADERS))
   .get('/demo', (c) => c.body(demoPage('', DEMO_VERSION), 200, PAGE_HEADERS))
-  .get('/demo/:roomId', (c) => {
-    const roomId = c.req.param('roomId');
-    if (!ROOM_ID_PATTERN.test(roomId)) {
-      throw new ApiError('INVALID_REQUEST', 'Room ids are 1-64 letters, digits, "_" or "-"', {
-        details: { field: 'roomId', location: 'path' },
-      });
-    }
-    return c.body(demoPage(roomId, DEMO_VERSION), 200, PAGE_HEADERS);
-  });
+  .get('/demo/:roomId', (c) => c.body(demoPage(roomParam(c.req.param('roomId')), DEMO_VERSION), 200, PAGE_HEADERS));
