@@ -17,6 +17,11 @@ export const MESSAGES_PER_MINUTE = 100;
 /** Socket.IO's default connection-state recovery window. */
 export const RECOVERY_WINDOW_MS = 2 * 60_000;
 export const MAX_ROOMS_PER_SOCKET = 100;
+/**
+ * Class A coalescing window: within it, one sender's class A messages of one type to one room or user are latest
+ * wins (the first goes at once, the latest when the window closes). 100 ms: a 10 Hz cursor or typing signal.
+ */
+export const CLASS_A_WINDOW_MS = 100;
 export const MAX_TYPE_LENGTH = 128;
 export const MAX_METADATA_BYTES = 4096;
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
