@@ -15,6 +15,7 @@ export default defineConfig(async () => {
             JWT_SECRET: 'test-secret-0123456789abcdef0123456789abcdef',
             ADMIN_USERNAME: 'admin',
             ADMIN_PASSWORD: 'Test-Admin-Pass-1',
+            METRICS_TOKEN: 'test-metrics-token-0123456789abcdef',
           },
         },
       }),

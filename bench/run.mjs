@@ -15,6 +15,7 @@ import { markdown, svgChart } from './lib/report.mjs';
 import { EdgeTarget, SocketIoTarget, WsTarget } from './lib/targets.mjs';
 import { round, sleep, withTimeout } from './lib/util.mjs';
 import { connections } from './scenarios/connections.mjs';
+import { crafting } from './scenarios/crafting.mjs';
 import { earthRing } from './scenarios/earthring.mjs';
 import { fanOut } from './scenarios/fan-out.mjs';
 import { rest } from './scenarios/rest.mjs';
@@ -30,6 +31,7 @@ const SCENARIOS = [
   { n: 4, key: 'resync', title: 'resync', run: resync, budgetS: 90 },
   { n: 5, key: 'rest', title: 'REST', run: rest, budgetS: 60 },
   { n: 6, key: 'earthRing', title: 'EarthRing', run: earthRing, budgetS: 150 },
+  { n: 7, key: 'crafting', title: 'crafting sync (seed 002)', run: crafting, budgetS: 150 },
 ];
 
 const { values: args } = parseArgs({

@@ -1,4 +1,6 @@
 import type { Chunk } from './actors/chunk';
+import type { Crafting } from './actors/crafting';
+import type { CraftingQueue } from './actors/crafting-queue';
 import type { EventBus } from './actors/event-bus';
 import type { Hub } from './actors/hub';
 import type { Metrics } from './actors/metrics';
@@ -14,6 +16,8 @@ export interface Env {
   ROOM: DurableObjectNamespace<Room>;
   RACE: DurableObjectNamespace<Race>;
   CHUNK: DurableObjectNamespace<Chunk>;
+  CRAFTING: DurableObjectNamespace<Crafting>;
+  CRAFTING_QUEUE: DurableObjectNamespace<CraftingQueue>;
   /** Seed 003's event bus: one per tenant, key = tenantId. */
   EVENT_BUS: DurableObjectNamespace<EventBus>;
   /** Seed 003's reconciled entities: one per tenant, key = tenantId. */
@@ -26,6 +30,10 @@ export interface Env {
   JWT_AUDIENCE: string;
   /** EarthRing's world seed for procedural generation (uint32, seed 000's `WORLD_SEED`); default 12345. */
   WORLD_SEED?: string;
+  /** Who may read `GET /metrics` besides service and admin tokens: a static bearer token (secret), unset = none. */
+  METRICS_TOKEN?: string;
+  /** Roles whose access tokens may read `GET /metrics` (comma-separated); default `service,admin`. */
+  METRICS_ROLES?: string;
   /** Socket.IO hub shard actors (1-64, default 4): sessions are spread over them. */
   HUB_SHARDS?: string;
   /** Secrets. */

@@ -3,6 +3,8 @@ import { createApp } from './http/app';
 import { rewriteVersionedPath } from './http/versioning';
 
 export { Chunk } from './actors/chunk';
+export { Crafting } from './actors/crafting';
+export { CraftingQueue } from './actors/crafting-queue';
 export { EventBus } from './actors/event-bus';
 export { Hub } from './actors/hub';
 export { Metrics } from './actors/metrics';

@@ -46,8 +46,9 @@ export class EdgeRooms {
     this.log.write(migrate.stderr ?? '');
     if (migrate.status !== 0) throw new Error('applying D1 migrations to bench/.tmp/state failed (see bench/.tmp/run.log)');
 
-    this.port = await freePort();
-    const inspector = await freePort();
+    // BENCH_PORT / BENCH_INSPECTOR_PORT pin the ports (machines where each engineer has a range of their own).
+    this.port = Number(process.env.BENCH_PORT) || (await freePort());
+    const inspector = Number(process.env.BENCH_INSPECTOR_PORT) || (await freePort());
     this.inspectorPort = inspector;
     this.base = `http://127.0.0.1:${this.port}`;
     this.wsBase = `ws://127.0.0.1:${this.port}`;

@@ -287,6 +287,56 @@ export function markdown(run) {
     );
   }
 
+  if (r.crafting) {
+    const v = r.crafting.edgerooms;
+    const why = absent(v);
+    parts.push('## 7. Crafting sync (seed 002): 20 Hz sessions, material pushes, footprint', '');
+    if (why) parts.push(`EdgeRooms: ${why}`, '');
+    else {
+      const b = v.bandwidth;
+      const m = v.memory;
+      parts.push(
+        table(
+          ['figure', 'measured', 'target'],
+          [
+            ['sessions (running) / binary watchers', `${v.sessions} (${v.running}) / ${v.watchers}`, ''],
+            [
+              'delivery, material push → watcher packet, p50 / p99 / max',
+              `${fmt(v.delivery.p50)} / ${fmt(v.delivery.p99)} / ${fmt(v.delivery.max)} ms (n ${v.delivery.n}, ${v.delivery.failures} failed)`,
+              'p99 < 5 ms',
+            ],
+            [
+              'bandwidth per session, WebSocket, 20 Hz deltas',
+              `${b.wsBytesPerSecondPerSession} B/s (${b.wsPacketsPerSecondPerSession} packets/s)`,
+              '< 50 KB/s',
+            ],
+            [
+              'packet bytes (40-byte header included): delta / keyframe (ratio); bodies',
+              `${b.meanDeltaPacketBytes} / ${b.meanKeyframePacketBytes} (${b.deltaToKeyframeRatio}); ${b.deltaBodyBytes} / ${b.keyframeBodyBytes}`,
+              '',
+            ],
+            [
+              'HTTP datagrams, 20 exchanges/s: deltas / full state every packet (ratio)',
+              `${b.httpDeltaBytesPerSecondAt20Hz} / ${b.httpFullStateBytesPerSecondAt20Hz} B/s (${b.httpDeltaToFullRatio}); the loop reached ${b.httpAchievedHz.delta} / ${b.httpAchievedHz.full} Hz`,
+              '',
+            ],
+            [
+              'actor state per active session: session + sync + connections',
+              `${m.stateBytesPerSession.session} + ${m.stateBytesPerSession.sync} + ${m.stateBytesPerSession.connections} = ${m.stateBytesPerSession.total} B`,
+              '< 10 KB',
+            ],
+            ['SQLite per session actor', `${m.sqliteBytesPerSession} B`, ''],
+            ['workerd RSS growth per session + watcher (both processes)', `${m.rssGrowthPerSessionKiB} KiB`, ''],
+          ],
+        ),
+        '',
+        `Not measured: ${v.notMeasured}.`,
+        ...(v.delivery.firstFailures?.length ? ['', `First delivery failures: ${v.delivery.firstFailures.join('; ')}.`] : []),
+        '',
+      );
+    }
+  }
+
   if (r.earthRing) {
     const rows = TARGETS.map((name) =>
       rowOrAbsent(

@@ -41,6 +41,15 @@ export const eventBusKey = (tenantId: string): string => tenantId;
 /** A tenant's reconciled entities (seed 003): one per tenant, named by the tenant id alone. */
 export const reconciliationKey = (tenantId: string): string => tenantId;
 
+/** A crafting session (seed 002): `<tenantId>:<sessionId>`. */
+export const craftingKey = (tenantId: string, sessionId: string): string => `${tenantId}:${sessionId}`;
+
+/** A player's crafting queue and materials (seed 002): `<tenantId>:<playerId>`. */
+export const craftingQueueKey = (tenantId: string, playerId: string): string => `${tenantId}:${playerId}`;
+
+/** Crafting session and player ids in paths and actor keys. */
+export const CRAFTING_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** The one object that sums the gauges actors report for `/health`. */
 export const METRICS_KEY = 'global';
 
@@ -75,6 +84,12 @@ export const collabRoomActor = (env: Env, tenantId: string, roomId: string) =>
 export const eventBusActor = (env: Env, tenantId: string) => env.EVENT_BUS.getByName(eventBusKey(tenantId));
 
 export const reconciliationActor = (env: Env, tenantId: string) => env.RECONCILIATION.getByName(reconciliationKey(tenantId));
+
+export const craftingActor = (env: Env, tenantId: string, sessionId: string) =>
+  env.CRAFTING.getByName(craftingKey(tenantId, sessionId));
+
+export const craftingQueueActor = (env: Env, tenantId: string, playerId: string) =>
+  env.CRAFTING_QUEUE.getByName(craftingQueueKey(tenantId, playerId));
 
 export const metricsActor = (env: Pick<Env, 'METRICS'>) => env.METRICS.getByName(METRICS_KEY);
 export const hubActor = (env: Env, index: number) => env.HUB.getByName(hubShardKey(index));

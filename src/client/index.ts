@@ -12,6 +12,15 @@ export {
   EdgeRoomsClient,
 } from './client';
 export { type CodecName, decodeFrame, encodeFrame } from './codec';
+export {
+  type Applied,
+  type ConnectParameters,
+  CraftingSyncClient,
+  type Negotiated,
+  type SyncChannel,
+  SyncReceiver,
+  type SyncState,
+} from './crafting-udp';
 export { EventDedup } from './dedup';
 export { earthringDialect } from './dialects/earthring';
 export { orchestratorDialect } from './dialects/orchestrator';

@@ -16,6 +16,7 @@ import {
 import { type EventFilter, type EventInput, EventLog } from './event-log';
 import { readForwarded } from './forward';
 import { rateLimit } from './limiter';
+import { countFrame, Meter } from './metrics';
 import { normalizePoll, type PollParams, PollWaiters } from './polling';
 import {
   PRESENCE_METADATA_MAX_BYTES,
@@ -97,6 +98,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   protected readonly presence: PresenceStore;
   protected readonly sse = new SseHub();
   protected readonly waiters = new PollWaiters();
+  /** Frames and bytes in and out per endpoint, rate-limit refusals: reported by actors that export metrics. */
+  protected readonly meter = new Meter();
   private readonly httpStates: HttpConnectionStates;
   private settings: ActorConfig;
   /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
@@ -383,6 +386,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       return;
     }
     const limits = this.limitsFor(att.dialect);
+    countFrame(this.meter, att.dialect, 'in', message);
     if (exceedsBytes(message, limits.maxMessageBytes)) {
       this.closeSocket(ws, att, CLOSE.MESSAGE_TOO_BIG, `Message larger than ${limits.maxMessageBytes} bytes`);
       return;
@@ -395,6 +399,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const switched = typeof message !== 'string' && att.codec !== 'msgpack';
     if (switched) att.codec = 'msgpack';
     if (!decision.allowed) {
+      this.meter.inc('edgerooms_rate_limited_total', { limit: 'ws_messages' });
       att.strikes += 1;
       this.saveAttachment(ws, att, now);
       if (att.strikes >= limits.rateLimitStrikes) {
@@ -485,7 +490,10 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     for (const { ws, att } of this.matchingSockets(target)) {
       const frame = build(this.socketConnection(ws, att));
       if (frame === null || frame === undefined) continue;
-      if (sendEncoded(ws, encodeFrame(att.codec, frame))) sent += 1;
+      const data = encodeFrame(att.codec, frame);
+      if (!sendEncoded(ws, data)) continue;
+      sent += 1;
+      countFrame(this.meter, att.dialect, 'out', data);
     }
     for (const stream of this.matchingStreams(target)) {
       const dialect = this.dialects[stream.dialect];
@@ -658,7 +666,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         encoded = frame === null ? null : encodeFrame(att.codec, frame);
         cache.set(key, encoded);
       }
-      if (encoded !== null) sendEncoded(ws, encoded);
+      if (encoded !== null && sendEncoded(ws, encoded)) countFrame(this.meter, att.dialect, 'out', encoded);
     }
     for (const stream of this.sse.all()) {
       if (stream.types.size && !stream.types.has(event.type)) continue;
@@ -687,7 +695,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         return att.state;
       },
       send: (frame) => {
-        sendEncoded(ws, encodeFrame(att.codec, frame));
+        const data = encodeFrame(att.codec, frame);
+        if (sendEncoded(ws, data)) countFrame(this.meter, att.dialect, 'out', data);
       },
       close: (code = CLOSE.NORMAL, reason = 'Closed') => {
         this.closeSocket(ws, att, code, reason);

@@ -1,4 +1,5 @@
 import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
+import { compress as lz4Compress } from 'lz4js';
 import type { Codec } from './protocol';
 
 /** What a codec made of one incoming frame. */
@@ -35,9 +36,22 @@ export function decodeFrame(message: string | ArrayBuffer | ArrayBufferView): De
   }
 }
 
-/** Encodes one outgoing frame; undefined fields are dropped in both codecs so the envelopes match. */
+/**
+ * Frames of the `lz4` codec larger than this (UTF-8 JSON bytes) go out as one binary LZ4 frame; smaller ones stay
+ * JSON text, where compression would cost more than it saves.
+ */
+export const LZ4_THRESHOLD_BYTES = 512;
+
+/** Encodes one outgoing frame; undefined fields are dropped in every codec so the envelopes match. */
 export function encodeFrame(codec: Codec, frame: unknown): string | Uint8Array {
-  return codec === 'msgpack' ? msgpackEncode(frame, { ignoreUndefined: true }) : JSON.stringify(frame);
+  if (codec === 'msgpack') return msgpackEncode(frame, { ignoreUndefined: true });
+  const text = JSON.stringify(frame);
+  if (codec === 'lz4' && text.length > LZ4_THRESHOLD_BYTES / 3) {
+    const bytes = encoder.encode(text);
+    if (bytes.byteLength > LZ4_THRESHOLD_BYTES) return lz4Compress(bytes);
+  }
+  return text;
 }
 
-export const parseCodec = (value: string | null | undefined): Codec => (value === 'msgpack' ? 'msgpack' : 'json');
+export const parseCodec = (value: string | null | undefined): Codec =>
+  value === 'msgpack' ? 'msgpack' : value === 'lz4' ? 'lz4' : 'json';

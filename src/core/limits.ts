@@ -25,6 +25,8 @@ export const LIMITS = {
   ZONE_CREATE: { id: 'zone_create', limit: 10, windowMs: MINUTE },
   STRUCTURE_PLACE: { id: 'structure_place', limit: 20, windowMs: MINUTE },
   CHUNK_REQUEST: { id: 'chunk_request', limit: 100, windowMs: MINUTE },
+  /** Seed 002's health-check limit: `POST /health/batch` and `GET /health/ws` handshakes, per IP. */
+  HEALTH: { id: 'health', limit: 60, windowMs: MINUTE },
   /** Seed 003: polling endpoint, 60/min per user. */
   EVENTS_POLL: { id: 'events_poll', limit: 60, windowMs: MINUTE },
   /** Seed 003: reconciliation endpoint, 10/min per user. */

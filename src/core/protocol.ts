@@ -80,8 +80,11 @@ export const CLOSE = {
   INTERNAL_ERROR: 1011,
 } as const;
 
-/** Codecs a connection can speak: JSON text frames or MessagePack binary frames, same envelope. */
-export type Codec = 'json' | 'msgpack';
+/**
+ * Codecs a connection can speak, same envelope in each: JSON text frames, MessagePack binary frames, or `lz4`:
+ * JSON whose frames over `LZ4_THRESHOLD_BYTES` are sent as binary LZ4 frames (LZ4 frame format) of that JSON.
+ */
+export type Codec = 'json' | 'msgpack' | 'lz4';
 
 /** Query parameters a realtime connection (WebSocket or SSE) understands, whatever the dialect. */
 export const CONNECT_PARAMS = {

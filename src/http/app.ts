@@ -9,6 +9,9 @@ import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
+import { crafting } from './routes/crafting';
+import { craftingHealth } from './routes/crafting-health';
+import { craftingUdp, isUdpPacketPath } from './routes/crafting-udp';
 import { demo } from './routes/demo';
 import { events } from './routes/events';
 import { gameWs } from './routes/game-ws';
@@ -62,7 +65,8 @@ export function createApp() {
 
   // Outermost first: compression sees the final answer; limits run before any body is read.
   app.use('*', compress());
-  app.use('*', globalRateLimit);
+  // UDP-style data packets (20 Hz per peer) are limited per peer in their session actor instead.
+  app.use('*', (c, next) => (isUdpPacketPath(c.req.path) ? next() : globalRateLimit(c, next)));
   app.use('*', apiVersion());
   app.use('/api/auth/*', authRateLimit);
   app.use('/api/*', jsonBody());
@@ -80,6 +84,9 @@ export function createApp() {
   app.route('/api/chunks', chunks);
   app.route('/api/chunks', procgen);
   app.route('/', racing);
+  app.route('/', crafting);
+  app.route('/', craftingUdp);
+  app.route('/', craftingHealth);
   app.route('/api/events', events);
   app.route('/api/hub', hub);
   app.route('/api/reconciliation', reconciliation);
