@@ -34,6 +34,8 @@ export interface Env {
   METRICS_TOKEN?: string;
   /** Roles whose access tokens may read `GET /metrics` (comma-separated); default `service,admin`. */
   METRICS_ROLES?: string;
+  /** Origins allowed by CORS, comma-separated, `*` for a port or a subdomain label (src/http/middleware/cors.ts). */
+  CORS_ORIGINS?: string;
   /** Socket.IO hub shard actors (1-64, default 4): sessions are spread over them. */
   HUB_SHARDS?: string;
   /** Secrets. */

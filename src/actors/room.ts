@@ -27,6 +27,7 @@ import {
 } from '../domain/orchestrator';
 import {
   applyMethod,
+  connectionClosed,
   createRoomState,
   nextDeadline,
   type RoomCaller,
@@ -190,7 +191,7 @@ export class Room extends RealtimeActor {
   protected override async onTimer(name: string, now: number): Promise<void> {
     if (name === TICK_TIMER) {
       const due = tick(this.collab, now);
-      if (due.events.length) this.commitCollab(due.state, due.events);
+      if (due.events.length) this.commitCollab(due.state, due.events, due.activities);
       await this.scheduleTick();
       return;
     }
@@ -257,13 +258,17 @@ export class Room extends RealtimeActor {
     return r.response;
   }
 
-  /** A socket closed: its connection leaves the room (the user's last one announces `user_left`). */
+  /** A socket closed: its connection is gone; the user's last one starts the presence grace period. */
   private collabClosed(conn: Connection): void {
     try {
       if (this.key?.kind !== 'collab') return;
-      this.leave({ userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id });
+      // A closed socket is not a leave yet: the user has the presence grace period to come back.
+      const caller = { userId: conn.identity.userId, username: conn.identity.username, connectionId: conn.id };
+      const r = connectionClosed(this.collab, caller, Date.now(), this.config('presenceGraceMs'));
+      this.commitCollab(r.state, r.events);
+      void this.scheduleTick();
     } catch (err) {
-      console.error('room.leave on close failed', err);
+      console.error('closing a room connection failed', err);
     }
   }
 
@@ -298,12 +303,12 @@ export class Room extends RealtimeActor {
    * Saves the new state (changed rows only) with its activity in the outbox, then logs and delivers the events,
    * all in one synchronous turn: the actor's implicit transaction makes them durable together.
    */
-  private commitCollab(state: RoomState, events: RoomEvent[], activity?: Activity): void {
+  private commitCollab(state: RoomState, events: RoomEvent[], activity?: Activity | readonly Activity[]): void {
     const key = this.collabKey();
     this.collabStore.save(this.collabState, state);
     this.collabState = state;
-    if (activity)
-      this.outbox.enqueue(OUTBOX_ACTIVITY, { tenantId: key.tenantId, roomId: key.roomId, activity } satisfies ActivityRow);
+    for (const a of activity === undefined ? [] : Array.isArray(activity) ? activity : [activity])
+      this.outbox.enqueue(OUTBOX_ACTIVITY, { tenantId: key.tenantId, roomId: key.roomId, activity: a } satisfies ActivityRow);
     const batch: EventInput[] = [];
     const flush = () => {
       if (batch.length) this.publish(batch.splice(0));

@@ -1,5 +1,5 @@
 /**
- * EdgeRooms client SDK (`edgerooms/client`): one engine for browsers, Node >= 20 and Workers, with adapters
+ * EdgeRooms client SDK (`@edgerooms/client`, packaged by packages/client): one engine for browsers, Node >= 20 and Workers, with adapters
  * for each wire format the server speaks.
  */
 export { type BackoffOptions, backoffCeiling, backoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from './backoff';

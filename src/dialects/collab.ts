@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
 import { ApiError, ERROR_STATUS } from '../errors';
@@ -47,37 +48,41 @@ const MAX_ID_LENGTH = 128;
 
 export const now = (): number => Date.now();
 
-interface RequestFrame {
-  id?: string | number;
-  method: string;
-  params: unknown;
-}
+/** A client frame's envelope; the method's params are the domain's to validate (`METHOD_PARAMS`). */
+export const RequestEnvelope = z.object({
+  type: z.literal('request'),
+  id: z.union([z.string().max(MAX_ID_LENGTH), z.number().finite()]).optional(),
+  method: z.string().min(1),
+  params: z.unknown().optional(),
+});
+
+type RequestFrame = Omit<z.infer<typeof RequestEnvelope>, 'type'>;
 
 /** Checks the envelope of a client frame; the method and its params are the domain's to validate. */
 export function parseRequest(frame: unknown): RequestFrame {
   if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
     throw new ApiError('INVALID_REQUEST', 'A message is a JSON object {type:"request", id, method, params}');
   }
-  const f = frame as Record<string, unknown>;
-  if (f.type !== 'request') {
+  const parsed = RequestEnvelope.safeParse(frame);
+  if (parsed.success) {
+    const { id, method, params } = parsed.data;
+    return { ...(id === undefined ? {} : { id }), method, params };
+  }
+  // The first failing field, in the envelope's order (type, id, method), with the message a client acts on.
+  const field = String(parsed.error.issues[0]?.path[0] ?? 'method');
+  if (field === 'type') {
     throw new ApiError(
       'INVALID_REQUEST',
-      `Unsupported message type ${JSON.stringify(String(f.type).slice(0, 32))}: send "request"`,
-      {
-        details: { field: 'type', supported: ['request'] },
-      },
+      `Unsupported message type ${JSON.stringify(String((frame as { type?: unknown }).type).slice(0, 32))}: send "request"`,
+      { details: { field: 'type', supported: ['request'] } },
     );
   }
-  const id = requestId(f);
-  if (f.id !== undefined && id === undefined) {
+  if (field === 'id') {
     throw new ApiError('INVALID_REQUEST', `id must be a string or number of at most ${MAX_ID_LENGTH} characters`, {
       details: { field: 'id' },
     });
   }
-  if (typeof f.method !== 'string' || f.method.length === 0) {
-    throw new ApiError('INVALID_REQUEST', 'method must be a non-empty string', { details: { field: 'method' } });
-  }
-  return { ...(id === undefined ? {} : { id }), method: f.method, params: f.params };
+  throw new ApiError('INVALID_REQUEST', 'method must be a non-empty string', { details: { field: 'method' } });
 }
 
 function requestId(f: Record<string, unknown>): string | number | undefined {

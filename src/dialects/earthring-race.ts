@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ActorIdentity, Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
 import { ApiError } from '../errors';
@@ -25,11 +26,13 @@ export interface RaceHost {
 
 const MAX_ID_LENGTH = 128;
 
-interface ClientFrame {
-  type: string;
-  id?: string | number;
-  data: unknown;
-}
+/** A client frame's envelope; the payload is the Race actor's to validate. */
+export const ClientEnvelope = z.object({
+  type: z.enum(CLIENT_TYPES),
+  id: z.union([z.string().max(MAX_ID_LENGTH), z.number().finite()]).optional(),
+  data: z.unknown().optional(),
+});
+type ClientFrame = { type: (typeof CLIENT_TYPES)[number]; id?: string | number; data: unknown };
 
 function frameId(frame: unknown): string | number | undefined {
   if (typeof frame !== 'object' || frame === null) return undefined;
@@ -46,14 +49,15 @@ export function parseClientFrame(frame: unknown): ClientFrame {
       details: { field: '(frame)', issue: 'invalid_message_format' },
     });
   }
-  const f = frame as Record<string, unknown>;
-  if (typeof f.type !== 'string' || !(CLIENT_TYPES as readonly string[]).includes(f.type)) {
-    throw new ApiError('INVALID_REQUEST', `Unknown message type ${JSON.stringify(String(f.type).slice(0, 32))}`, {
+  // An id that cannot be echoed is dropped, as before; the type decides.
+  const parsed = ClientEnvelope.safeParse({ ...frame, id: frameId(frame) });
+  if (!parsed.success) {
+    const type = (frame as { type?: unknown }).type;
+    throw new ApiError('INVALID_REQUEST', `Unknown message type ${JSON.stringify(String(type).slice(0, 32))}`, {
       details: { field: 'type', issue: 'unknown_message_type', supported: [...CLIENT_TYPES] },
     });
   }
-  const id = frameId(f);
-  return { type: f.type, ...(id === undefined ? {} : { id }), data: f.data };
+  return { type: parsed.data.type, ...(parsed.data.id === undefined ? {} : { id: parsed.data.id }), data: parsed.data.data };
 }
 
 export const eventFrame = (e: LoggedEvent) => ({ type: e.type, data: e.data, eventId: e.eventId, sequence: e.sequence });

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
 import type { Point } from '../domain/ring';
@@ -106,32 +107,60 @@ export function frameId(frame: unknown): FrameId | undefined {
   return undefined;
 }
 
-/** Checks the envelope; payloads are the host's to validate. */
+/** A client frame's envelope; payloads are the host's to validate. */
+export const ClientEnvelope = z.object({
+  type: z.enum(CLIENT_TYPES),
+  id: z.union([z.string().max(MAX_ID_LENGTH), z.number().finite()]).optional(),
+  data: z.unknown().optional(),
+});
+
+/** Checks the envelope (`ClientEnvelope`), with the error a client acts on for the first failing field. */
 export function parseEnvelope(frame: unknown): { type: ClientType; id?: FrameId; data: unknown } {
   if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
     throw new ApiError('INVALID_REQUEST', 'A message is a JSON object {type, id, data}', {
       details: { field: '(frame)', issue: 'invalid_message_format' },
     });
   }
-  const f = frame as Record<string, unknown>;
-  if (typeof f.type !== 'string') {
+  const parsed = ClientEnvelope.safeParse(frame);
+  if (parsed.success) {
+    const { type, id, data } = parsed.data;
+    return { type, ...(id === undefined ? {} : { id }), data };
+  }
+  const type = (frame as { type?: unknown }).type;
+  if (typeof type !== 'string') {
     throw new ApiError('INVALID_REQUEST', 'A message needs a string "type"', {
       details: { field: 'type', issue: 'invalid_message_format' },
     });
   }
-  if (!(CLIENT_TYPES as readonly string[]).includes(f.type)) {
-    throw new ApiError('INVALID_REQUEST', `Unknown message type ${JSON.stringify(f.type.slice(0, 32))}`, {
+  if (!(CLIENT_TYPES as readonly string[]).includes(type)) {
+    throw new ApiError('INVALID_REQUEST', `Unknown message type ${JSON.stringify(type.slice(0, 32))}`, {
       details: { field: 'type', issue: 'unknown_message_type', supported: [...CLIENT_TYPES] },
     });
   }
-  if (f.id !== undefined && frameId(f) === undefined) {
-    throw new ApiError('INVALID_REQUEST', `id must be a string of at most ${MAX_ID_LENGTH} characters or a number`, {
-      details: { field: 'id', issue: 'bad_type' },
-    });
-  }
-  const id = frameId(f);
-  return { type: f.type as ClientType, ...(id === undefined ? {} : { id }), data: f.data };
+  throw new ApiError('INVALID_REQUEST', `id must be a string of at most ${MAX_ID_LENGTH} characters or a number`, {
+    details: { field: 'id', issue: 'bad_type' },
+  });
 }
+
+/** Seed 000's server → client message types on the game socket (answers, logged events, hand-offs). */
+export const SERVER_TYPES = [
+  'connected',
+  'resync',
+  'pong',
+  'error',
+  'chunk_data',
+  'player_move_ack',
+  'player_moved',
+  'chunk_updated',
+  'chunk_handoff',
+  'zone_created',
+  'structure_placed',
+  'racing_started',
+  'racing_update',
+  'racing_joined',
+  'racing_result',
+  'racing_finished',
+] as const;
 
 /** The seed's error frame, in both of its readings. */
 export function errorFrame(error: FrameError, id?: FrameId) {

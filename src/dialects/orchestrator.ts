@@ -3,7 +3,7 @@ import type { Connection, Dialect, DialectApi } from '../core/dialect';
 import type { EventFilter } from '../core/event-log';
 import type { EventRef, LoggedEvent, ResyncResult } from '../core/protocol';
 import { resyncScopes, SCOPES } from '../domain/orchestrator';
-import { ApiError, zodDetails } from '../errors';
+import { ApiError, zodDetails, zodMessage } from '../errors';
 
 /**
  * Seed 004's orchestrator stream as a dialect over the actor core: frames `{type, payload, timestamp, eventId,
@@ -16,14 +16,14 @@ export const DIALECT = 'orchestrator';
 
 // ---- client frames -------------------------------------------------------------------------------------------
 
-const PingFrame = z.object({
+export const PingFrame = z.object({
   type: z.literal('ping'),
   payload: z.object({ timestamp: z.union([z.string().max(100), z.number()]).optional() }).optional(),
   /** Seed 004 puts the timestamp in `payload`; a top-level one (the envelope's own field) is echoed too. */
   timestamp: z.union([z.string().max(100), z.number()]).optional(),
 });
 
-const ResyncFrame = z.object({
+export const ResyncFrame = z.object({
   type: z.literal('resync'),
   lastEventId: z.string().max(100).nullable().optional(),
   lastSequence: z.number().int().min(0).optional(),
@@ -125,7 +125,7 @@ export const orchestratorDialect: Dialect = {
 
 function invalid(error: z.ZodError): ApiError {
   const details = zodDetails(error);
-  return new ApiError('INVALID_REQUEST', `Invalid message: ${details.field} ${error.issues[0]?.message ?? ''}`.trim(), {
+  return new ApiError('INVALID_REQUEST', `Invalid message: ${zodMessage(error)}`, {
     details,
   });
 }

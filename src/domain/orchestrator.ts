@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError, zodDetails } from '../errors';
+import { ApiError, zodDetails, zodMessage } from '../errors';
 
 /**
  * Seed 004's orchestrator events as rules: the typed payload of every event type, publish validation, the scope
@@ -89,13 +89,9 @@ export function validatePublish(items: Array<{ type: string; payload: unknown }>
     const parsed = schema.safeParse(item.payload);
     if (!parsed.success) {
       const details = zodDetails(parsed.error);
-      throw new ApiError(
-        'INVALID_REQUEST',
-        `Invalid payload for ${item.type}: ${details.field} ${parsed.error.issues[0]?.message ?? ''}`.trim(),
-        {
-          details: { ...details, index, type: item.type },
-        },
-      );
+      throw new ApiError('INVALID_REQUEST', `Invalid payload for ${item.type}: ${zodMessage(parsed.error)}`, {
+        details: { ...details, index, type: item.type },
+      });
     }
     if (JSON.stringify(parsed.data).length > PAYLOAD_MAX_BYTES) {
       throw new ApiError('PAYLOAD_TOO_LARGE', `Payload of ${item.type} is larger than ${PAYLOAD_MAX_BYTES} bytes`, {

@@ -5,7 +5,7 @@
  * seed's whole DrawOperation (with `userId`) is accepted, and the caller's identity is used, never the input's.
  */
 import { z } from 'zod';
-import { invalid } from '../errors';
+import { invalid, zodMessage } from '../errors';
 import { COLOR_PATTERN, COORD_MAX, COORD_MIN, MAX_POINTS, MAX_SIZE, MIN_SIZE } from './canvas';
 import { MAX_NOTATION_LENGTH } from './dice';
 import { MAX_LOCATION_LENGTH } from './room-presence';
@@ -176,7 +176,7 @@ export function parseMethodParams<M extends RoomMethod>(method: M, params: unkno
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 10).map((i) => ({ field: i.path.join('.') || '(params)', message: i.message }));
   const first = issues[0] ?? { field: '(params)', message: 'invalid' };
-  throw invalid(`Invalid params for ${method}: ${first.field}: ${first.message}`, {
+  throw invalid(`Invalid params for ${method}: ${zodMessage(result.error, '(params)')}`, {
     issue: 'invalid_params',
     method,
     field: first.field,

@@ -36,6 +36,11 @@ export interface PresenceData {
 export interface PresenceEntry extends PresenceData {
   /** Ids of the user's open connections; never sent to clients. */
   connections: string[];
+  /**
+   * The user's last socket closed without a `room.leave`: they are gone only if no connection joins again before
+   * this time (ms); until then they still show as present and nothing is announced. Never sent to clients.
+   */
+  leavingAt?: number;
 }
 
 export type PresenceState = Record<string, PresenceEntry>;
@@ -43,6 +48,11 @@ export type PresenceState = Record<string, PresenceEntry>;
 export const MAX_OFFLINE = 100;
 export const MAX_CONNECTIONS_PER_USER = 10;
 export const MAX_LOCATION_LENGTH = 200;
+/**
+ * How long a user whose last socket closed stays present before the room announces `user_left`: a network blip or
+ * a reload reconnects well within it, so the feed gets neither a "left" nor a "joined" line for it.
+ */
+export const PRESENCE_GRACE_MS = 10_000;
 
 /** What a client may change: status (not `offline`, which follows its connections) and activity (null clears). */
 export interface PresenceUpdate {
@@ -52,7 +62,7 @@ export interface PresenceUpdate {
 
 /** The public view (seed shape): no connection ids. */
 export function toPresenceData(entry: PresenceEntry): PresenceData {
-  const { connections: _hidden, ...data } = entry;
+  const { connections: _hidden, leavingAt: _leaving, ...data } = entry;
   return data;
 }
 
@@ -81,7 +91,8 @@ export function connect(
   if (prev?.connections.includes(user.connectionId)) {
     return { state, entry: prev, firstConnection: false, alreadyJoined: true };
   }
-  const firstConnection = !prev || prev.connections.length === 0;
+  // Back within the grace period after a lost socket: the same presence goes on, nothing to announce.
+  const firstConnection = !prev || (prev.connections.length === 0 && prev.leavingAt === undefined);
   if (!firstConnection && prev.connections.length >= MAX_CONNECTIONS_PER_USER) {
     throw new ApiError('RATE_LIMIT_EXCEEDED', `At most ${MAX_CONNECTIONS_PER_USER} connections per user in a room`, {
       details: {
@@ -90,9 +101,13 @@ export function connect(
       },
     });
   }
-  const entry: PresenceEntry = firstConnection
-    ? { userId: user.userId, username: user.username, status: 'online', lastSeen: now, connections: [user.connectionId] }
-    : { ...prev, username: user.username, lastSeen: now, connections: [...prev.connections, user.connectionId] };
+  let entry: PresenceEntry;
+  if (firstConnection) {
+    entry = { userId: user.userId, username: user.username, status: 'online', lastSeen: now, connections: [user.connectionId] };
+  } else {
+    const { leavingAt: _resumed, ...rest } = prev;
+    entry = { ...rest, username: user.username, lastSeen: now, connections: [...prev.connections, user.connectionId] };
+  }
   return { state: { ...state, [user.userId]: entry }, entry, firstConnection, alreadyJoined: false };
 }
 
@@ -116,10 +131,50 @@ export function disconnect(
   if (connections.length) {
     entry = { ...prev, connections, lastSeen: now };
   } else {
-    const { activity: _a, cursor: _c, ...rest } = prev;
+    const { activity: _a, cursor: _c, leavingAt: _l, ...rest } = prev;
     entry = { ...rest, status: 'offline', connections, lastSeen: now };
   }
   return { state: pruneOffline({ ...state, [userId]: entry }), entry, lastConnection: !connections.length, wasConnected: true };
+}
+
+/**
+ * A connection's socket closed (no `room.leave`). Another tab still open: as `disconnect`. The user's last one:
+ * they stay present until `leavingAt` (now + `graceMs`), when `departures` lists them; a join before that resumes
+ * the same presence. Unknown connections are a no-op.
+ */
+export function connectionLost(
+  state: PresenceState,
+  userId: string,
+  connectionId: string,
+  now: number,
+  graceMs: number = PRESENCE_GRACE_MS,
+): { state: PresenceState; lastConnection: boolean; wasConnected: boolean } {
+  const prev = state[userId];
+  if (!prev?.connections.includes(connectionId)) return { state, lastConnection: false, wasConnected: false };
+  const connections = prev.connections.filter((c) => c !== connectionId);
+  const entry: PresenceEntry = connections.length
+    ? { ...prev, connections, lastSeen: now }
+    : { ...prev, connections, lastSeen: now, leavingAt: now + Math.max(0, graceMs) };
+  return { state: { ...state, [userId]: entry }, lastConnection: !connections.length, wasConnected: true };
+}
+
+/** Users whose grace period is over at `now`: to be marked offline with `user_left`. */
+export const departures = (state: PresenceState, now: number): PresenceEntry[] =>
+  Object.values(state).filter((e) => e.leavingAt !== undefined && e.leavingAt <= now && e.connections.length === 0);
+
+/** The earliest `leavingAt`, or null. */
+export function nextDeparture(state: PresenceState): number | null {
+  let at: number | null = null;
+  for (const e of Object.values(state)) if (e.leavingAt !== undefined && (at === null || e.leavingAt < at)) at = e.leavingAt;
+  return at;
+}
+
+/** A user in their grace period goes offline for good (no activity, no cursor). */
+export function depart(state: PresenceState, userId: string): PresenceState {
+  const prev = state[userId];
+  if (!prev) return state;
+  const { activity: _a, cursor: _c, leavingAt: _l, ...rest } = prev;
+  return pruneOffline({ ...state, [userId]: { ...rest, status: 'offline', connections: [] } });
 }
 
 /** Keeps at most MAX_OFFLINE offline entries, the most recently seen. */

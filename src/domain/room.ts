@@ -43,10 +43,14 @@ import {
   CURSOR_INTERVAL_MS,
   type CursorThrottle,
   connect,
+  connectionLost,
+  depart,
+  departures,
   disconnect,
   flushCursor,
   isConnected,
   listPresence,
+  nextDeparture,
   type PresenceData,
   type PresenceState,
   setCursor,
@@ -437,8 +441,47 @@ const HANDLERS: { [M in RoomMethod]: Handler<M> } = {
   },
 };
 
-/** Flushes batched strokes and coalesced cursors that are due at `now`. */
-export function tick(state: RoomState, now: number): { state: RoomState; events: RoomEvent[] } {
+/**
+ * A connection's socket closed without `room.leave`: its pending strokes are applied, and when it was the user's
+ * last connection they stay present for `graceMs` (`tick` announces `user_left` after that, unless a connection
+ * of theirs joins first). Nothing is announced now. Unknown connections change nothing.
+ */
+export function connectionClosed(
+  s: RoomState,
+  caller: RoomCaller,
+  now: number,
+  graceMs?: number,
+): { state: RoomState; events: RoomEvent[] } {
+  if (!isConnected(s.presence, caller.userId, caller.connectionId)) return { state: s, events: [] };
+  const flushed = flushAllStrokes(s, now, caller.userId);
+  const lost = connectionLost(flushed.state.presence, caller.userId, caller.connectionId, now, graceMs);
+  return { state: { ...flushed.state, presence: lost.state }, events: flushed.events };
+}
+
+/** Users whose grace period ended: offline, cursor dropped, `user_left` announced and recorded. */
+function announceDepartures(s: RoomState, now: number): { state: RoomState; events: RoomEvent[]; activities: Activity[] } {
+  let state = s;
+  const events: RoomEvent[] = [];
+  const activities: Activity[] = [];
+  for (const entry of departures(s.presence, now)) {
+    const { [entry.userId]: _gone, ...cursors } = state.cursors;
+    state = { ...state, presence: depart(state.presence, entry.userId), cursors };
+    const caller = { userId: entry.userId, username: entry.username, connectionId: '' };
+    const a = withActivity(state, caller, 'user_left', {}, now);
+    state = a.state;
+    activities.push(a.activity);
+    events.push({ method: 'user_left', data: { userId: entry.userId, username: entry.username, lastSeen: entry.lastSeen } });
+  }
+  return { state, events, activities };
+}
+
+/** Flushes batched strokes, coalesced cursors and presence departures that are due at `now`. */
+export function tick(state: RoomState, now: number): { state: RoomState; events: RoomEvent[]; activities?: Activity[] } {
+  const left = announceDepartures(state, now);
+  if (left.events.length) {
+    const rest = tick(left.state, now);
+    return { state: rest.state, events: [...left.events, ...rest.events], activities: left.activities };
+  }
   const strokes = flushStrokes(state.canvas, state.pendingStrokes, now);
   const events: RoomEvent[] = [...strokes.events];
   let cursors = state.cursors;
@@ -456,6 +499,8 @@ export function tick(state: RoomState, now: number): { state: RoomState; events:
 /** When `tick` next has something to do (ms since the epoch), or null: when the actor should wake up. */
 export function nextDeadline(state: RoomState): number | null {
   let at = nextStrokeDue(state.pendingStrokes);
+  const departure = nextDeparture(state.presence);
+  if (departure !== null && (at === null || departure < at)) at = departure;
   for (const t of Object.values(state.cursors)) {
     if (!t.pending) continue;
     const f = (t.lastEmitAt ?? 0) + CURSOR_INTERVAL_MS;

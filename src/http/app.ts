@@ -4,6 +4,7 @@ import { ApiError, isApiError } from '../errors';
 import type { AppEnv } from './context';
 import { errorResponse, vocabularyFor } from './errors';
 import { compress } from './middleware/compress';
+import { corsPolicy } from './middleware/cors';
 import { jsonBody } from './middleware/json-body';
 import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
 import { admin } from './routes/admin';
@@ -13,6 +14,7 @@ import { crafting } from './routes/crafting';
 import { craftingHealth } from './routes/crafting-health';
 import { craftingUdp, isUdpPacketPath } from './routes/crafting-udp';
 import { demo } from './routes/demo';
+import { docs } from './routes/docs';
 import { events } from './routes/events';
 import { gameWs } from './routes/game-ws';
 import { health } from './routes/health';
@@ -65,6 +67,7 @@ export function createApp() {
 
   // Outermost first: compression sees the final answer; limits run before any body is read.
   app.use('*', compress());
+  app.use('*', corsPolicy()); // before every limit: preflights are answered here and spend nothing
   // UDP-style data packets (20 Hz per peer) are limited per peer in their session actor instead.
   app.use('*', (c, next) => (isUdpPacketPath(c.req.path) ? next() : globalRateLimit(c, next)));
   app.use('*', apiVersion());
@@ -91,13 +94,6 @@ export function createApp() {
   app.route('/api/hub', hub);
   app.route('/api/reconciliation', reconciliation);
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'EdgeRooms',
-      version: '1.0.0',
-      description: 'REST API of EdgeRooms. Every /api path is also served under /api/v1.',
-    },
-  });
+  app.route('/', docs(app)); // last: describes every route above
   return app;
 }

@@ -51,7 +51,7 @@ export function demoPage(roomId: string, assetVersion: string): string {
       <p class="muted">Draw together, chat and roll dice. Sign in, register, or just continue as a guest.</p>
       <form id="login-form" autocomplete="on">
         <label>Room <input id="login-room" name="room" required maxlength="64" pattern="[A-Za-z0-9_\\-]{1,64}"></label>
-        <label>Username <input id="login-user" name="username" autocomplete="username" maxlength="32"></label>
+        <label>Username <input id="login-user" name="username" autocomplete="username" maxlength="32" placeholder="also your name as a guest"></label>
         <label>Password <input id="login-pass" name="password" type="password" autocomplete="current-password" maxlength="128"></label>
         <div class="row">
           <button type="submit">Log in</button>
@@ -71,6 +71,7 @@ export function demoPage(roomId: string, assetVersion: string): string {
           <button type="button" id="undo" title="Undo your last operation (Ctrl+Z)">↶ Undo</button>
           <button type="button" id="redo" title="Redo (Ctrl+Shift+Z)">↷ Redo</button>
           <button type="button" id="clear" class="danger" title="Clear the canvas (undoable)">Clear</button>
+          <button type="button" id="export" title="Save the canvas as a PNG image">⤓ PNG</button>
         </div>
         <div id="board" class="board">
           <canvas id="canvas" data-ops-count="0" data-duplicates="0" aria-label="Shared canvas"></canvas>
@@ -83,6 +84,10 @@ export function demoPage(roomId: string, assetVersion: string): string {
         <section class="panel">
           <h2>People <span id="people-count" class="badge">0</span></h2>
           <ul id="people" class="people"></ul>
+          <form id="invite" class="inline invite">
+            <input id="invite-link" readonly aria-label="Invite link" spellcheck="false">
+            <button type="submit" id="invite-copy" title="Copy the link to this room">Copy invite link</button>
+          </form>
         </section>
         <section class="panel">
           <h2>Dice</h2>
@@ -100,6 +105,35 @@ export function demoPage(roomId: string, assetVersion: string): string {
           </form>
         </section>
       </aside>
+    </section>
+  </main>
+</body>
+</html>
+`;
+}
+
+/**
+ * A page for what the demo cannot show (a room id that is not one): a person gets a sentence and a way on, not an
+ * API error body.
+ */
+export function demoErrorPage(status: number, title: string, detail: string, assetVersion: string): string {
+  const v = encodeURIComponent(assetVersion);
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <link rel="icon" href="data:,">
+  <title>${escapeHtml(title)} · EdgeRooms</title>
+  <link rel="stylesheet" href="/demo/app.css?v=${v}">
+</head>
+<body>
+  <header class="bar"><div class="brand">EdgeRooms <span class="muted">collaboration demo</span></div></header>
+  <main>
+    <section class="card login" id="error-page" data-status="${status}">
+      <h1>${escapeHtml(title)}</h1>
+      <p>${escapeHtml(detail)}</p>
+      <p><a href="/demo">Pick a room</a> · <a href="/demo/lobby">Go to the lobby</a></p>
     </section>
   </main>
 </body>

@@ -74,10 +74,35 @@ class Network {
   readonly #sseCuts: Array<() => void> = [];
   /** While set, the client's token source waits: the gap in which events are published "meanwhile". */
   gate: Promise<void> | null = null;
+  /** Requests and streams still open between client and Worker: a test ends only when they are done. */
+  readonly #inflight = new Set<Promise<unknown>>();
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#inflight.add(settled);
+    void settled.then(() => this.#inflight.delete(settled));
+    return work;
+  }
+
+  /**
+   * Ends the network after a test: every socket closed, every request and stream settled (the client aborted
+   * them on disconnect). Without this a long poll or an SSE stream could still be running in the Worker when
+   * the test file's environment closes ("Closing rpc while ... was pending").
+   */
+  async settle(): Promise<void> {
+    for (const wire of this.wires) if (wire.ws.readyState <= 1) wire.ws.close(1000, 'test over');
+    this.cutSse();
+    while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
+  }
 
   readonly openWebSocket = async (url: string): Promise<WebSocketLike> => {
     if (this.blockWebSocket) throw new Error('upgrade blocked');
-    const res = await SELF.fetch(url.replace(/^ws/, 'http'), { headers: { Upgrade: 'websocket', 'CF-Connecting-IP': nextIp() } });
+    const res = await this.#track(
+      SELF.fetch(url.replace(/^ws/, 'http'), { headers: { Upgrade: 'websocket', 'CF-Connecting-IP': nextIp() } }),
+    );
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status}`);
     res.webSocket.accept();
     const wire = new Wire(res.webSocket);
@@ -89,25 +114,39 @@ class Network {
     const headers = { ...(init?.headers as Record<string, string>), 'CF-Connecting-IP': nextIp() };
     const isSse = new URL(input).pathname === '/sse/orchestrator';
     if (isSse && this.blockSse) return new Response('streaming blocked', { status: 502 });
-    const res = await SELF.fetch(input, { ...init, headers });
+    const res = await this.#track(SELF.fetch(input, { ...init, headers }));
     if (!isSse || !res.body) return res;
-    // Pass the stream through a wire that can be cut.
+    // Pass the stream through a wire that can be cut; it counts as in flight until it ends, is cancelled or cut.
     const reader = res.body.getReader();
+    let ended!: () => void;
+    this.#track(new Promise<void>((r) => (ended = r)));
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({
       start: (c) => {
         controller = c;
       },
       pull: async (c) => {
-        const { value, done } = await reader.read();
-        if (done) c.close();
-        else c.enqueue(value);
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
+        if (done) {
+          c.close();
+          ended();
+        } else c.enqueue(value);
       },
-      cancel: () => reader.cancel(),
+      cancel: async () => {
+        await reader.cancel().catch(() => {});
+        ended();
+      },
     });
     this.#sseCuts.push(() => {
-      controller.error(new Error('network cut'));
-      void reader.cancel().catch(() => {});
+      try {
+        controller.error(new Error('network cut'));
+      } catch {
+        // already closed
+      }
+      void reader
+        .cancel()
+        .catch(() => {})
+        .finally(ended);
     });
     return new Response(body, { status: res.status, headers: res.headers });
   };
@@ -129,7 +168,13 @@ class Network {
 }
 
 let client: EdgeRoomsClient | undefined;
-afterEach(() => client?.disconnect());
+let network: Network | undefined;
+afterEach(async () => {
+  client?.disconnect();
+  await network?.settle();
+  client = undefined;
+  network = undefined;
+});
 
 async function publish(taskId: string, step: number): Promise<string> {
   const r = await call('/api/orchestrator/events', {
@@ -143,6 +188,7 @@ async function publish(taskId: string, step: number): Promise<string> {
 describe('client end to end against the Worker', () => {
   it('loses nothing across a drop and WebSocket -> SSE -> polling -> WebSocket, and gets nothing twice', async () => {
     const net = new Network();
+    network = net;
     const taskId = uniqueName('task');
     client = createClient({
       url: `${BASE.replace('https', 'wss')}/ws/orchestrator`,
@@ -225,6 +271,7 @@ describe('client end to end against the Worker', () => {
 
   it('resyncs a WebSocket reconnect from the last event id through the resync_response', async () => {
     const net = new Network();
+    network = net;
     const taskId = uniqueName('task');
     client = createClient({
       url: `${BASE.replace('https', 'wss')}/ws/orchestrator`,

@@ -321,6 +321,11 @@ export const tests = [
         `the indicator went reconnecting -> resyncing -> connected (saw ${states.join(' -> ')})`,
       );
       await waitColor(b.page, 1050, 450, '#d98e04', 'the missed rectangle on B');
+      // The blip was shorter than the presence grace period: nobody's feed says B left or joined again.
+      const bName = after.me.username;
+      const aFeed = (await info(a.page)).feed.filter((f) => f.username === bName);
+      assertEqual(aFeed.filter((f) => f.kind === 'leave').length, 0, "A's feed has no 'left' line for B's blip");
+      assertEqual(aFeed.filter((f) => f.kind === 'join').length, 1, "A's feed says B joined once");
       log(`B: ${states.join(' -> ')}; ${after.replayed} events replayed; back on ${after.transport}`);
 
       // The server agrees: the room's canvas over REST, read with A's token.
@@ -372,6 +377,114 @@ export const tests = [
       } finally {
         await sse.context.close();
         await poll.context.close();
+      }
+    },
+  },
+  {
+    name: 'typing shows on the other page, then clears by itself; so does drawing',
+    async run({ shared }) {
+      const { a, b } = shared;
+      const aName = (await info(a.page)).me.username;
+      const activityOf = (page) =>
+        page.evaluate((name) => {
+          const li = [...document.querySelectorAll('#people li')].find((el) =>
+            el.querySelector('.name')?.textContent?.startsWith(name),
+          );
+          return li?.querySelector('.detail')?.textContent ?? null;
+        }, aName);
+      const waitActivity = async (want, what) => {
+        const deadline = Date.now() + WAIT_MS;
+        let seen = null;
+        while (Date.now() < deadline) {
+          seen = await activityOf(b.page);
+          if (seen === want) return;
+          await b.page.waitForTimeout(100);
+        }
+        throw new Error(`timed out waiting for ${what}: B shows ${JSON.stringify(seen)} for A`);
+      };
+      await a.page.click('#chat-input');
+      await a.page.keyboard.type('half a thought', { delay: 20 });
+      await waitActivity('typing', 'B to show A typing');
+      await waitActivity('online', "A's typing to clear on B without A doing anything");
+      await a.page.fill('#chat-input', '');
+      await drag(a.page, [
+        [300, 300],
+        [320, 340],
+      ]);
+      await waitActivity('drawing', 'B to show A drawing');
+      await waitActivity('online', "A's drawing to clear on B");
+    },
+  },
+
+  {
+    name: 'the invite link opens the same room; the canvas exports as a PNG',
+    async run({ browser, base, shared }) {
+      const { a } = shared;
+      const link = await a.page.inputValue('#invite-link');
+      assertEqual(link, `${base}/demo/${roomId}`, 'the invite link is this room');
+      const download = a.page.waitForEvent('download', { timeout: WAIT_MS });
+      await a.page.click('#export');
+      const file = await download;
+      assert(/\.png$/.test(file.suggestedFilename()), `a .png file (${file.suggestedFilename()})`);
+      const stream = await file.createReadStream();
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      const png = Buffer.concat(chunks);
+      assertEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+      assert(png.length > 1000, `a real image (${png.length} bytes)`);
+
+      // A guest who opens the link and picks a name is in the room under that name.
+      const name = `Ada${Math.random().toString(36).slice(2, 7)}`;
+      const context = await browser.newContext({ extraHTTPHeaders: { 'CF-Connecting-IP': randomIp() } });
+      try {
+        const page = await context.newPage();
+        await page.goto(link, { timeout: WAIT_MS });
+        await page.fill('#login-user', name);
+        await page.click('#guest-btn');
+        await waitInfo(page, () => window.edgeDemo.info()?.joined === true, 'the invited guest to join');
+        const me = (await info(page)).me;
+        assertEqual(me.username, name, 'the guest has the name they picked');
+        await a.page.waitForFunction((n) => window.edgeDemo.info().people.some((p) => p.username === n), name, {
+          timeout: WAIT_MS,
+        });
+        // Guests in a row get colours far apart.
+        const colors = await a.page.evaluate(() =>
+          [...document.querySelectorAll('#people li .name')].map((el) => getComputedStyle(el).color),
+        );
+        assertEqual(new Set(colors).size, colors.length, `every person has their own colour (${colors.join(', ')})`);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+
+  {
+    name: 'a bad room URL and an unknown demo page show a page, not JSON; /docs works offline',
+    async run({ browser, base }) {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const bad = await page.goto(`${base}/demo/not%20a%20room!`, { timeout: WAIT_MS });
+        assertEqual(bad.status(), 400, 'a bad room id is 400');
+        assert((await page.locator('#error-page h1').textContent()) === 'Not a room name', 'a page saying so');
+        await page.click('text=Go to the lobby');
+        await page.waitForURL(`${base}/demo/lobby`, { timeout: WAIT_MS });
+        const unknown = await page.goto(`${base}/demo/a/b`, { timeout: WAIT_MS });
+        assertEqual(unknown.status(), 404, 'an unknown demo page is 404');
+        assert((await page.locator('#error-page h1').textContent()) === 'No such page', 'a page saying so');
+
+        // The API reference renders from the Worker alone (this browser reaches nothing else).
+        const failed = [];
+        page.on('requestfailed', (r) => failed.push(r.url()));
+        await page.goto(`${base}/docs`, { timeout: WAIT_MS });
+        await page.waitForFunction(() => document.body.textContent?.includes('/api/auth/register'), null, { timeout: 30_000 });
+        assertEqual(
+          failed.filter((u) => !u.startsWith(base)),
+          [],
+          'no request left the Worker',
+        );
+      } finally {
+        await context.close();
       }
     },
   },

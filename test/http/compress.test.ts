@@ -1,6 +1,6 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { compress, isCompressible, selectEncoding } from '../../src/http/middleware/compress';
+import { clientAcceptEncoding, compress, isCompressible, selectEncoding } from '../../src/http/middleware/compress';
 import { router } from '../../src/http/validation';
 
 const BASE = 'https://edge.test';
@@ -143,5 +143,44 @@ describe('selectEncoding / isCompressible', () => {
     expect(isCompressible('application/octet-stream')).toBe(false);
     expect(isCompressible('image/png')).toBe(false);
     expect(isCompressible(null)).toBe(false);
+  });
+});
+
+/**
+ * On Cloudflare and under `wrangler dev`, the Worker sees `Accept-Encoding: br, gzip` whatever the client sent; the
+ * client's own header is `request.cf.clientAcceptEncoding`. These requests carry both, as the runtime hands them in.
+ */
+describe('compression follows what the client really accepts', () => {
+  const viaEdge = async (clientAcceptEncoding: string) => {
+    const res = await SELF.fetch(`${BASE}/openapi.json`, {
+      headers: { 'CF-Connecting-IP': ip(), 'Accept-Encoding': 'br, gzip' },
+      cf: { clientAcceptEncoding },
+      encodeResponseBody: 'manual',
+    } as RequestInit);
+    return { res, bytes: new Uint8Array(await res.arrayBuffer()) };
+  };
+
+  it('sends plain JSON when the client sent no Accept-Encoding (curl … | head prints JSON)', async () => {
+    const { res, bytes } = await viaEdge('');
+    expect(res.headers.get('Content-Encoding')).toBeNull();
+    expect(JSON.parse(new TextDecoder().decode(bytes)).openapi).toBe('3.1.0');
+  });
+
+  it('sends plain JSON when the client accepts only identity, despite the rewritten header', async () => {
+    const { res, bytes } = await viaEdge('identity');
+    expect(res.headers.get('Content-Encoding')).toBeNull();
+    expect(new TextDecoder().decode(bytes.slice(0, 1))).toBe('{');
+  });
+
+  it('deflates when the client asked only for deflate (not the gzip of the rewritten header)', async () => {
+    const { res, bytes } = await viaEdge('deflate');
+    expect(res.headers.get('Content-Encoding')).toBe('deflate');
+    expect(JSON.parse(await inflate(bytes, 'deflate')).openapi).toBe('3.1.0');
+  });
+
+  it('reads the header when the runtime gives no cf.clientAcceptEncoding', () => {
+    const req = new Request(`${BASE}/x`, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(clientAcceptEncoding(req)).toBe('gzip');
+    expect(clientAcceptEncoding(new Request(`${BASE}/x`))).toBeUndefined();
   });
 });

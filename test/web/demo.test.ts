@@ -39,7 +39,19 @@ describe('GET /demo', () => {
     expect(await plain.text()).toContain('<body data-room="">');
     const bad = await get('/demo/bad.room%3Cscript%3E');
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error: 'INVALID_REQUEST', details: { field: 'roomId' } });
+    expect(bad.headers.get('Content-Type')).toMatch(/text\/html/);
+    const page = await bad.text();
+    expect(page).toContain('Not a room name');
+    expect(page).toContain('bad.room&lt;script&gt;');
+    expect(page).not.toContain('<script>');
+    expect(page).toContain('href="/demo"');
+  });
+
+  it('answers an unknown page under /demo with an HTML 404, not an API error body', async () => {
+    const res = await get('/demo/tavern/extra');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('Content-Type')).toMatch(/text\/html/);
+    expect(await res.text()).toContain('No such page');
   });
 
   it('serves the bundle and stylesheet: immutable when versioned, revalidated otherwise, 304 on a matching ETag', async () => {
@@ -77,7 +89,8 @@ describe('GET /demo', () => {
     expect(await js.text()).toContain('socket.io');
     const bad = await get('/demo/hub/bad.room%3Cscript%3E');
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toBe('INVALID_REQUEST');
+    expect(bad.headers.get('Content-Type')).toMatch(/text\/html/);
+    expect(await bad.text()).toContain('bad.room&lt;script&gt;');
   });
 
   it('escapes HTML', () => {
@@ -151,6 +164,19 @@ describe('demo room model', () => {
     expect(m.ops).toEqual([]);
   });
 
+  it('takes a presence event as the whole presence: an activity that ended is gone', () => {
+    let m = applyEvent(createModel(), 'presence', {
+      userId: 'u3',
+      username: 'cy',
+      status: 'online',
+      activity: { type: 'typing' },
+      lastSeen: 30,
+    });
+    expect(m.presence.get('u3')?.activity?.type).toBe('typing');
+    m = applyEvent(m, 'presence', { userId: 'u3', username: 'cy', status: 'online', lastSeen: 33 });
+    expect(m.presence.get('u3')?.activity).toBeUndefined();
+  });
+
   it('tracks presence, cursors, joins and leaves; a line seen live and in a snapshot is shown once', () => {
     let m = applySnapshot(createModel(), snapshot);
     m = applyEvent(m, 'user_joined', {
@@ -193,5 +219,17 @@ describe('demo room model', () => {
     });
     expect(activityToFeed({ id: 'x', type: 'note_edited', userId: 'u1', username: 'ada', data: {}, timestamp: 1 })).toBeNull();
     expect(userColor('4')).not.toBe(userColor('5'));
+    // Users registered one after the other get hues far apart (the golden angle): any 8 in a row are ≥ 30° apart.
+    const hue = (id: number) => Number(/hsl\(([\d.]+)/.exec(userColor(String(id)))?.[1]);
+    for (const start of [1, 41, 1000]) {
+      const hues = Array.from({ length: 8 }, (_, i) => hue(start + i));
+      for (let i = 0; i < hues.length; i++)
+        for (let j = i + 1; j < hues.length; j++) {
+          const d = Math.abs(hues[i]! - hues[j]!);
+          expect(Math.min(d, 360 - d)).toBeGreaterThanOrEqual(30);
+        }
+    }
+    expect(Math.abs(hue(7) - hue(8))).toBeGreaterThan(100);
+    expect(userColor('not-a-number')).toMatch(/^hsl\(/);
   });
 });

@@ -29,6 +29,18 @@ export function selectEncoding(acceptEncoding: string | null | undefined): Encod
   return best?.enc;
 }
 
+/**
+ * What the client itself accepts. Cloudflare (and workerd under `wrangler dev`) rewrites `Accept-Encoding` to what
+ * the edge will accept from the Worker (`br, gzip`), whatever the client sent; the client's own header is in
+ * `request.cf.clientAcceptEncoding` ("" when it sent none). Outside that runtime (tests, other hosts) there is no
+ * such field and the header is the client's.
+ */
+export function clientAcceptEncoding(request: Request): string | undefined {
+  const fromEdge = (request.cf as { clientAcceptEncoding?: unknown } | undefined)?.clientAcceptEncoding;
+  if (typeof fromEdge === 'string') return fromEdge;
+  return request.headers.get('accept-encoding') ?? undefined;
+}
+
 /** JSON and text, but never an event stream: SSE must reach the client frame by frame. */
 export function isCompressible(contentType: string | null): boolean {
   if (!contentType) return false;
@@ -38,7 +50,19 @@ export function isCompressible(contentType: string | null): boolean {
 }
 
 /**
- * gzip/deflate for JSON and text answers of at least `threshold` bytes, when `Accept-Encoding` allows.
+ * Hono's `c.res` setter copies the old response's headers over the new one: a stale Content-Length must not survive
+ * (workerd sets the right one for a buffered body), and the Vary built here (Origin from CORS, plus Accept-Encoding)
+ * must win over the old one.
+ */
+function settle(res: Response, headers: Headers): void {
+  res.headers.delete('content-length');
+  const vary = headers.get('vary');
+  if (vary) res.headers.set('vary', vary);
+}
+
+/**
+ * gzip/deflate for JSON and text answers of at least `threshold` bytes, when the client's `Accept-Encoding` allows
+ * (`clientAcceptEncoding`).
  *
  * workerd compresses a body itself when a response says `Content-Encoding: gzip` (but not `deflate`: that label
  * goes out over plain bytes), so a body compressed here must be sent with `encodeBody: 'manual'`, or gzip is
@@ -72,18 +96,16 @@ export const compress =
     // and gives the size that decides.
     const plain = new Uint8Array(await res.arrayBuffer());
     const headers = new Headers(res.headers);
-    const encoding = plain.byteLength >= threshold ? selectEncoding(c.req.header('accept-encoding')) : undefined;
+    const encoding = plain.byteLength >= threshold ? selectEncoding(clientAcceptEncoding(c.req.raw)) : undefined;
     if (plain.byteLength >= threshold) {
       const vary = headers.get('vary');
       if (!vary) headers.set('vary', 'Accept-Encoding');
       else if (vary !== '*' && !/(?:^|,)\s*accept-encoding\s*(?:,|$)/i.test(vary))
         headers.set('vary', `${vary}, Accept-Encoding`);
     }
-    // Hono's `c.res` setter copies the old response's headers over the new one; a stale Content-Length must not
-    // survive (workerd sets the right one for a buffered body).
     if (!encoding) {
       c.res = new Response(plain, { status: res.status, statusText: res.statusText, headers });
-      c.res.headers.delete('content-length');
+      settle(c.res, headers);
       return;
     }
     const packed = await new Response(new Blob([plain]).stream().pipeThrough(new CompressionStream(encoding))).arrayBuffer();
@@ -91,5 +113,5 @@ export const compress =
     const etag = headers.get('etag');
     if (etag && !etag.startsWith('W/')) headers.set('etag', `W/${etag}`);
     c.res = new Response(packed, { status: res.status, statusText: res.statusText, headers, encodeBody: 'manual' });
-    c.res.headers.delete('content-length');
+    settle(c.res, headers);
   };

@@ -1,15 +1,15 @@
 import { Hono } from 'hono';
 import { ROOM_ID_PATTERN } from '../../actors/keys';
-import { ApiError } from '../../errors';
 import { DEMO_CSS, DEMO_JS, DEMO_VERSION, HUB_JS } from '../../web/generated/assets';
 import { hubPage } from '../../web/hub-page';
-import { demoPage } from '../../web/page';
+import { demoErrorPage, demoPage } from '../../web/page';
 import type { AppEnv } from '../context';
 
 /**
  * The demo page: `GET /demo` and `GET /demo/{roomId}` (HTML), `/demo/app.js` and `/demo/app.css` (the bundle
  * built from src/web/app by scripts/build-web.mjs); the Socket.IO hub page (seed 003) at `GET /demo/hub` and
- * `GET /demo/hub/{roomId}` with its script `/demo/hub/app.js`. Not an API, so not in /openapi.json.
+ * `GET /demo/hub/{roomId}` with its script `/demo/hub/app.js`. A bad room id or an unknown /demo path gets an HTML
+ * page. Not an API, so not in /openapi.json.
  */
 
 /** The page only talks to its own origin (REST, SSE and the room's WebSocket). */
@@ -32,13 +32,15 @@ const PAGE_HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
-function roomParam(roomId: string): string {
-  if (!ROOM_ID_PATTERN.test(roomId)) {
-    throw new ApiError('INVALID_REQUEST', 'Room ids are 1-64 letters, digits, "_" or "-"', {
-      details: { field: 'roomId', location: 'path' },
-    });
-  }
-  return roomId;
+/** The page a person sees for a room name that cannot be a room (400). */
+function badRoomPage(roomId: string): string {
+  const shown = roomId.length > 64 ? `${roomId.slice(0, 64)}…` : roomId;
+  return demoErrorPage(
+    400,
+    'Not a room name',
+    `"${shown}" cannot be a room: room names are 1-64 letters, digits, "_" or "-".`,
+    DEMO_VERSION,
+  );
 }
 
 function asset(body: string, type: string, requested: string | undefined, ifNoneMatch: string | undefined): Response {
@@ -61,6 +63,22 @@ export const demo = new Hono<AppEnv>()
     asset(HUB_JS, 'text/javascript; charset=utf-8', c.req.query('v'), c.req.header('if-none-match')),
   )
   .get('/demo/hub', (c) => c.body(hubPage('', DEMO_VERSION), 200, PAGE_HEADERS))
-  .get('/demo/hub/:roomId', (c) => c.body(hubPage(roomParam(c.req.param('roomId')), DEMO_VERSION), 200, PAGE_HEADERS))
+  .get('/demo/hub/:roomId', (c) => {
+    const roomId = c.req.param('roomId');
+    if (!ROOM_ID_PATTERN.test(roomId)) return c.body(badRoomPage(roomId), 400, PAGE_HEADERS);
+    return c.body(hubPage(roomId, DEMO_VERSION), 200, PAGE_HEADERS);
+  })
   .get('/demo', (c) => c.body(demoPage('', DEMO_VERSION), 200, PAGE_HEADERS))
-  .get('/demo/:roomId', (c) => c.body(demoPage(roomParam(c.req.param('roomId')), DEMO_VERSION), 200, PAGE_HEADERS));
+  .get('/demo/:roomId', (c) => {
+    const roomId = c.req.param('roomId');
+    if (!ROOM_ID_PATTERN.test(roomId)) return c.body(badRoomPage(roomId), 400, PAGE_HEADERS);
+    return c.body(demoPage(roomId, DEMO_VERSION), 200, PAGE_HEADERS);
+  })
+  // Anything else under /demo is a page a person typed or followed: answer with a page too.
+  .get('/demo/*', (c) =>
+    c.body(
+      demoErrorPage(404, 'No such page', `There is no demo page at ${new URL(c.req.url).pathname}.`, DEMO_VERSION),
+      404,
+      PAGE_HEADERS,
+    ),
+  );

@@ -16,6 +16,8 @@ import { applyEvent, applySnapshot, createModel, type Point, presenceList, type 
 import * as auth from './session';
 
 const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Typing or drawing shows for this long after the last key or stroke. */
+const ACTIVITY_IDLE_MS = 3000;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -44,8 +46,12 @@ class RoomPage {
   readonly view: CanvasView;
   #tool: Tool = 'pen';
   #status: 'online' | 'away' = 'online';
-  #activity: string | null = null;
+  /** Presence activity: what the page wants shown, what the server was last told, and when. */
+  #activityWanted: 'typing' | 'drawing' | 'viewing' | null = null;
+  #activitySent: 'typing' | 'drawing' | 'viewing' | null = null;
   #activityAt = 0;
+  #activityIdle: ReturnType<typeof setTimeout> | undefined;
+  #activityFlush: ReturnType<typeof setTimeout> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #socket: WebSocket | null = null;
 
@@ -97,6 +103,8 @@ class RoomPage {
 
   stop(): void {
     clearInterval(this.#ticker);
+    clearTimeout(this.#activityIdle);
+    clearTimeout(this.#activityFlush);
     const leave = this.joined ? this.client.request('room.leave', {}, 2000).catch(() => undefined) : Promise.resolve();
     void leave.finally(() => this.client.disconnect());
   }
@@ -207,13 +215,38 @@ class RoomPage {
     this.client.request('cursor.move', p, 5000).catch(() => undefined);
   }
 
-  /** Presence activity, sent only when it changes and at most every 3 s (it counts against 100 requests/min). */
+  /**
+   * Presence activity: "typing" or "drawing" while keys or strokes come, cleared after ACTIVITY_IDLE_MS without
+   * any. Updates go out only when the activity changes, at most one a second (they count against 100 requests a
+   * minute); a change inside that second is sent when it is over, never dropped.
+   */
   #setActivity(type: 'typing' | 'drawing' | 'viewing'): void {
-    const now = Date.now();
-    if (this.#activity === type || now - this.#activityAt < 3000 || !this.joined) return;
-    this.#activity = type;
-    this.#activityAt = now;
-    this.#call('presence.update', { activity: { type, location: 'canvas' } }).catch(() => undefined);
+    clearTimeout(this.#activityIdle);
+    this.#activityIdle = setTimeout(() => this.#clearActivity(), ACTIVITY_IDLE_MS);
+    this.#activityWanted = type;
+    this.#flushActivity();
+  }
+
+  #clearActivity(): void {
+    clearTimeout(this.#activityIdle);
+    this.#activityWanted = null;
+    this.#flushActivity();
+  }
+
+  #flushActivity(): void {
+    if (this.#activityFlush !== undefined || this.#activityWanted === this.#activitySent || !this.joined) return;
+    const wait = this.#activityAt + 1000 - Date.now();
+    if (wait > 0) {
+      this.#activityFlush = setTimeout(() => {
+        this.#activityFlush = undefined;
+        this.#flushActivity();
+      }, wait);
+      return;
+    }
+    const type = this.#activityWanted;
+    this.#activitySent = type;
+    this.#activityAt = Date.now();
+    this.#call('presence.update', { activity: type ? { type, location: 'canvas' } : null }).catch(() => undefined);
   }
 
   #simple(method: string, params: unknown = {}): void {
@@ -253,6 +286,7 @@ class RoomPage {
       const text = input.value.trim();
       if (!text) return;
       input.value = '';
+      this.#clearActivity(); // the message is sent: no longer typing
       this.#call('chat.send', { text }).catch((err) => {
         this.toast(message(err));
         if (!input.value) input.value = text;
@@ -272,6 +306,42 @@ class RoomPage {
       if (status.value === 'online') this.#setStatus(document.visibilityState === 'hidden' ? 'away' : 'online');
     });
     $('retry').addEventListener('click', () => void this.client.connect());
+
+    const invite = $<HTMLInputElement>('invite-link');
+    invite.value = `${location.origin}/demo/${encodeURIComponent(this.roomId)}`;
+    invite.addEventListener('focus', () => invite.select());
+    $<HTMLFormElement>('invite').addEventListener('submit', (e) => {
+      e.preventDefault();
+      invite.select();
+      navigator.clipboard?.writeText(invite.value).then(
+        () => this.toast('Invite link copied: send it to whoever should join'),
+        () => this.toast('Select the link and copy it'),
+      );
+    });
+    $('export').addEventListener('click', () => this.exportPng());
+  }
+
+  /** The canvas as it is now, as a PNG file (white background, like the board). */
+  exportPng(): void {
+    const source = $<HTMLCanvasElement>('canvas');
+    const out = document.createElement('canvas');
+    out.width = source.width;
+    out.height = source.height;
+    const ctx = out.getContext('2d');
+    if (!ctx) return;
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.drawImage(source, 0, 0);
+    out.toBlob((blob) => {
+      if (!blob) return this.toast('Could not export the canvas');
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = `${this.roomId}-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.png`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    }, 'image/png');
   }
 
   #setStatus(next: 'online' | 'away'): void {
@@ -461,7 +531,7 @@ async function signIn(kind: 'login' | 'register' | 'guest'): Promise<void> {
   try {
     const session =
       kind === 'guest'
-        ? await auth.guest()
+        ? await auth.guest(username.replace(/\s+/g, '_'))
         : kind === 'login'
           ? await auth.login(username, password)
           : await auth.register(username, password);

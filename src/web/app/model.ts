@@ -180,8 +180,11 @@ export function applyEvent(model: RoomModel, name: string, data: unknown): RoomM
     case 'presence': {
       const p = asPresence(d);
       if (!p) return model;
+      // The event is the user's whole presence: a field it lacks (an activity that ended) is gone. The cursor
+      // travels in its own events, so the last one seen is kept.
       const presence = new Map(model.presence);
-      presence.set(p.userId, { ...model.presence.get(p.userId), ...p });
+      const cursor = p.cursor ?? model.presence.get(p.userId)?.cursor;
+      presence.set(p.userId, cursor ? { ...p, cursor } : p);
       return { ...model, presence };
     }
     case 'user_joined': {
@@ -255,7 +258,18 @@ export function presenceList(model: RoomModel): Presence[] {
 
 /** A stable colour per user for cursors and names: FNV-1a spreads even neighbouring ids ("4", "5") across hues. */
 export function userColor(userId: string): string {
+  // User ids are consecutive numbers: stepping the hue by the golden angle puts any few users (two guests who just
+  // registered one after the other) far apart on the colour wheel, the same on every screen.
+  const n = /^\d{1,15}$/.test(userId) ? Number(userId) : fnv1a(userId);
+  const hue = (n * GOLDEN_ANGLE) % 360;
+  // Alternate the lightness too, for the pairs the wheel brings closest.
+  return `hsl(${hue.toFixed(1)} 70% ${n % 2 ? 36 : 46}%)`;
+}
+
+const GOLDEN_ANGLE = 137.508;
+
+function fnv1a(s: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < userId.length; i++) h = Math.imul(h ^ userId.charCodeAt(i), 0x01000193) >>> 0;
-  return `hsl(${h % 360} 65% 40%)`;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }

@@ -60,11 +60,21 @@ async function call(path: string, body: unknown): Promise<Session> {
 export const register = (username: string, password: string) => call('/api/auth/register', { username, password });
 export const login = (username: string, password: string) => call('/api/auth/login', { username, password });
 
-/** A throwaway account: `guest-xxxxxx` with a random password that meets the server's policy. */
-export function guest(): Promise<Session> {
+/**
+ * A throwaway account with a random password that meets the server's policy: named `name` when the guest typed
+ * one (with a short suffix when that name is taken), else `guest-xxxxxx`.
+ */
+export async function guest(name = ''): Promise<Session> {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return register(`guest-${hex.slice(0, 6)}`, `Gx-${hex}`);
+  const password = `Gx-${hex}`;
+  if (!name) return register(`guest-${hex.slice(0, 6)}`, password);
+  try {
+    return await register(name, password);
+  } catch (err) {
+    if (!(err instanceof AuthError) || err.code !== 'CONFLICT') throw err;
+    return register(`${name.slice(0, 27)}-${hex.slice(0, 4)}`, password);
+  }
 }
 
 export function load(): Session | null {
