@@ -53,7 +53,6 @@ export interface Peer {
   /** Per channel: deltas since the last keyframe this peer got, and when it got it. */
   deltas: Record<Channel, number>;
   lastKeyAt: Record<Channel, number>;
-  tat: number | null;
 }
 
 type State = UdpProgressState | Materials;

@@ -1,6 +1,5 @@
 import { RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Dialect } from '../core/dialect';
-import { rateLimit } from '../core/limiter';
 import { countFrame, type Sample } from '../core/metrics';
 import { CLOSE } from '../core/protocol';
 import { type CraftingSessionRow, upsertCraftingSession } from '../db/crafting';
@@ -294,7 +293,6 @@ export class Crafting extends RealtimeActor {
         keyframeMs: request.keyframeIntervalMs ?? DEFAULT_KEYFRAME_MS,
         deltas: { progress: 0, materials: 0 },
         lastKeyAt: { progress: 0, materials: 0 },
-        tat: null,
       };
       this.sync.addPeer(peer);
       return {
@@ -355,13 +353,13 @@ export class Crafting extends RealtimeActor {
     if ((h.kind === KIND_MATERIALS) !== (channel === 'materials')) {
       return udpError('INVALID_REQUEST', `A ${channel} endpoint takes ${channel} packets`, 'wrong_kind');
     }
-    const limit = rateLimit(peer.tat ?? undefined, { limit: UDP_PACKETS_PER_MINUTE, windowMs: 60_000 }, now);
+    // Per user in this session (a sliding window): a reconnect as a new peer does not hand out a fresh budget.
+    const limit = this.budgets.spend(`udp|${peer.userId}`, { limit: UDP_PACKETS_PER_MINUTE, windowMs: 60_000 }, now);
     if (!limit.allowed) {
       return udpError('RATE_LIMIT_EXCEEDED', `More than ${UDP_PACKETS_PER_MINUTE} packets a minute`, 'rate_limited', {
         retryAfterMs: limit.retryAfterMs,
       });
     }
-    peer.tat = limit.tat;
     // Datagram semantics: no retransmission; a packet older than or equal to the newest seen is dropped.
     if (h.seq <= peer.lastSeq) {
       this.sync.savePeer(peer);

@@ -1,5 +1,5 @@
 import { verifyAccessToken } from '../auth/tokens';
-import { rateLimit } from '../core/limiter';
+import { Budgets } from '../core/budgets';
 import { eventPacket, type SocketPacket } from '../dialects/socketio';
 import { Coalescer } from '../domain/coalesce';
 import {
@@ -36,8 +36,6 @@ export interface HubSocketData {
   username: string;
   role: string;
   clientId: string;
-  /** GCRA state of the 100-a-minute limit. */
-  tat?: number;
 }
 
 type Session = EngineSession<SocketIoState<HubSocketData>>;
@@ -75,12 +73,15 @@ const randomId = (): string => crypto.randomUUID().replaceAll('-', '').slice(0, 
 export class Hub extends SocketIoActor<HubSocketData> {
   protected readonly namespaces = ['/'] as const;
   private readonly store: HubStore;
+  /** Message budgets per user in this shard (100 a minute, a sliding window). */
+  private readonly budgets: Budgets;
   /** Class A messages, latest wins per sender, target and type (in memory: class A is never stored). */
   private readonly classA: Coalescer<Delivery>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new HubStore(this.sql);
+    this.budgets = new Budgets(this.sql, 'hub_budgets');
     this.classA = new Coalescer<Delivery>(
       CLASS_A_WINDOW_MS,
       (run, ms) => setTimeout(run, ms),
@@ -244,9 +245,12 @@ export class Hub extends SocketIoActor<HubSocketData> {
       return;
     }
     const now = Date.now();
-    const decision = rateLimit(socket.data.tat, { limit: MESSAGES_PER_MINUTE, windowMs: 60_000 }, now);
-    socket.data.tat = decision.tat;
-    this.persist(session);
+    // Per user in this shard, not per socket: a reconnect does not hand out a fresh budget.
+    const decision = this.budgets.spend(
+      `msg|${socket.data.tenantId}|${socket.data.userId}`,
+      { limit: MESSAGES_PER_MINUTE, windowMs: 60_000 },
+      now,
+    );
     try {
       if (!decision.allowed) {
         throw new ApiError('RATE_LIMIT_EXCEEDED', `More than ${MESSAGES_PER_MINUTE} messages per minute`, {

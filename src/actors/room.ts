@@ -1,7 +1,7 @@
 import { type Attachment, RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
 import type { EventInput } from '../core/event-log';
-import { rateLimit } from '../core/limiter';
+import { idempotencyScope } from '../core/idempotency';
 import type { LoggedEvent } from '../core/protocol';
 import { type ActivityRow, upsertActivity } from '../db/activities';
 import {
@@ -63,12 +63,6 @@ export interface OrchestratorEventRow {
   timestamp: string;
 }
 
-/** A collaboration connection's state: the GCRA times of its request and cursor budgets. */
-interface CollabBudgets {
-  r?: number;
-  c?: number;
-}
-
 export interface Published {
   eventId: string;
   sequence: number;
@@ -98,7 +92,7 @@ export class Room extends RealtimeActor {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.collabStore = new CollabStore(this.sql);
-    // Request budgets now live on each connection (its state); the table of earlier versions goes.
+    // Budgets per connection lived here; they are per user in the core's budgets now.
     this.sql.exec('DROP TABLE IF EXISTS collab_limits');
     this.outbox.register(OUTBOX_ACTIVITY, (db, r) => upsertActivity(db, r as ActivityRow));
     this.sql.exec('CREATE TABLE IF NOT EXISTS room_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
@@ -136,23 +130,30 @@ export class Room extends RealtimeActor {
   async publishOrchestrator(
     identity: ActorIdentity,
     items: Array<{ type: string; payload: unknown }>,
+    idempotencyKey?: string,
   ): Promise<{ ok: true; events: Published[] } | Failure> {
+    const idemKey = idempotencyKey ? idempotencyScope(identity.userId, `publish|${idempotencyKey}`) : null;
     const reply = await toReply(async () => {
       if (!this.isOrchestrator || identity.tenantId !== this.tenantId)
         throw new ApiError('TENANT_VIOLATION', "Not this tenant's orchestrator");
       if (identity.role !== 'service' && identity.role !== 'admin') {
         throw new ApiError('AUTHORIZATION_FAILED', 'Publishing requires the service or admin role');
       }
+      const prior = idemKey ? this.idempotency.recall<Published[]>(idemKey) : undefined;
+      if (prior) return prior;
       const valid = validatePublish(items);
       const events = this.publish(valid.map((v) => ({ scope: v.scope, type: v.type, data: v.payload })));
-      await this.syncKeepalive();
-      return events.map((e) => ({
+      const published = events.map((e) => ({
         eventId: e.eventId,
         sequence: e.sequence,
         type: e.type,
         scope: e.scope,
         timestamp: e.timestamp,
       }));
+      // Same synchronous turn as the append: committed together, so a retry after a crash never publishes twice.
+      if (idemKey) this.idempotency.remember(idemKey, published);
+      await this.syncKeepalive();
+      return published;
     });
     return reply.ok ? { ok: true, events: reply.value } : reply;
   }
@@ -331,21 +332,19 @@ export class Room extends RealtimeActor {
   }
 
   /**
-   * Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. The limiter
-   * state is the connection's (`r` requests, `c` cursor): it lives and ends with the socket.
+   * Seed 001: 100 requests a minute per connection; cursor moves have their own 60 Hz budget. Counted per user
+   * in this room, so reconnecting or sending over HTTP as well never hands out a second budget.
    */
   private spendBudget(conn: Connection, method: string): void {
-    const budgets = conn as Connection<CollabBudgets>;
     const cursor = method === CURSOR_METHOD;
-    const key = cursor ? 'c' : 'r';
+    const key = `collab|${cursor ? 'c' : 'r'}|${conn.identity.userId}`;
     const limit = cursor ? CURSOR_MOVES_PER_MINUTE : (this.config('collabRequestsPerMinute') ?? REQUESTS_PER_MINUTE);
-    const d = rateLimit(budgets.state?.[key], { limit, windowMs: 60_000 }, Date.now());
+    const d = this.budgets.spend(key, { limit, windowMs: 60_000 }, Date.now());
     if (!d.allowed) {
       throw new ApiError('RATE_LIMIT_EXCEEDED', `More than ${limit} ${cursor ? 'cursor moves' : 'messages'} per minute`, {
         details: { retryAfterMs: d.retryAfterMs, limit },
       });
     }
-    budgets.setState((prev) => ({ ...prev, [key]: d.tat }));
   }
 
   private async scheduleTick(): Promise<void> {

@@ -8,6 +8,16 @@ import { type Identity, ROLES, type Role } from './identity';
 /** Access tokens live 15 minutes (DESIGN.md); refresh tokens carry the session beyond that. */
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 
+/** Service tokens (`POST /api/admin/service-tokens`) may be minted for up to a year; nothing else outlives 15 min. */
+export const SERVICE_TOKEN_MAX_TTL_SECONDS = 365 * 24 * 60 * 60;
+
+/** The longest lifetime (`exp - iat`) a token of `role` is ever issued with: a longer one was not minted here. */
+export const maxLifetimeSeconds = (role: Role): number =>
+  role === 'service' ? SERVICE_TOKEN_MAX_TTL_SECONDS : ACCESS_TOKEN_TTL_SECONDS;
+
+/** Clock skew tolerated for `iat` in the future (seconds). */
+const IAT_SKEW_SECONDS = 60;
+
 /** The only algorithm signed or accepted: `alg: none`, RS*, ES* and the rest are refused. */
 const ALGORITHM = 'HS256';
 
@@ -125,6 +135,12 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Identi
   if (!/^\d+$/.test(userId)) throw unauthenticated('Access token is malformed: "sub" is not a user id', 'malformed');
   if (!(ROLES as readonly string[]).includes(role)) {
     throw unauthenticated('Access token is malformed: unknown role', 'malformed');
+  }
+  // A token signed with the secret but with a lifetime this service never issues (a 10-year `exp`) is refused.
+  const iat = payload.iat as number;
+  const exp = payload.exp as number;
+  if (exp - iat > maxLifetimeSeconds(role as Role) || iat > Date.now() / 1000 + IAT_SKEW_SECONDS) {
+    throw unauthenticated('Access token lifetime is longer than this service issues', 'too_old');
   }
   const identity: Identity = {
     userId,

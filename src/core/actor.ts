@@ -1,6 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
+import { verifyAccessToken } from '../auth/tokens';
+import { revokedAmong } from '../db/revocations';
 import type { Env } from '../env';
 import { ApiError, isApiError } from '../errors';
+import { Budgets } from './budgets';
 import { decodeFrame, encodeFrame, exceedsBytes, parseCodec } from './codec';
 import { type ConnectContext, HttpConnectionStates, resolveState, type StateUpdate } from './connection';
 import {
@@ -15,7 +18,7 @@ import {
 } from './dialect';
 import { type EventFilter, type EventInput, EventLog } from './event-log';
 import { readForwarded } from './forward';
-import { rateLimit } from './limiter';
+import { IdempotencyStore, idempotencyScope } from './idempotency';
 import { countFrame, Meter } from './metrics';
 import { normalizePoll, type PollParams, PollWaiters } from './polling';
 import {
@@ -52,8 +55,6 @@ export interface Attachment {
   topics: string[];
   connectedAt: number;
   lastSeen: number;
-  /** GCRA state of the per-connection message limit. */
-  tat?: number;
   /** Consecutive refused frames. */
   strikes: number;
   /** The connection state of the dialect or actor (`Connection.state`). */
@@ -79,6 +80,12 @@ export const AUTO_PING = 'ping';
 export const AUTO_PONG = 'pong';
 
 const TIMER_IDLE = 'core:idle';
+/** Ends connections whose token expired or whose session was revoked. */
+const TIMER_SESSION = 'core:session';
+/** How often an actor with open sessions asks D1 whether any was revoked: the most a logout takes to bite. */
+const SESSION_CHECK_MS = 5_000;
+/** The in-band re-authentication frame every dialect accepts on an open socket: `{"type":"auth","token":"<jwt>"}`. */
+const AUTH_FRAME_TYPE = 'auth';
 /** Longest a connection's per-frame bookkeeping (lastSeen, limiter state) stays only in memory. */
 const ATTACHMENT_PERSIST_MS = 5_000;
 const TIMER_FLUSH = 'core:flush';
@@ -98,6 +105,10 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   protected readonly presence: PresenceStore;
   protected readonly sse = new SseHub();
   protected readonly waiters = new PollWaiters();
+  /** Message budgets per user and dialect: every socket of a user and its HTTP-sent frames share one. */
+  protected readonly budgets: Budgets;
+  /** First answers to `Idempotency-Key` requests (24 h). */
+  protected readonly idempotency: IdempotencyStore;
   /** Frames and bytes in and out per endpoint, rate-limit refusals: reported by actors that export metrics. */
   protected readonly meter = new Meter();
   private readonly httpStates: HttpConnectionStates;
@@ -122,10 +133,9 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.timers = new Scheduler(this.sql, ctx.storage);
     this.outbox = new WriteBehind(this.sql);
     this.presence = new PresenceStore(this.sql);
+    this.budgets = new Budgets(this.sql);
+    this.idempotency = new IdempotencyStore(this.sql);
     this.httpStates = new HttpConnectionStates(this.sql);
-    this.sql.exec(
-      'CREATE TABLE IF NOT EXISTS _core_http_limits (user_id TEXT NOT NULL, dialect TEXT NOT NULL, tat REAL NOT NULL, PRIMARY KEY (user_id, dialect))',
-    );
     const stored = this.sql.exec<{ value: string }>("SELECT value FROM _core_meta WHERE key = 'config'").toArray()[0];
     this.settings = { ...DEFAULT_CONFIG, ...(stored ? (JSON.parse(stored.value) as Partial<ActorConfig>) : {}) };
     this.log.setRingSize(this.settings.ringSize);
@@ -248,30 +258,39 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * One client frame sent over HTTP (SSE and polling clients), handled exactly like a WebSocket frame of that
    * identity; the answer is every frame the server sent back to that sender.
    */
-  async sendFrame(identity: ActorIdentity, dialectName: string, body: string): Promise<{ tooLarge: boolean; frames: unknown[] }> {
+  async sendFrame(
+    identity: ActorIdentity,
+    dialectName: string,
+    body: string,
+    idempotencyKey?: string,
+  ): Promise<{ tooLarge: boolean; frames: unknown[] }> {
     this.assertTenant(identity);
+    // A retried frame (same `Idempotency-Key`) answers what the first one did and is not handled again.
+    const idemKey = idempotencyKey ? idempotencyScope(identity.userId, `frame|${dialectName}|${idempotencyKey}`) : null;
+    const prior = idemKey ? this.idempotency.recall<{ tooLarge: boolean; frames: unknown[] }>(idemKey) : undefined;
+    if (prior) return prior;
     const dialect = this.dialectOf(dialectName);
     const limits = this.limitsFor(dialectName);
     if (exceedsBytes(body, limits.maxMessageBytes)) return { tooLarge: true, frames: [] };
     const frames: unknown[] = [];
     const conn = this.httpConnection(identity, dialectName, (f) => frames.push(f));
-    const now = Date.now();
-    const row = this.sql
-      .exec<{ tat: number }>('SELECT tat FROM _core_http_limits WHERE user_id = ? AND dialect = ?', identity.userId, dialectName)
-      .toArray()[0];
-    const decision = rateLimit(row?.tat, { limit: limits.messagesPerMinute, windowMs: 60_000 }, now);
-    this.sql.exec(
-      'INSERT INTO _core_http_limits (user_id, dialect, tat) VALUES (?, ?, ?) ON CONFLICT(user_id, dialect) DO UPDATE SET tat = excluded.tat',
-      identity.userId,
-      dialectName,
-      decision.tat,
-    );
+    const decision = this.spendMessage(identity.userId, dialectName, Date.now());
     if (!decision.allowed) {
       conn.send(dialect.renderError(rateLimitError(decision.retryAfterMs, limits.messagesPerMinute)));
       return { tooLarge: false, frames };
     }
     await this.dispatch(dialect, conn, body);
+    if (idemKey) this.idempotency.remember(idemKey, { tooLarge: false, frames });
     return { tooLarge: false, frames };
+  }
+
+  /**
+   * One frame against the sender's budget in this actor: per user and dialect, shared by all their sockets and
+   * HTTP-sent frames, so neither a reconnect nor a switch of transport hands out a fresh one.
+   */
+  private spendMessage(userId: string, dialectName: string, now: number) {
+    const rule = { limit: this.limitsFor(dialectName).messagesPerMinute, windowMs: 60_000 };
+    return this.budgets.spend(`msg|${dialectName}|${userId}`, rule, now);
   }
 
   // ---- fetch: WebSocket upgrades and SSE streams, forwarded by the Worker ----------------------------------
@@ -329,6 +348,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     if (ref) conn.send(dialect.resyncFrame(this, conn, this.resync(conn, ref)));
     this.joined(att, now);
     void this.timers.scheduleNoLaterThan(TIMER_IDLE, now + this.limitsFor(dialect.name).idleTimeoutMs);
+    this.watchSession(identity, now);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -364,6 +384,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         }
       }
     }
+    this.watchSession(identity, Date.now());
     return this.sse.open(stream, parts.join(''));
   }
 
@@ -392,8 +413,14 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       return;
     }
     const now = Date.now();
-    const decision = rateLimit(att.tat, { limit: limits.messagesPerMinute, windowMs: 60_000 }, now);
-    att.tat = decision.tat;
+    // A frame never extends a session: past `exp` the connection ends, whatever it sends.
+    if (att.identity.exp !== undefined && att.identity.exp * 1000 <= now) {
+      this.closeSocket(ws, att, CLOSE.TOKEN_EXPIRED, 'Access token expired');
+      return;
+    }
+    if (typeof message === 'string' && message.includes(`"${AUTH_FRAME_TYPE}"`) && (await this.reauthenticate(ws, att, message)))
+      return;
+    const decision = this.spendMessage(att.identity.userId, att.dialect, now);
     att.lastSeen = now;
     // A binary frame means the client speaks MessagePack: answer it the same way from now on.
     const switched = typeof message !== 'string' && att.codec !== 'msgpack';
@@ -436,6 +463,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const due = this.timers.takeDue(now);
     // Core jobs run on every alarm: each is a no-op when there is nothing to do.
     this.sweepIdle(now);
+    await this.sweepSessions(now);
     await this.flushOutbox(now);
     for (const name of due) {
       if (name.startsWith('core:')) continue;
@@ -807,6 +835,94 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.closing.add(att.id);
     safeClose(ws, code, reason);
     this.left(ws, att, code);
+  }
+
+  /** Schedules the session sweep for a connection whose token can expire or be revoked. */
+  private watchSession(identity: ActorIdentity, now: number): void {
+    if (identity.exp === undefined && identity.jti === undefined) return;
+    const check = this.settings.sessionCheckMs ?? SESSION_CHECK_MS;
+    const at = Math.min(identity.exp !== undefined ? identity.exp * 1000 : Number.POSITIVE_INFINITY, now + check);
+    void this.timers.scheduleNoLaterThan(TIMER_SESSION, at);
+  }
+
+  /**
+   * Ends every socket and SSE stream whose token has expired (close 4001) or whose token or session was revoked
+   * (close 4003): logout, refresh-token reuse, role change. Revocations are read from D1 in one query per sweep,
+   * every `SESSION_CHECK_MS` while sessions are open, so a logout reaches open connections within that time.
+   */
+  private async sweepSessions(now: number): Promise<void> {
+    const sockets = this.openSockets().filter(({ att }) => att.identity.exp !== undefined || att.identity.jti !== undefined);
+    const streams = [...this.sse.all()].filter((st) => st.identity.exp !== undefined || st.identity.jti !== undefined);
+    if (sockets.length === 0 && streams.length === 0) return;
+    const expired = (identity: ActorIdentity) => identity.exp !== undefined && identity.exp * 1000 <= now;
+    const sessions = new Map<string, { jti: string; sessionId?: string }>();
+    for (const identity of [...sockets.map((x) => x.att.identity), ...streams.map((x) => x.identity)]) {
+      if (identity.jti && !expired(identity)) sessions.set(identity.jti, { jti: identity.jti, sessionId: identity.sessionId });
+    }
+    let revoked = new Set<string>();
+    try {
+      revoked = await revokedAmong(this.env.DB, [...sessions.values()]);
+    } catch (err) {
+      console.error('session revocation check failed; retrying at the next sweep', err);
+    }
+    let next = now + (this.settings.sessionCheckMs ?? SESSION_CHECK_MS);
+    for (const { ws, att } of sockets) {
+      if (expired(att.identity)) this.closeSocket(ws, att, CLOSE.TOKEN_EXPIRED, 'Access token expired');
+      else if (att.identity.jti && revoked.has(att.identity.jti))
+        this.closeSocket(ws, att, CLOSE.SESSION_REVOKED, 'Session revoked');
+      else if (att.identity.exp !== undefined) next = Math.min(next, att.identity.exp * 1000);
+    }
+    for (const stream of streams) {
+      const reason = expired(stream.identity)
+        ? 'token_expired'
+        : stream.identity.jti && revoked.has(stream.identity.jti)
+          ? 'session_revoked'
+          : null;
+      if (reason) {
+        stream.write(formatSse({ event: 'session_ended', data: { reason } }));
+        stream.end();
+      } else if (stream.identity.exp !== undefined) next = Math.min(next, stream.identity.exp * 1000);
+    }
+    await this.timers.schedule(TIMER_SESSION, next);
+  }
+
+  /**
+   * In-band re-authentication: `{"type":"auth","token":"<new access token>"}` on an open socket, in any dialect,
+   * replaces the connection's token (same user and tenant) before it expires. Answers `{"type":"auth_ok","exp"}`
+   * or the dialect's error frame. False when the frame is not an auth frame (it goes to the dialect).
+   */
+  private async reauthenticate(ws: WebSocket, att: Attachment, message: string): Promise<boolean> {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(message);
+    } catch {
+      return false;
+    }
+    if (typeof frame !== 'object' || frame === null || (frame as { type?: unknown }).type !== AUTH_FRAME_TYPE) return false;
+    const conn = this.socketConnection(ws, att);
+    const dialect = this.dialects[att.dialect];
+    const token = (frame as { token?: unknown }).token;
+    try {
+      if (typeof token !== 'string') throw new ApiError('INVALID_REQUEST', 'auth needs {"token": "<access token>"}');
+      const fresh = await verifyAccessToken(this.env, token);
+      if (fresh.userId !== att.identity.userId || fresh.tenantId !== att.identity.tenantId) {
+        throw new ApiError('AUTHORIZATION_FAILED', 'The new token is for another user or tenant');
+      }
+      att.identity = {
+        ...att.identity,
+        role: fresh.role,
+        exp: fresh.exp,
+        jti: fresh.jti,
+        ...(fresh.sessionId ? { sessionId: fresh.sessionId } : {}),
+      };
+      this.saveAttachment(ws, att, Date.now());
+      this.watchSession(att.identity, Date.now());
+      conn.send({ type: 'auth_ok', exp: fresh.exp });
+    } catch (err) {
+      const e = isApiError(err) ? err : new ApiError('SERVER_ERROR', 'Re-authentication failed');
+      conn.send(dialect ? dialect.renderError({ code: e.code, message: e.message, details: e.details }) : { type: 'error' });
+    }
+    return true;
   }
 
   private sweepIdle(now: number): void {

@@ -1,5 +1,6 @@
 import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
 import { compress as lz4Compress } from 'lz4js';
+import { jsonTextDepth, MAX_NESTING_DEPTH, tooDeepMessage, valueDeeperThan } from './depth';
 import type { Codec } from './protocol';
 
 /** What a codec made of one incoming frame. */
@@ -16,9 +17,13 @@ export function exceedsBytes(message: string | ArrayBuffer | ArrayBufferView, ma
   return encoder.encode(message).byteLength > maxBytes;
 }
 
-/** Text frames are JSON, binary frames are MessagePack: the frame itself says which codec the client speaks. */
+/**
+ * Text frames are JSON, binary frames are MessagePack: the frame itself says which codec the client speaks.
+ * A frame nested deeper than `MAX_NESTING_DEPTH` is refused here, like a malformed one (the ingress guard).
+ */
 export function decodeFrame(message: string | ArrayBuffer | ArrayBufferView): Decoded {
   if (typeof message === 'string') {
+    if (jsonTextDepth(message) > MAX_NESTING_DEPTH) return { ok: false, codec: 'json', reason: tooDeepMessage() };
     try {
       return { ok: true, value: JSON.parse(message), codec: 'json' };
     } catch {
@@ -30,7 +35,9 @@ export function decodeFrame(message: string | ArrayBuffer | ArrayBufferView): De
       message instanceof ArrayBuffer
         ? new Uint8Array(message)
         : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
-    return { ok: true, value: msgpackDecode(bytes), codec: 'msgpack' };
+    const value = msgpackDecode(bytes);
+    if (valueDeeperThan(value)) return { ok: false, codec: 'msgpack', reason: tooDeepMessage() };
+    return { ok: true, value, codec: 'msgpack' };
   } catch {
     return { ok: false, codec: 'msgpack', reason: 'Malformed MessagePack frame' };
   }

@@ -10,6 +10,11 @@ export interface ActorIdentity {
   tenantId: string;
   role: Role;
   username: string;
+  /** The access token's expiry (seconds since the epoch): an open connection ends then unless refreshed in-band. */
+  exp?: number;
+  /** The access token's id and session (refresh family), to end the connection when either is revoked. */
+  jti?: string;
+  sessionId?: string;
 }
 
 /** Per-connection limits; each dialect sets its own, the actor's config may override them. */

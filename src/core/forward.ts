@@ -22,7 +22,7 @@ const PASSED_HEADERS = [
 ];
 
 /** Query parameters never forwarded (the token stays in the Worker). */
-const DROPPED_PARAMS = ['token', 'access_token'];
+const DROPPED_PARAMS = ['token', 'access_token', 'ticket'];
 
 /** Builds the request the Worker sends to the actor's `fetch` for an upgrade or SSE stream of `identity`. */
 export function forwardRequest(request: Request, identity: ActorIdentity, dialect: string): Request {
@@ -34,8 +34,8 @@ export function forwardRequest(request: Request, identity: ActorIdentity, dialec
     const value = request.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
-  const { userId, tenantId, role, username } = identity;
-  headers.set(IDENTITY_HEADER, JSON.stringify({ userId, tenantId, role, username }));
+  const { userId, tenantId, role, username, exp, jti, sessionId } = identity;
+  headers.set(IDENTITY_HEADER, JSON.stringify({ userId, tenantId, role, username, exp, jti, sessionId }));
   headers.set(DIALECT_HEADER, dialect);
   return new Request(url, { method: 'GET', headers });
 }
@@ -49,10 +49,16 @@ export function readForwarded(request: Request): { identity: ActorIdentity; dial
     const v = JSON.parse(raw) as Partial<ActorIdentity>;
     if (typeof v.userId !== 'string' || typeof v.tenantId !== 'string' || typeof v.username !== 'string') return null;
     if (!ROLES.includes(v.role as ActorIdentity['role'])) return null;
-    return {
-      identity: { userId: v.userId, tenantId: v.tenantId, role: v.role as ActorIdentity['role'], username: v.username },
-      dialect,
+    const identity: ActorIdentity = {
+      userId: v.userId,
+      tenantId: v.tenantId,
+      role: v.role as ActorIdentity['role'],
+      username: v.username,
     };
+    if (typeof v.exp === 'number') identity.exp = v.exp;
+    if (typeof v.jti === 'string') identity.jti = v.jti;
+    if (typeof v.sessionId === 'string') identity.sessionId = v.sessionId;
+    return { identity, dialect };
   } catch {
     return null;
   }
@@ -64,6 +70,19 @@ export function actorIdentity(identity: {
   tenantId: string;
   role: ActorIdentity['role'];
   username: string;
+  exp?: number;
+  jti?: string;
+  sessionId?: string;
 }): ActorIdentity {
-  return { userId: String(identity.userId), tenantId: identity.tenantId, role: identity.role, username: identity.username };
+  const out: ActorIdentity = {
+    userId: String(identity.userId),
+    tenantId: identity.tenantId,
+    role: identity.role,
+    username: identity.username,
+  };
+  // The token's lifetime and revocation handles travel with the identity, so the actor can end the session.
+  if (identity.exp !== undefined) out.exp = identity.exp;
+  if (identity.jti !== undefined) out.jti = identity.jti;
+  if (identity.sessionId !== undefined) out.sessionId = identity.sessionId;
+  return out;
 }

@@ -1,13 +1,11 @@
 /**
- * The one rate limiter: GCRA, the exact form of a token bucket. A key's whole state is one number, its
- * theoretical arrival time (TAT), so it can live in a Durable Object's storage for REST limits or in a
- * WebSocket attachment for per-connection limits, and be persisted on every hit at no real cost.
- *
- * A rule of `limit` per `windowMs` admits a burst of `limit` and then one more every `windowMs / limit`: over
- * any span T, at most `limit + T / interval`, so a sustained rate of `limit` per `windowMs`.
+ * The one rate limiter: an exact sliding window. "N per window" admits at most N hits in ANY span of `windowMs`
+ * (a token bucket admits a burst of N and then refills, so "5 per minute" let 9 through in 61 s). The state of a
+ * key is the log of its admitted hits inside the window, as `[time, count]` pairs (a batch is one pair), so it
+ * holds at most `limit` pairs: small enough to keep in memory and to persist (`budgets.ts`).
  */
 export interface RateRule {
-  /** Requests admitted per window (a positive integer). */
+  /** Hits admitted in any span of `windowMs` (a positive integer). */
   limit: number;
   /** Window length, ms (positive). */
   windowMs: number;
@@ -16,57 +14,80 @@ export interface RateRule {
 export interface RateDecision {
   allowed: boolean;
   limit: number;
-  /** Requests still admitted right now. */
+  /** Hits still admitted right now. */
   remaining: number;
-  /** When the bucket is full again, ms since the epoch (the `X-RateLimit-Reset` instant). */
+  /** When every hit now in the window has left it, ms since the epoch (the `X-RateLimit-Reset` instant). */
   resetAt: number;
-  /** 0 when allowed; else how long until one more request is admitted. */
+  /** 0 when allowed; else how long until this hit would be admitted. */
   retryAfterMs: number;
-  /** The state to store for the next call. */
-  tat: number;
 }
 
-/**
- * Time grid: 1/1024 ms. `windowMs / limit` is rarely exact (60000 / 9), and adding such fractions to a 13-digit
- * epoch number rounds each time, which once refused the last request of a full burst. The emission interval is
- * rounded down onto the grid (so a client that waits the true interval is never refused), which makes every sum
- * below exact: whole-ms `now` plus multiples of 2^-10 fit a double's 53 bits until the year 2248.
- */
-const GRID_PER_MS = 1024;
+/** Admitted hits inside the window, oldest first: `[time in ms since the epoch, count]`. */
+export type HitLog = Array<[number, number]>;
 
-/**
- * Pure: decides one hit of `cost` (a whole number; 0 peeks) against `rule` for a key whose stored state is `tat`
- * (undefined = never seen), at `now` in whole ms since the epoch. A refusal leaves `tat` unchanged.
- */
-export function rateLimit(tat: number | undefined, rule: RateRule, now: number, cost = 1): RateDecision {
+function assertRule(rule: RateRule, cost: number): void {
   if (!(Number.isInteger(rule.limit) && rule.limit > 0 && rule.windowMs > 0)) {
     throw new RangeError(`Invalid rate rule: ${rule.limit} per ${rule.windowMs} ms`);
   }
   if (!(Number.isInteger(cost) && cost >= 0)) throw new RangeError(`Invalid rate cost: ${cost}`);
-  const interval = Math.max(1, Math.floor((rule.windowMs * GRID_PER_MS) / rule.limit)) / GRID_PER_MS;
-  const burst = interval * rule.limit; // the bucket holds `limit` intervals, about `windowMs`
-  // "ms ahead of now": exact, since both numbers sit on the grid.
-  const ahead = Math.max((tat ?? now) - now, 0);
-  const nextAhead = ahead + interval * cost;
-  const remainingAfter = (used: number) => Math.max(0, Math.floor((burst - used) / interval));
-  if (nextAhead > burst) {
+}
+
+/** Drops the hits that have left the window ending at `now`: a hit at `t` counts while `now < t + windowMs`. */
+function prune(log: HitLog, windowMs: number, now: number): void {
+  let drop = 0;
+  while (drop < log.length && (log[drop] as [number, number])[0] + windowMs <= now) drop++;
+  if (drop) log.splice(0, drop);
+}
+
+const used = (log: HitLog): number => log.reduce((sum, [, n]) => sum + n, 0);
+
+/**
+ * Decides one hit of `cost` (0 peeks) at `now` without recording it; prunes `log` in place. A refusal says when
+ * enough of the oldest hits will have left the window for this one to fit.
+ */
+export function decide(log: HitLog, rule: RateRule, now: number, cost = 1): RateDecision {
+  assertRule(rule, cost);
+  prune(log, rule.windowMs, now);
+  const inWindow = used(log);
+  const last = log[log.length - 1];
+  const resetAt = last ? last[0] + rule.windowMs : now;
+  if (inWindow + cost <= rule.limit) {
     return {
-      allowed: false,
+      allowed: true,
       limit: rule.limit,
-      remaining: remainingAfter(ahead),
-      resetAt: now + ahead,
-      retryAfterMs: Math.ceil(nextAhead - burst),
-      tat: tat ?? now,
+      remaining: rule.limit - inWindow - cost,
+      resetAt: cost > 0 ? now + rule.windowMs : resetAt,
+      retryAfterMs: 0,
     };
   }
-  return {
-    allowed: true,
-    limit: rule.limit,
-    remaining: remainingAfter(nextAhead),
-    resetAt: now + nextAhead,
-    retryAfterMs: 0,
-    tat: now + nextAhead,
-  };
+  // Free `inWindow + cost - limit` slots, oldest first; a cost above the limit never fits (a whole window).
+  let toFree = inWindow + cost - rule.limit;
+  let retryAfterMs = rule.windowMs;
+  if (cost <= rule.limit) {
+    for (const [t, n] of log) {
+      toFree -= n;
+      if (toFree <= 0) {
+        retryAfterMs = t + rule.windowMs - now;
+        break;
+      }
+    }
+  }
+  return { allowed: false, limit: rule.limit, remaining: Math.max(0, rule.limit - inWindow), resetAt, retryAfterMs };
+}
+
+/** Records an admitted hit of `cost` at `now` (hits in the same ms share a pair). */
+export function record(log: HitLog, now: number, cost = 1): void {
+  if (cost <= 0) return;
+  const last = log[log.length - 1];
+  if (last && last[0] === now) last[1] += cost;
+  else log.push([now, cost]);
+}
+
+/** `decide`, then `record` when admitted. */
+export function hit(log: HitLog, rule: RateRule, now: number, cost = 1): RateDecision {
+  const d = decide(log, rule, now, cost);
+  if (d.allowed) record(log, now, cost);
+  return d;
 }
 
 /**

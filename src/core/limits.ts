@@ -13,7 +13,7 @@ export interface LimitConfig extends RateRule {
 /**
  * Seed 000's rate limits ("Rate Limiting" and the per-endpoint notes). A new per-route limit is a line here
  * plus `rateLimitBy('NAME', 'user')` on the route. WebSocket message limits (1000/min per connection) are
- * counted by each connection's own actor with the same `rateLimit()`, not here.
+ * counted per user by each realtime actor with the same sliding window (`core/budgets.ts`), not here.
  */
 export const LIMITS = {
   /** Every request, per IP: DoS protection. */

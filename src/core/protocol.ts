@@ -78,6 +78,10 @@ export const CLOSE = {
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
+  /** The access token of the connection expired and was not refreshed in-band (`{"type":"auth","token":...}`). */
+  TOKEN_EXPIRED: 4001,
+  /** The connection's session ended: logout, refresh-token reuse (family revoked) or a role change. */
+  SESSION_REVOKED: 4003,
 } as const;
 
 /**

@@ -36,3 +36,20 @@ export function revokeAccessTokenStatements(
       .bind(jti, userId, expiresAt),
   ];
 }
+
+/**
+ * Of several open sessions, the access-token ids that may no longer act: their own `jti` was logged out or
+ * their refresh family was revoked. One round trip for a whole actor's connections.
+ */
+export async function revokedAmong(db: D1Database, sessions: Array<{ jti: string; sessionId?: string }>): Promise<Set<string>> {
+  if (sessions.length === 0) return new Set();
+  const { results } = await db
+    .prepare(
+      `SELECT s.value ->> '$.jti' AS jti FROM json_each(?1) AS s
+       WHERE EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = s.value ->> '$.jti')
+          OR EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = s.value ->> '$.sid' AND f.revoked_at IS NOT NULL)`,
+    )
+    .bind(JSON.stringify(sessions.map((x) => ({ jti: x.jti, sid: x.sessionId ?? null }))))
+    .all<{ jti: string }>();
+  return new Set(results.map((r) => r.jti));
+}

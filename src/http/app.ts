@@ -6,7 +6,8 @@ import { errorResponse, vocabularyFor } from './errors';
 import { compress } from './middleware/compress';
 import { corsPolicy } from './middleware/cors';
 import { jsonBody } from './middleware/json-body';
-import { authRateLimit, globalRateLimit } from './middleware/rate-limit';
+import { globalRateLimit } from './middleware/rate-limit';
+import { upgradeGuard } from './middleware/upgrade';
 import { admin } from './routes/admin';
 import { auth } from './routes/auth';
 import { chunks } from './routes/chunks';
@@ -70,8 +71,8 @@ export function createApp() {
   app.use('*', corsPolicy()); // before every limit: preflights are answered here and spend nothing
   // UDP-style data packets (20 Hz per peer) are limited per peer in their session actor instead.
   app.use('*', (c, next) => (isUdpPacketPath(c.req.path) ? next() : globalRateLimit(c, next)));
+  app.use('*', upgradeGuard());
   app.use('*', apiVersion());
-  app.use('/api/auth/*', authRateLimit);
   app.use('/api/*', jsonBody());
 
   app.route('/', health);

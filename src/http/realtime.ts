@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Identity } from '../auth/identity';
+import { redeemTicket } from '../auth/tickets';
 import { tokenFromRequest, verifyAccessToken } from '../auth/tokens';
 import type { RealtimeActor } from '../core/actor';
 import { actorIdentity, forwardRequest } from '../core/forward';
@@ -10,6 +11,7 @@ import { REPLAY_LIMIT } from '../core/protocol';
 import { parseTypes } from '../core/sse';
 import { ApiError, type ErrorBody } from '../errors';
 import type { AppEnv } from './context';
+import { idempotencyKeyOf } from './idempotency';
 import { assertTenant } from './middleware/auth';
 import { errorContent } from './openapi';
 
@@ -23,15 +25,22 @@ import { errorContent } from './openapi';
 /** A handle on any realtime actor: the core's `fetch`, `poll` and `sendFrame` are all these helpers call. */
 export type RealtimeHandle = DurableObjectStub<RealtimeActor>;
 
-/** WebSocket and SSE handshakes: `?token=` or `Authorization: Bearer`, checked before any upgrade or stream exists. */
+/**
+ * WebSocket and SSE handshakes, checked before any upgrade or stream exists: `?ticket=` (a single-use connection
+ * ticket from `POST /api/auth/ticket`, the way to keep tokens out of URLs), `Authorization: Bearer`, or
+ * `?token=` (kept for compatibility: a URL with a token can land in logs and browser history).
+ */
 export async function handshakeIdentity(c: Context<AppEnv>): Promise<Identity> {
-  const token = tokenFromRequest(c.req.raw);
-  if (!token) {
-    throw new ApiError('AUTHENTICATION_REQUIRED', 'Authentication required: ?token= or Authorization: Bearer <access_token>', {
-      details: { reason: 'missing' },
-    });
+  const ticket = c.req.query('ticket');
+  const token = ticket ? null : tokenFromRequest(c.req.raw);
+  if (!ticket && !token) {
+    throw new ApiError(
+      'AUTHENTICATION_REQUIRED',
+      'Authentication required: ?ticket= (POST /api/auth/ticket), Authorization: Bearer <access_token> or ?token=',
+      { details: { reason: 'missing' } },
+    );
   }
-  const identity = await verifyAccessToken(c.env, token);
+  const identity = ticket ? await redeemTicket(c.env, ticket) : await verifyAccessToken(c.env, token as string);
   assertTenant(identity, c.req.header('x-tenant-id'));
   return identity;
 }
@@ -105,15 +114,19 @@ export async function pollActor(
   })) as PollResponse;
 }
 
-/** One client frame sent over HTTP; answers the frames sent back to the sender (413 when too large). */
+/**
+ * One client frame sent over HTTP; answers the frames sent back to the sender (413 when too large). With an
+ * `Idempotency-Key`, a retry answers the first frames and is not handled again.
+ */
 export async function sendFrameTo(
   c: Context<AppEnv>,
   actor: RealtimeHandle,
   identity: Identity,
   dialect: string,
 ): Promise<unknown[]> {
+  const key = idempotencyKeyOf(c);
   const text = await c.req.text();
-  const result = (await actor.sendFrame(actorIdentity(identity), dialect, text)) as unknown as Awaited<
+  const result = (await actor.sendFrame(actorIdentity(identity), dialect, text, key)) as unknown as Awaited<
     ReturnType<RealtimeActor['sendFrame']>
   >;
   if (result.tooLarge) throw new ApiError('PAYLOAD_TOO_LARGE', 'Frame is larger than this stream accepts');

@@ -1,118 +1,113 @@
 import { describe, expect, it } from 'vitest';
-import { mostRestrictive, type RateDecision, type RateRule, rateLimit } from '../../src/core/limiter';
+import { decide, type HitLog, hit, mostRestrictive, type RateDecision, type RateRule } from '../../src/core/limiter';
 
 const T0 = 1_700_000_000_123;
 const FIVE_PER_MIN: RateRule = { limit: 5, windowMs: 60_000 };
 
-/** Hits `n` times at `now`, threading the state; returns every decision. */
-function burst(rule: RateRule, n: number, now = T0, tat?: number): { decisions: RateDecision[]; tat: number | undefined } {
-  const decisions: RateDecision[] = [];
-  let state = tat;
-  for (let i = 0; i < n; i++) {
-    const d = rateLimit(state, rule, now);
-    decisions.push(d);
-    state = d.tat;
-  }
-  return { decisions, tat: state };
+/** Hits `n` times at `now` on `log`; returns every decision. */
+function burst(rule: RateRule, n: number, now = T0, log: HitLog = []): RateDecision[] {
+  return Array.from({ length: n }, () => hit(log, rule, now));
 }
 
-describe('rateLimit (GCRA)', () => {
-  it('admits a burst of N with Remaining counting down, and refuses the N+1th', () => {
-    const { decisions } = burst(FIVE_PER_MIN, 6);
+/** The most hits admitted in any span of `windowMs` among admission times `ts` (sorted). */
+function maxInAnyWindow(ts: number[], windowMs: number): number {
+  let best = 0;
+  let start = 0;
+  for (let end = 0; end < ts.length; end++) {
+    while ((ts[end] as number) - (ts[start] as number) >= windowMs) start++;
+    best = Math.max(best, end - start + 1);
+  }
+  return best;
+}
+
+describe('sliding window limiter', () => {
+  it('admits N with Remaining counting down, and refuses the N+1th', () => {
+    const decisions = burst(FIVE_PER_MIN, 6);
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, false]);
     expect(decisions.map((d) => d.remaining)).toEqual([4, 3, 2, 1, 0, 0]);
     expect(decisions.every((d) => d.limit === 5)).toBe(true);
   });
 
-  it('reports resetAt as the instant the bucket is full again and retryAfter as the wait for one more', () => {
-    const first = rateLimit(undefined, FIVE_PER_MIN, T0);
-    expect(first.resetAt).toBe(T0 + 12_000);
-    expect(first.retryAfterMs).toBe(0);
-    const { decisions } = burst(FIVE_PER_MIN, 6);
-    const [fifth, sixth] = decisions.slice(4) as [RateDecision, RateDecision];
-    expect(fifth.resetAt).toBe(T0 + 60_000);
-    expect(sixth.allowed).toBe(false);
-    expect(sixth.retryAfterMs).toBe(12_000);
-    expect(sixth.resetAt).toBe(T0 + 60_000);
-  });
-
-  it('does not consume on a refusal: the state is unchanged and retrying later still works', () => {
-    const { tat } = burst(FIVE_PER_MIN, 5);
-    const refused = rateLimit(tat, FIVE_PER_MIN, T0 + 1_000);
-    expect(refused.allowed).toBe(false);
-    expect(refused.tat).toBe(tat);
-    expect(refused.retryAfterMs).toBe(11_000);
-    expect(rateLimit(refused.tat, FIVE_PER_MIN, T0 + 12_000).allowed).toBe(true);
-  });
-
-  it('refills one request every windowMs / N, not a whole window later', () => {
-    const { tat } = burst(FIVE_PER_MIN, 5);
-    expect(rateLimit(tat, FIVE_PER_MIN, T0 + 11_999).allowed).toBe(false);
-    const after = rateLimit(tat, FIVE_PER_MIN, T0 + 12_000);
-    expect(after.allowed).toBe(true);
-    expect(after.remaining).toBe(0);
-    // A full window of quiet refills the whole bucket.
-    expect(rateLimit(tat, FIVE_PER_MIN, T0 + 60_000).remaining).toBe(4);
-  });
-
-  it('holds a steady flood to one request per interval after the burst: at most N + T/interval over a span T', () => {
-    const rule: RateRule = { limit: 10, windowMs: 1_000 };
-    let tat: number | undefined;
+  it('"5 per minute" admits at most 5 in ANY rolling 60 s (a token bucket let 9-10 through in 61 s)', () => {
+    // A client that retries the moment it is told it may: the worst case for the limit.
+    const log: HitLog = [];
     const admitted: number[] = [];
-    for (let t = T0; t < T0 + 5_000; t += 7) {
-      const d = rateLimit(tat, rule, t);
+    let t = T0;
+    while (t < T0 + 61_000) {
+      const d = hit(log, FIVE_PER_MIN, t);
       if (d.allowed) admitted.push(t);
-      tat = d.tat;
+      t += d.allowed ? 1 : Math.max(1, d.retryAfterMs);
     }
-    expect(admitted.slice(0, 10).every((t) => t < T0 + 100)).toBe(true);
-    // The k-th admission after the burst comes no earlier than k intervals after the start.
-    for (let i = 10; i < admitted.length; i++) {
-      expect(admitted[i] as number).toBeGreaterThanOrEqual(T0 + (i - 9) * 100);
-    }
-    expect(admitted.length).toBeLessThanOrEqual(10 + 50);
-    expect(admitted.length).toBeGreaterThanOrEqual(10 + 48);
+    expect(maxInAnyWindow(admitted, 60_000)).toBe(5);
+    expect(admitted.filter((a) => a < T0 + 61_000).length).toBeLessThanOrEqual(10);
+    expect(admitted.filter((a) => a < T0 + 60_000).length).toBe(5);
   });
 
-  it('admits exactly N for limits whose interval is not a whole number of ms (60000/9, /17, /43, ...)', () => {
-    for (let limit = 1; limit <= 1000; limit++) {
-      const rule = { limit, windowMs: 60_000 };
-      const { decisions } = burst(rule, limit + 1);
-      expect(decisions.filter((d) => d.allowed).length, `limit ${limit}`).toBe(limit);
-      expect(decisions[limit - 1]?.remaining, `limit ${limit}`).toBe(0);
+  it('holds any pattern of hits to N per window, for many limits and arrival patterns', () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (const rule of [
+      { limit: 1, windowMs: 1_000 },
+      { limit: 9, windowMs: 60_000 },
+      { limit: 100, windowMs: 60_000 },
+      { limit: 1000, windowMs: 1_000 },
+    ]) {
+      const log: HitLog = [];
+      const admitted: number[] = [];
+      let t = T0;
+      for (let i = 0; i < 5_000; i++) {
+        t += Math.floor(rand() * ((rule.windowMs / rule.limit) * 2));
+        if (hit(log, rule, t).allowed) admitted.push(t);
+      }
+      expect(maxInAnyWindow(admitted, rule.windowMs), `${rule.limit}/${rule.windowMs}`).toBeLessThanOrEqual(rule.limit);
+      expect(log.length).toBeLessThanOrEqual(rule.limit);
     }
   });
 
-  it('admits a client that waits exactly the interval, even when the interval is fractional', () => {
-    const rule = { limit: 9, windowMs: 60_000 };
-    let { tat } = burst(rule, 9);
-    for (let j = 1; j <= 27; j++) {
-      const d = rateLimit(tat, rule, Math.ceil(T0 + (j * 60_000) / 9));
-      expect(d.allowed, `refill ${j}`).toBe(true);
-      tat = d.tat;
-    }
+  it('says when the oldest hit leaves the window: retryAfter, and Reset when all have', () => {
+    const log: HitLog = [];
+    hit(log, FIVE_PER_MIN, T0);
+    for (let i = 1; i < 5; i++) hit(log, FIVE_PER_MIN, T0 + i * 1_000);
+    const refused = hit(log, FIVE_PER_MIN, T0 + 10_000);
+    expect(refused).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: 50_000, resetAt: T0 + 64_000 });
+    expect(hit(log, FIVE_PER_MIN, T0 + 59_999).allowed).toBe(false);
+    const again = hit(log, FIVE_PER_MIN, T0 + 60_000);
+    expect(again).toMatchObject({ allowed: true, remaining: 0 });
+    expect(hit(log, FIVE_PER_MIN, T0 + 60_000).allowed).toBe(false);
+  });
+
+  it('does not consume on a refusal', () => {
+    const log: HitLog = [];
+    burst(FIVE_PER_MIN, 5, T0, log);
+    const before = JSON.stringify(log);
+    expect(hit(log, FIVE_PER_MIN, T0 + 1_000).allowed).toBe(false);
+    expect(JSON.stringify(log)).toBe(before);
   });
 
   it('charges a cost of several units at once and refuses a cost above the limit', () => {
-    const d = rateLimit(undefined, FIVE_PER_MIN, T0, 3);
-    expect(d.allowed).toBe(true);
-    expect(d.remaining).toBe(2);
-    const more = rateLimit(d.tat, FIVE_PER_MIN, T0, 3);
-    expect(more.allowed).toBe(false);
-    expect(more.remaining).toBe(2);
-    expect(rateLimit(undefined, FIVE_PER_MIN, T0, 6).allowed).toBe(false);
+    const log: HitLog = [];
+    const d = hit(log, FIVE_PER_MIN, T0, 3);
+    expect(d).toMatchObject({ allowed: true, remaining: 2 });
+    expect(hit(log, FIVE_PER_MIN, T0, 3)).toMatchObject({ allowed: false, remaining: 2 });
+    expect(hit([], FIVE_PER_MIN, T0, 6).allowed).toBe(false);
+    expect(log).toEqual([[T0, 3]]);
   });
 
   it('peeks with cost 0 without consuming', () => {
-    const { tat } = burst(FIVE_PER_MIN, 2);
-    const peek = rateLimit(tat, FIVE_PER_MIN, T0, 0);
-    expect(peek).toMatchObject({ allowed: true, remaining: 3, tat });
+    const log: HitLog = [];
+    burst(FIVE_PER_MIN, 2, T0, log);
+    expect(decide(log, FIVE_PER_MIN, T0, 0)).toMatchObject({ allowed: true, remaining: 3 });
+    expect(log).toEqual([[T0, 2]]);
   });
 
   it('rejects an invalid rule or cost instead of computing nonsense', () => {
-    expect(() => rateLimit(undefined, { limit: 0, windowMs: 1000 }, T0)).toThrow(RangeError);
-    expect(() => rateLimit(undefined, { limit: 1.5, windowMs: 1000 }, T0)).toThrow(RangeError);
-    expect(() => rateLimit(undefined, { limit: 5, windowMs: 0 }, T0)).toThrow(RangeError);
-    expect(() => rateLimit(undefined, FIVE_PER_MIN, T0, -1)).toThrow(RangeError);
+    expect(() => hit([], { limit: 0, windowMs: 1000 }, T0)).toThrow(RangeError);
+    expect(() => hit([], { limit: 1.5, windowMs: 1000 }, T0)).toThrow(RangeError);
+    expect(() => hit([], { limit: 5, windowMs: 0 }, T0)).toThrow(RangeError);
+    expect(() => hit([], FIVE_PER_MIN, T0, -1)).toThrow(RangeError);
   });
 });
 
@@ -123,9 +118,8 @@ describe('mostRestrictive', () => {
     remaining,
     resetAt,
     retryAfterMs: 0,
-    tat: resetAt,
   });
-  const refused: RateDecision = { allowed: false, limit: 5, remaining: 0, resetAt: T0, retryAfterMs: 500, tat: T0 };
+  const refused: RateDecision = { allowed: false, limit: 5, remaining: 0, resetAt: T0, retryAfterMs: 500 };
 
   it('prefers a refusal, then fewer remaining, then the later reset', () => {
     expect(mostRestrictive(undefined, allowed(3))).toEqual(allowed(3));

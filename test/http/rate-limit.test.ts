@@ -2,12 +2,12 @@ import {
   createExecutionContext,
   env,
   evictDurableObject,
-  runDurableObjectAlarm,
   runInDurableObject,
   SELF,
   waitOnExecutionContext,
 } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import type { RateLimiter } from '../../src/actors/rate-limiter';
 import type { Identity } from '../../src/auth/identity';
 import { LIMITS } from '../../src/core/limits';
 import { handleError } from '../../src/http/app';
@@ -111,7 +111,7 @@ describe('auth limit: 5 per minute per IP', () => {
     const retryAfter = body.retry_after as number;
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(12);
+    expect(retryAfter).toBeLessThanOrEqual(60); // until the first of the five leaves the window
     expect(refused.headers.get('Retry-After')).toBe(String(retryAfter));
     expect(refused.headers.get('Content-Type')).toMatch(/application\/json/);
     expect(headerNumbers(refused)).toMatchObject({ limit: 5, remaining: 0 });
@@ -144,23 +144,18 @@ describe('auth limit: 5 per minute per IP', () => {
 });
 
 describe('global limit: 1000 per minute per IP', () => {
-  it('refuses the 1001st request of a minute with scope global', async () => {
+  it('refuses the 1001st request of a minute with scope global, however fast the test runs', async () => {
     const ip = freshIp();
-    // A minute's worth through the limiter object itself (cost 1000), then over HTTP. One request frees up every
-    // 60 ms, so a slow test runner may still see an admission (with Remaining 0) before the refusal.
+    // A minute's worth through the limiter object itself (cost 1000), then over HTTP: nothing frees up for 60 s.
     const [pre] = await env.RATE_LIMITER.getByName(`ip:${ip}`).hit([LIMITS.GLOBAL], 1000);
     expect(pre).toMatchObject({ allowed: true, remaining: 0 });
-    let refused: Response | undefined;
-    for (let i = 0; i < 5 && !refused; i++) {
-      const res = await SELF.fetch(`${BASE}/health`, { headers: { 'CF-Connecting-IP': ip } });
-      if (res.status === 429) refused = res;
-      else expect(headerNumbers(res)).toMatchObject({ limit: 1000, remaining: 0 });
-    }
-    if (!refused) throw new Error('no 429 after a full minute of requests');
+    const refused = await SELF.fetch(`${BASE}/health`, { headers: { 'CF-Connecting-IP': ip } });
+    expect(refused.status).toBe(429);
     const body = await refused.json<{ retry_after: number; details: unknown }>();
     expect(body.details).toEqual({ limit: 1000, window_seconds: 60, scope: 'global' });
-    expect(body.retry_after).toBe(1); // one request frees up every 60 ms
-    expect(refused.headers.get('Retry-After')).toBe('1');
+    expect(body.retry_after).toBeGreaterThan(50);
+    expect(body.retry_after).toBeLessThanOrEqual(60);
+    expect(refused.headers.get('Retry-After')).toBe(String(body.retry_after));
     expect(headerNumbers(refused)).toMatchObject({ limit: 1000, remaining: 0 });
   });
 });
@@ -168,6 +163,11 @@ describe('global limit: 1000 per minute per IP', () => {
 describe('RateLimiter object', () => {
   const A = { id: 'a', limit: 1, windowMs: 60_000 };
   const B = { id: 'b', limit: 5, windowMs: 60_000 };
+  const HUNDRED = { id: 'h', limit: 100, windowMs: 60_000 };
+  const stored = (stub: DurableObjectStub<RateLimiter>) =>
+    runInDurableObject(stub, (_, state) =>
+      state.storage.sql.exec<{ key: string; value: string }>('SELECT key, value FROM windows').toArray(),
+    );
 
   it('is all or nothing: a refused hit consumes no rule', async () => {
     const stub = env.RATE_LIMITER.getByName(`test:${crypto.randomUUID()}`);
@@ -185,24 +185,41 @@ describe('RateLimiter object', () => {
     expect(b?.remaining).toBe(3);
   });
 
-  it('stores each rule durably and drops the state once every bucket is full again', async () => {
+  it('sets no alarm and writes once per tenth of the limit, not once per hit', async () => {
     const stub = env.RATE_LIMITER.getByName(`test:${crypto.randomUUID()}`);
-    await stub.hit([{ id: 'short', limit: 2, windowMs: 50 }]);
-    const stored = await runInDurableObject(stub, (_, state) => [...state.storage.kv.list({ prefix: 'tat:' })].length);
-    expect(stored).toBe(1);
-    await new Promise((r) => setTimeout(r, 80));
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    const left = await runInDurableObject(stub, (_, state) => [...state.storage.kv.list()].length);
-    expect(left).toBe(0);
+    await stub.hit([HUNDRED]);
+    const [first] = await stored(stub);
+    expect(JSON.parse(first?.value ?? '{}')).toMatchObject({ reserve: 10 });
+    for (let i = 0; i < 10; i++) await stub.hit([HUNDRED]);
+    // Ten more hits sit inside the reservation: the stored row has not changed.
+    expect(await stored(stub)).toEqual([first]);
+    await stub.hit([HUNDRED]);
+    const log = JSON.parse((await stored(stub))[0]?.value ?? '{}').log as Array<[number, number]>;
+    expect(log.reduce((sum, [, n]) => sum + n, 0)).toBe(12);
+    expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).toBeNull();
   });
 
-  it('keeps a rule that is still counting when the cleanup alarm runs', async () => {
+  it('never hands out a fresh budget after an eviction: exact once flushed, the reservation counted if not', async () => {
     const stub = env.RATE_LIMITER.getByName(`test:${crypto.randomUUID()}`);
-    await stub.hit([B]);
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    const [b] = await stub.hit([B]);
-    expect(b?.remaining).toBe(3);
-    expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).not.toBeNull();
+    await stub.hit([HUNDRED], 30);
+    await stub.hit([HUNDRED], 5);
+    // A crash before the idle flush: the 5 hits inside the reservation of 10 are unknown, so 10 are counted.
+    await evictDurableObject(stub);
+    const [crashed] = await stub.hit([HUNDRED], 0);
+    // 60 unless the idle flush (5 s after the last hit) ran first on a slow machine: then the exact 65.
+    const left = crashed?.remaining ?? -1;
+    expect(left).toBeGreaterThanOrEqual(60);
+    expect(left).toBeLessThanOrEqual(65);
+    // An idle eviction: the flush wrote the exact log first.
+    await stub.flush();
+    await evictDurableObject(stub);
+    const [idle] = await stub.hit([HUNDRED], 0);
+    expect(idle?.remaining).toBe(left);
+    const [last] = await stub.hit([HUNDRED], left);
+    expect(last?.allowed).toBe(true);
+    await evictDurableObject(stub);
+    const [refused] = await stub.hit([HUNDRED]);
+    expect(refused?.allowed).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import { env, runInDurableObject } from 'cloudflare:test';
+import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { LIMITS, type LimitName } from '../../src/core/limits';
 import { call, registerUser, type Session, tenantAdmin, uniqueName, uniqueTenant } from './api';
@@ -31,12 +31,18 @@ export const poll = (token: string, query = '', headers: Record<string, string> 
   call(`/api/events/poll${query}`, { method: 'GET', token, headers });
 
 /**
- * Leaves limiter `key` as a full window of requests made just now would, and keeps it so for `holdMs` more, so the
- * next request is refused however slowly a loaded machine gets to it (GCRA state is one number: the TAT).
+ * Leaves limiter `key` as a full window of requests made `holdMs` from now would, so the next request is refused
+ * however slowly a loaded machine gets to it. The object is evicted first so its next instance reads this state.
  */
 export async function exhaust(key: string, name: LimitName, holdMs = 30_000): Promise<void> {
-  const { id, windowMs } = LIMITS[name];
-  await runInDurableObject(env.RATE_LIMITER.getByName(key), (_instance, state) => {
-    state.storage.kv.put(`tat:${id}`, Date.now() + windowMs + holdMs);
+  const { id, limit } = LIMITS[name];
+  const stub = env.RATE_LIMITER.getByName(key);
+  await evictDurableObject(stub);
+  await runInDurableObject(stub, (_instance, state) => {
+    state.storage.sql.exec(
+      'INSERT INTO windows (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      id,
+      JSON.stringify({ log: [[Date.now() + holdMs, limit]], reserve: 0 }),
+    );
   });
 }

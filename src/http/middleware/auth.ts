@@ -1,9 +1,10 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Identity, Role } from '../../auth/identity';
 import { tokenFromRequest, verifyAccessToken } from '../../auth/tokens';
+import type { LimitName } from '../../core/limits';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
-import { userRateLimit } from './rate-limit';
+import { spendLimits, withRateLimitHeaders } from './rate-limit';
 
 /**
  * Tenancy (seed 003): a request may name its tenant in `X-Tenant-ID`; it must be the token's. A request
@@ -28,23 +29,33 @@ async function authenticate(c: Parameters<MiddlewareHandler<AppEnv>>[0], token: 
  * 401 AUTHENTICATION_REQUIRED without a valid access token; sets `identity`; 403 TENANT_VIOLATION on a tenant
  * mismatch; then the per-user limit (500/min, seed 000), so no authenticated route can forget it.
  */
-export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const token = tokenFromRequest(c.req.raw);
-  if (!token) {
-    throw new ApiError('AUTHENTICATION_REQUIRED', 'Authentication required: send Authorization: Bearer <access_token>', {
-      details: { reason: 'missing' },
-    });
-  }
-  await authenticate(c, token);
-  return userRateLimit(c, next);
-};
+export const requireAuth: MiddlewareHandler<AppEnv> = (c, next) => requireAuthLimited()(c, next);
+
+/**
+ * `requireAuth` plus per-user route limits (`ZONE_CREATE`, ...), counted with the 500/min user limit in ONE call
+ * to the user's limiter object.
+ */
+export function requireAuthLimited(...limits: LimitName[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = tokenFromRequest(c.req.raw);
+    if (!token) {
+      throw new ApiError('AUTHENTICATION_REQUIRED', 'Authentication required: send Authorization: Bearer <access_token>', {
+        details: { reason: 'missing' },
+      });
+    }
+    await authenticate(c, token);
+    await spendLimits(c, ['USER', ...limits], 'user');
+    await withRateLimitHeaders(c, next);
+  };
+}
 
 /** Like requireAuth when a token is sent (a bad one is still 401); lets anonymous requests through. */
 export const optionalAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = tokenFromRequest(c.req.raw);
   if (!token) return next();
   await authenticate(c, token);
-  return userRateLimit(c, next);
+  await spendLimits(c, ['USER'], 'user');
+  await withRateLimitHeaders(c, next);
 };
 
 /** 403 AUTHORIZATION_FAILED unless the caller holds one of `roles`. Use after requireAuth. */

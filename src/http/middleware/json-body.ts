@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { jsonTextDepth, MAX_NESTING_DEPTH, tooDeepMessage } from '../../core/depth';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
 
@@ -8,7 +9,22 @@ export const MAX_BODY_BYTES = 256 * 1024;
 
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** `/api` speaks JSON only: a body must say `application/json`; oversize bodies are 413 before parsing. */
+/** The ingress guard for REST bodies: nesting deeper than `MAX_NESTING_DEPTH` is 400 before anything parses it. */
+const guardDepth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  // Hono caches the text: the validator's `c.req.json()` and handlers' `c.req.text()` read it again for free.
+  const depth = jsonTextDepth(await c.req.text());
+  if (depth > MAX_NESTING_DEPTH) {
+    throw new ApiError('INVALID_REQUEST', tooDeepMessage(), {
+      details: { field: '(body)', issue: 'too_deep', limit: MAX_NESTING_DEPTH },
+    });
+  }
+  await next();
+};
+
+/**
+ * `/api` speaks JSON only: a body must say `application/json`; oversize bodies are 413 and too deeply nested
+ * ones 400 before parsing.
+ */
 export const jsonBody = (): MiddlewareHandler<AppEnv> => {
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
@@ -30,6 +46,9 @@ export const jsonBody = (): MiddlewareHandler<AppEnv> => {
         });
       }
     }
-    return limit(c, next);
+    if (!hasBody) return next();
+    return limit(c, async () => {
+      await guardDepth(c, next);
+    });
   };
 };

@@ -44,29 +44,46 @@ function limiterKey(c: Context<AppEnv>, by: LimitScope): string {
 }
 
 /**
- * Counts `cost` against `LIMITS[name]` in that key's `RateLimiter` object and records the decision for the
- * `X-RateLimit-*` headers. A refusal throws 429 `RATE_LIMIT_EXCEEDED` with `retry_after` and `Retry-After`.
- * Routes whose cost is known only from the body (a batch of events) call it from the handler.
+ * Counts `cost` against every rule in `names` in ONE call to that key's `RateLimiter` object (all or nothing)
+ * and records the most restrictive decision for the `X-RateLimit-*` headers. A refusal throws 429
+ * `RATE_LIMIT_EXCEEDED` naming the refusing rule, with `retry_after` and `Retry-After`. Routes whose cost is
+ * known only from the body (a batch of events) call it from the handler.
  */
-export async function spendLimit(c: Context<AppEnv>, name: LimitName, by: LimitScope, cost = 1): Promise<void> {
-  const { id, limit, windowMs } = LIMITS[name];
-  let decision: RateDecision | undefined;
+export async function spendLimits(c: Context<AppEnv>, names: LimitName[], by: LimitScope, cost = 1): Promise<void> {
+  const rules = names.map((n) => LIMITS[n]);
+  let decisions: RateDecision[] = [];
   try {
-    [decision] = await rateLimiterActor(c.env, limiterKey(c, by)).hit([{ id, limit, windowMs }], cost);
+    decisions = await rateLimiterActor(c.env, limiterKey(c, by)).hit(
+      rules.map(({ id, limit, windowMs }) => ({ id, limit, windowMs })),
+      cost,
+    );
   } catch (err) {
     // Fail open: an unreachable limiter must not take the API down with it.
-    console.error(`rate limiter ${id} unavailable`, err);
+    console.error(`rate limiter ${rules.map((r) => r.id).join('+')} unavailable`, err);
   }
-  if (!decision) return;
-  c.set('rateLimit', mostRestrictive(c.get('rateLimit'), decision));
-  if (!decision.allowed) {
+  for (const d of decisions) c.set('rateLimit', mostRestrictive(c.get('rateLimit'), d));
+  const refusedAt = decisions.findIndex((d) => !d.allowed);
+  const decision = decisions[refusedAt];
+  const rule = rules[refusedAt];
+  if (decision && rule) {
     const retryAfter = retryAfterSeconds(decision);
     throw new ApiError('RATE_LIMIT_EXCEEDED', 'Too many requests. Please try again later.', {
-      details: { limit, window_seconds: Math.max(1, Math.round(windowMs / 1000)), scope: id },
+      details: { limit: rule.limit, window_seconds: Math.max(1, Math.round(rule.windowMs / 1000)), scope: rule.id },
       extra: { retry_after: retryAfter },
       headers: { ...rateLimitHeaders(decision), 'Retry-After': String(retryAfter) },
     });
   }
+}
+
+/** `spendLimits` for one rule. */
+export const spendLimit = (c: Context<AppEnv>, name: LimitName, by: LimitScope, cost = 1): Promise<void> =>
+  spendLimits(c, [name], by, cost);
+
+/** Sets the `X-RateLimit-*` headers of the most restrictive decision made for the request on its answer. */
+export async function withRateLimitHeaders(c: Context<AppEnv>, next: () => Promise<void>): Promise<void> {
+  await next();
+  const shown = c.get('rateLimit');
+  if (shown) setResponseHeaders(c, rateLimitHeaders(shown));
 }
 
 /**
@@ -77,15 +94,20 @@ export async function spendLimit(c: Context<AppEnv>, name: LimitName, by: LimitS
 export function rateLimitBy(name: LimitName, by: LimitScope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await spendLimit(c, name, by);
-    await next();
-    const shown = c.get('rateLimit');
-    if (shown) setResponseHeaders(c, rateLimitHeaders(shown));
+    await withRateLimitHeaders(c, next);
   };
 }
 
-/** 1000/min per IP on every request. */
-export const globalRateLimit = rateLimitBy('GLOBAL', 'ip');
-/** 5/min per IP on register, login, refresh, logout. */
-export const authRateLimit = rateLimitBy('AUTH', 'ip');
+/** Routes whose per-IP limit is folded into the global limiter call (one object call, not two). */
+const AUTH_PATH = /^\/api\/auth\/(register|login|refresh|logout)\/?$/;
+
+/**
+ * 1000/min per IP on every request, and on register, login, refresh and logout also the 5/min auth limit,
+ * counted in the same call to the IP's limiter object.
+ */
+export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await spendLimits(c, AUTH_PATH.test(c.req.path) ? ['GLOBAL', 'AUTH'] : ['GLOBAL'], 'ip');
+  await withRateLimitHeaders(c, next);
+};
 /** 500/min per authenticated user; mount after the auth middleware. */
 export const userRateLimit = rateLimitBy('USER', 'user');

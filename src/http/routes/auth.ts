@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { login, register } from '../../auth/accounts';
 import {
   LoginRequest,
@@ -10,6 +10,7 @@ import {
 } from '../../auth/schemas';
 import { logout, refreshSession } from '../../auth/sessions';
 import { resolveTenant } from '../../auth/tenants';
+import { issueTicket, TICKET_TTL_SECONDS } from '../../auth/tickets';
 import { ApiError } from '../../errors';
 import { requireAuth } from '../middleware/auth';
 import { errorContent as error, jsonRequest as json } from '../openapi';
@@ -67,6 +68,24 @@ const logoutRoute = createRoute({
   },
 });
 
+const ticketRoute = createRoute({
+  method: 'post',
+  path: '/ticket',
+  summary: 'Exchange the access token for a single-use connection ticket',
+  description:
+    `A ticket stands for the caller's access token for ${TICKET_TTL_SECONDS} s and one connection: put it in a ` +
+    'WebSocket, SSE or Socket.IO URL as `?ticket=` instead of the token, so no token lands in logs or history.',
+  security: [{ Bearer: [] }],
+  middleware: [requireAuth] as const,
+  responses: {
+    201: {
+      description: 'A ticket',
+      content: { 'application/json': { schema: z.object({ ticket: z.string(), expires_at: z.string() }).openapi('Ticket') } },
+    },
+    401: error('Missing or invalid access token'),
+  },
+});
+
 /** The refresh token from `Authorization: Bearer`, else from the body. */
 function presentedRefreshToken(authorization: string | undefined, body: { refresh_token?: string }): string {
   const bearer = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
@@ -106,6 +125,7 @@ auth
     const token = presentedRefreshToken(c.req.header('authorization'), c.req.valid('json'));
     return c.json(await refreshSession(c.env, token, c.req.valid('header')['x-tenant-id']), 200);
   })
+  .openapi(ticketRoute, async (c) => c.json(await issueTicket(c.env, c.get('identity')), 201))
   .openapi(logoutRoute, async (c) => {
     await logout(c.env, c.get('identity'));
     return c.json({ message: 'Logged out successfully' }, 200);

@@ -3,8 +3,7 @@ import { getChunkMetadata } from '../../db/chunks';
 import { LOD_LEVELS, MAX_CHUNKS_PER_REQUEST } from '../../domain/chunks';
 import { parseChunkId } from '../../domain/ring';
 import { requestChunks } from '../../world/chunks';
-import { requireAuth } from '../middleware/auth';
-import { rateLimitBy } from '../middleware/rate-limit';
+import { requireAuthLimited } from '../middleware/auth';
 import { errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 import { Encoding } from './procgen';
@@ -64,7 +63,7 @@ const ChunkIdParam = z.object({
   chunk_id: z.string().openapi({ param: { name: 'chunk_id', in: 'path' }, example: '0_12345' }),
 });
 
-const limited = [requireAuth, rateLimitBy('CHUNK_REQUEST', 'user')] as const;
+const limited = [requireAuthLimited('CHUNK_REQUEST')] as const;
 
 const metadataRoute = createRoute({
   method: 'get',

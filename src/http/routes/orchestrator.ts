@@ -5,6 +5,7 @@ import { actorIdentity } from '../../core/forward';
 import { DIALECT } from '../../dialects/orchestrator';
 import { EVENT_TYPES, type OrchestratorEventType, PUBLISH_MAX } from '../../domain/orchestrator';
 import { fromReply } from '../../errors';
+import { idempotencyKeyOf } from '../idempotency';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { errorContent as error } from '../openapi';
 import {
@@ -142,6 +143,7 @@ const api = router()
     const result = (await orchestratorActor(c.env, identity.tenantId).publishOrchestrator(
       actorIdentity(identity),
       items,
+      idempotencyKeyOf(c),
     )) as unknown as Awaited<ReturnType<Room['publishOrchestrator']>>;
     const events = result.ok ? result.events : fromReply(result);
     const single = !Array.isArray(body) ? events[0] : undefined;

@@ -3,8 +3,7 @@ import { LOD_LEVELS, parseGenerateRequest, parseWorldSeed } from '../../domain/c
 import { chunkSeed } from '../../domain/procgen';
 import { CHUNK_LENGTH, formatChunkId, parseChunkIndex, parseFloor, RING_WIDTH } from '../../domain/ring';
 import { CHUNK_ENCODING, generatedChunks, worldSeedOf } from '../../world/procgen';
-import { requireAuth } from '../middleware/auth';
-import { rateLimitBy } from '../middleware/rate-limit';
+import { requireAuth, requireAuthLimited } from '../middleware/auth';
 import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 
@@ -81,7 +80,7 @@ const generateRoute = createRoute({
   path: '/generate',
   summary: 'Generate one chunk (procedural generation service; counts as a chunk request)',
   security,
-  middleware: [requireAuth, rateLimitBy('CHUNK_REQUEST', 'user')] as const,
+  middleware: [requireAuthLimited('CHUNK_REQUEST')] as const,
   request: { body: { required: true, content: { 'application/json': { schema: GenerateRequest } } } },
   responses: {
     200: ok(GenerateResponse, 'Generated (or served from the cache, byte-identical)'),

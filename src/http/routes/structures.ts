@@ -12,8 +12,7 @@ import { parseChunkIndex, parseFloor, RING_CIRCUMFERENCE } from '../../domain/ri
 import { parseStructurePatch, STRUCTURE_TYPES } from '../../domain/structures';
 import { ApiError } from '../../errors';
 import { assertZonePlacement, parseModelData, placeStructureFor } from '../../world/structures';
-import { requireAuth } from '../middleware/auth';
-import { rateLimitBy } from '../middleware/rate-limit';
+import { requireAuth, requireAuthLimited } from '../middleware/auth';
 import { jsonRequest as body, documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 import { assertOwnerOrAdmin, IdParam } from './zones';
@@ -77,7 +76,7 @@ const placeRoute = createRoute({
   path: '/',
   summary: 'Place a structure (20/min per user)',
   security,
-  middleware: [requireAuth, rateLimitBy('STRUCTURE_PLACE', 'user')] as const,
+  middleware: [requireAuthLimited('STRUCTURE_PLACE')] as const,
   request: { body: body(StructurePlace) },
   responses: {
     201: ok(Structure, 'Placed'),

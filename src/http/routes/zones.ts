@@ -8,8 +8,7 @@ import { structureChunk } from '../../domain/structures';
 import { parseZoneAreaQuery, parseZonePatch, pointInZone, ZONE_TYPES, type ZoneShape } from '../../domain/zones';
 import { ApiError } from '../../errors';
 import { createZoneFor } from '../../world/zones';
-import { requireAuth } from '../middleware/auth';
-import { rateLimitBy } from '../middleware/rate-limit';
+import { requireAuth, requireAuthLimited } from '../middleware/auth';
 import { jsonRequest as body, documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
 
@@ -93,7 +92,7 @@ const createZoneRoute = createRoute({
   path: '/',
   summary: 'Create a zone (10/min per user)',
   security,
-  middleware: [requireAuth, rateLimitBy('ZONE_CREATE', 'user')] as const,
+  middleware: [requireAuthLimited('ZONE_CREATE')] as const,
   request: { body: body(ZoneCreate) },
   responses: {
     201: ok(Zone, 'Created'),
