@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 // The browser test: `npm run test:e2e` (also run by .ci/run). Starts the Worker with `npm run dev` on free ports,
-// drives headless Chromium (Debian's `chromium`, through playwright-core) against the demo page with the tests
-// in test/e2e/, stops the Worker, and closes with `e2e: N passed, N failed`. Installs Chromium with apt-get when
+// drives headless Chromium (Debian's `chromium`, through playwright-core) against the demo pages with the tests
+// in test/e2e/ (the collaboration page, then the Socket.IO hub page), stops the Worker, and closes with `e2e: N passed, N failed`. Installs Chromium with apt-get when
 // it is missing (needs root, as on CI). Every wait is bounded; the whole run is killed after RUN_TIMEOUT_MS.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { tests } from '../test/e2e/demo.e2e.mjs';
+import { tests as demoTests } from '../test/e2e/demo.e2e.mjs';
+import { tests as hubTests } from '../test/e2e/hub.e2e.mjs';
 import { CHROMIUM, CHROMIUM_ARGS, ensureChromium } from './lib/chromium.mjs';
 import { freePort, root, startServer, stopServer, waitForServer } from './lib/worker.mjs';
 
-const RUN_TIMEOUT_MS = 150_000;
+const RUN_TIMEOUT_MS = 240_000;
 const TEST_TIMEOUT_MS = 45_000;
 const artifacts = join(root, 'test/e2e/artifacts');
+const tests = [...demoTests, ...hubTests];
 
 const log = (...args) => console.log('[e2e]', ...args);
 

@@ -12,58 +12,21 @@ import {
   openPacket,
 } from '../dialects/engineio';
 import type { Env } from '../env';
+import { acceptAndClose, corsHeaders, postAccepted, refusal, statusAnswer, textAnswer } from './engineio-http';
+import { answerPoll, flushPoll, holdPoll, schedulePollingPing } from './engineio-polling';
+import {
+  adoptedSession,
+  attachmentOf,
+  type EngineSession,
+  type EngineSettings,
+  newSession,
+  openPayload,
+  type SocketAttachment,
+} from './engineio-session';
 
-/** Engine.IO server settings (the reference server's defaults; the conformance Worker uses the suites' values). */
-export interface EngineSettings {
-  pingInterval: number;
-  pingTimeout: number;
-  maxPayload: number;
-  /** `Access-Control-Allow-Origin: *` on polling answers (the conformance suites run from a browser too). */
-  cors: boolean;
-}
-
-export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
-  pingInterval: 25_000,
-  pingTimeout: 20_000,
-  maxPayload: 1_000_000,
-  cors: false,
-};
-
-/** One Engine.IO session: a client over long-polling or a WebSocket, and the state the layer above keeps in it. */
-export interface EngineSession<S> {
-  readonly sid: string;
-  transport: 'polling' | 'websocket';
-  readonly createdAt: number;
-  /** The handshake's query parameters (the client's `query` option), without the protocol's own. */
-  readonly query: Record<string, string>;
-  /** The layer above's state; persisted with the WebSocket (through hibernation) by `persist()`. */
-  state: S;
-  ws?: WebSocket;
-  /** A WebSocket probing an upgrade of this polling session (`2probe` / `3probe` / `5`). */
-  probe?: WebSocket;
-  /** Polling: packets waiting for the next GET. */
-  queue: EnginePacket[];
-  /** Polling: the held GET. */
-  poll?: (body: string) => void;
-  posting: boolean;
-  closed: boolean;
-  /** Polling heartbeat timer (a WebSocket's heartbeat is the actor's alarm, so it hibernates). */
-  timer?: ReturnType<typeof setTimeout>;
-}
-
-interface SocketAttachment<S> {
-  v: 'eio1';
-  sid: string;
-  createdAt: number;
-  query: Record<string, string>;
-  probe?: boolean;
-  state: S;
-}
+export { DEFAULT_ENGINE_SETTINGS, type EngineSession, type EngineSettings } from './engineio-session';
 
 const TIMER_HEARTBEAT = 'eio:heartbeat';
-/** Query parameters of the protocol itself, not the client's. */
-const PROTOCOL_PARAMS = new Set(['EIO', 'transport', 'sid', 't', 'b64']);
-const TEXT = { 'Content-Type': 'text/plain; charset=UTF-8' };
 
 /**
  * An Engine.IO v4 server as a Durable Object: handshake over polling or WebSocket, polling GET/POST with one of
@@ -71,6 +34,10 @@ const TEXT = { 'Content-Type': 'text/plain; charset=UTF-8' };
  * hibernate: their state rides in the socket's attachment and the heartbeat is the actor's alarm. Polling
  * sessions live in memory: a held GET keeps the actor awake, and a client whose actor was evicted gets the
  * protocol's "Session ID unknown" and reconnects. The layer above (Socket.IO) implements the hooks.
+ *
+ * Beside it: the session model and its attachment (`engineio-session.ts`), the polling transport
+ * (`engineio-polling.ts`) and the HTTP answers (`engineio-http.ts`); the WebSocket transport is the hibernation
+ * handlers below, which must be the actor's own methods.
  */
 export abstract class EngineIoActor<S> extends DurableObject<Env> {
   protected readonly sql: SqlStorage;
@@ -142,21 +109,14 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
       return;
     }
     session.queue.push(...packets);
-    this.flushPoll(session);
+    flushPoll(session);
   }
 
   /** Saves the session's state with its WebSocket, so that it survives hibernation. Polling: nothing to do. */
   protected persist(session: EngineSession<S>): void {
     if (session.transport !== 'websocket' || !session.ws) return;
-    const att: SocketAttachment<S> = {
-      v: 'eio1',
-      sid: session.sid,
-      createdAt: session.createdAt,
-      query: session.query,
-      state: session.state,
-    };
     try {
-      session.ws.serializeAttachment(att);
+      session.ws.serializeAttachment(attachmentOf(session));
     } catch (err) {
       console.error('engine.io: attachment not saved', err);
     }
@@ -225,7 +185,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     const settings = this.settings();
     const url = new URL(request.url);
     const isUpgrade = request.headers.get('upgrade')?.toLowerCase() === 'websocket';
-    if (settings.cors && request.method === 'OPTIONS') return new Response(null, { status: 204, headers: this.cors() });
+    if (settings.cors && request.method === 'OPTIONS') return new Response(null, { status: 204, headers: corsHeaders(true) });
     if (url.searchParams.get('EIO') !== String(ENGINE_IO_PROTOCOL))
       return this.refuse(ENGINE_ERRORS.UNSUPPORTED_PROTOCOL_VERSION);
     const transport = url.searchParams.get('transport');
@@ -246,7 +206,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     if (transport === 'websocket') {
       if (!isUpgrade) return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
       // A second upgrade of the same session: accepted and closed at once, as the reference server does.
-      if (session.transport === 'websocket' || session.probe) return this.acceptAndClose();
+      if (session.transport === 'websocket' || session.probe) return acceptAndClose();
       return this.acceptProbe(session);
     }
     if (session.transport !== 'polling') return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
@@ -258,7 +218,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   private openPolling(settings: EngineSettings, url: URL): Response {
     const session = this.createSession('polling', url);
     this.schedulePollingPing(session, settings);
-    return this.text(encodePayload([openPacket(this.openPayload(session, settings, ['websocket']))]));
+    return this.text(encodePayload([openPacket(openPayload(session, settings, ['websocket']))]));
   }
 
   private openWebSocket(settings: EngineSettings, url: URL): Response {
@@ -267,15 +227,8 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     session.ws = pair[1];
     this.ctx.acceptWebSocket(pair[1], [`sid:${session.sid}`]);
     this.persist(session);
-    pair[1].send(encodeFrame(openPacket(this.openPayload(session, settings, []))));
+    pair[1].send(encodeFrame(openPacket(openPayload(session, settings, []))));
     void this.timers.scheduleNoLaterThan(TIMER_HEARTBEAT, Date.now() + settings.pingInterval);
-    return new Response(null, { status: 101, webSocket: pair[0] });
-  }
-
-  private acceptAndClose(): Response {
-    const pair = new WebSocketPair();
-    pair[1].accept();
-    pair[1].close(1000, 'Session already upgraded');
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -283,15 +236,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     const pair = new WebSocketPair();
     session.probe = pair[1];
     this.ctx.acceptWebSocket(pair[1], [`probe:${session.sid}`]);
-    const att: SocketAttachment<S> = {
-      v: 'eio1',
-      sid: session.sid,
-      createdAt: session.createdAt,
-      query: {},
-      probe: true,
-      state: session.state,
-    };
-    pair[1].serializeAttachment(att);
+    pair[1].serializeAttachment(attachmentOf(session, true));
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -304,10 +249,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     }
     // While a WebSocket probes an upgrade, polls end at once with a noop, so the client can pause polling.
     if (session.probe && session.queue.length === 0) return this.text(encodePayload([{ type: 'noop' }]));
-    return new Promise<Response>((resolve) => {
-      session.poll = (body) => resolve(this.text(body));
-      this.flushPoll(session);
-    });
+    return holdPoll(session).then((body) => this.text(body));
   }
 
   private async onDataRequest(session: EngineSession<S>, request: Request, settings: EngineSettings): Promise<Response> {
@@ -334,7 +276,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
         if (session.closed) break;
         await this.onPacket(session, packet, settings);
       }
-      return new Response('ok', { headers: { 'Content-Type': 'text/html', ...(settings.cors ? this.cors() : {}) } });
+      return postAccepted(settings.cors);
     } finally {
       session.posting = false;
     }
@@ -360,7 +302,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
       if (packet?.type === 'ping' && packet.data === 'probe') {
         ws.send('3probe');
         // The held GET ends cleanly, so the client can pause polling and finish the upgrade.
-        if (session.poll) this.answerPoll(session, [{ type: 'noop' }]);
+        if (session.poll) answerPoll(session, [{ type: 'noop' }]);
       } else if (packet?.type === 'upgrade') {
         this.completeUpgrade(session, ws, settings);
       } else {
@@ -450,7 +392,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     session.ws = ws;
     if (session.timer) clearTimeout(session.timer);
     session.timer = undefined;
-    if (session.poll) this.answerPoll(session, [{ type: 'noop' }]);
+    if (session.poll) answerPoll(session, [{ type: 'noop' }]);
     const queued = session.queue.splice(0);
     this.lastPing.set(session.sid, Date.now());
     this.persist(session);
@@ -459,62 +401,23 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   }
 
   private createSession(transport: 'polling' | 'websocket', url: URL): EngineSession<S> {
-    const query: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) {
-      if (!PROTOCOL_PARAMS.has(k) && Object.keys(query).length < 16) query[k.slice(0, 64)] = v.slice(0, 256);
-    }
-    const session: EngineSession<S> = {
-      sid: this.newSid(),
-      transport,
-      createdAt: Date.now(),
-      query,
-      state: this.initialState(),
-      queue: [],
-      posting: false,
-      closed: false,
-    };
+    const session = newSession(this.newSid(), transport, url, this.initialState());
     this.sessions.set(session.sid, session);
     return session;
   }
 
   private adopt(ws: WebSocket, att: SocketAttachment<S>): EngineSession<S> {
-    const session: EngineSession<S> = {
-      sid: att.sid,
-      transport: 'websocket',
-      createdAt: att.createdAt,
-      query: att.query ?? {},
-      state: att.state,
-      ws,
-      queue: [],
-      posting: false,
-      closed: false,
-    };
+    const session = adoptedSession(ws, att);
     this.sessions.set(att.sid, session);
     return session;
   }
 
-  private openPayload(session: EngineSession<S>, settings: EngineSettings, upgrades: string[]) {
-    return {
-      sid: session.sid,
-      upgrades,
-      pingInterval: settings.pingInterval,
-      pingTimeout: settings.pingTimeout,
-      maxPayload: settings.maxPayload,
-    };
-  }
-
-  /** Polling heartbeat: a ping after `pingInterval`, and the session closes unless a pong comes within `pingTimeout`. */
   private schedulePollingPing(session: EngineSession<S>, settings: EngineSettings): void {
-    if (session.timer) clearTimeout(session.timer);
-    session.timer = setTimeout(() => {
-      if (session.closed || session.transport !== 'polling') return;
-      this.onEngineTick(session, Date.now());
-      if (session.closed) return;
-      this.sendPackets(session, [{ type: 'ping' }]);
-      session.timer = setTimeout(() => {
-        if (!session.closed && session.transport === 'polling') void this.closeSession(session, 'ping timeout');
-      }, settings.pingTimeout);
-    }, settings.pingInterval);
+    schedulePollingPing(session, settings, {
+      tick: (now) => this.onEngineTick(session, now),
+      ping: () => this.sendPackets(session, [{ type: 'ping' }]),
+      timeout: () => void this.closeSession(session, 'ping timeout'),
+    });
   }
 
   /**
@@ -550,37 +453,15 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     }
   }
 
-  private flushPoll(session: EngineSession<S>): void {
-    if (!session.poll || session.queue.length === 0) return;
-    this.answerPoll(session, session.queue.splice(0));
-  }
-
-  private answerPoll(session: EngineSession<S>, packets: EnginePacket[]): void {
-    const answer = session.poll;
-    session.poll = undefined;
-    answer?.(encodePayload(packets));
-  }
-
   private text(body: string): Response {
-    return new Response(body, { headers: { ...TEXT, ...(this.settings().cors ? this.cors() : {}) } });
+    return textAnswer(body, this.settings().cors);
   }
 
   private status(status: number): Response {
-    return new Response(null, { status, headers: this.settings().cors ? this.cors() : {} });
+    return statusAnswer(status, this.settings().cors);
   }
 
   private refuse(error: EngineError): Response {
-    return new Response(JSON.stringify(error), {
-      status: error.code === ENGINE_ERRORS.FORBIDDEN.code ? 403 : 400,
-      headers: { 'Content-Type': 'application/json', ...(this.settings().cors ? this.cors() : {}) },
-    });
-  }
-
-  private cors(): Record<string, string> {
-    return {
-      'Access-Control-Allow-Origin': '*',
-      'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-      'Access-Control-Allow-Headers': 'Content-Type',
-    };
+    return refusal(error, this.settings().cors);
   }
 }

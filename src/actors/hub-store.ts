@@ -3,6 +3,7 @@
  * replays, recovery sessions, and, for the users whose home it is, their presence and per-room socket counts.
  * Everything a client was told survives eviction; in-memory state is only the transports.
  */
+import type { RoomPresenceEntry } from '../domain/hub';
 
 export interface SocketRow {
   socketId: string;
@@ -56,6 +57,8 @@ export class HubStore {
     sql.exec(`CREATE TABLE IF NOT EXISTS hub_user_rooms (
       tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, room_id TEXT NOT NULL, sockets INTEGER NOT NULL,
       PRIMARY KEY (tenant_id, user_id, room_id))`);
+    // The room's presence read (`GET /api/hub/rooms/{roomId}/presence`) pages by user id within a room.
+    sql.exec('CREATE INDEX IF NOT EXISTS hub_user_rooms_room ON hub_user_rooms (tenant_id, room_id, user_id)');
     sql.exec(`CREATE TABLE IF NOT EXISTS hub_presence (
       tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL, metadata TEXT NOT NULL,
       updated_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, user_id))`);
@@ -310,6 +313,28 @@ export class HubStore {
       .exec<{ room_id: string }>('SELECT room_id FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ?', tenantId, userId)
       .toArray()
       .map((r) => r.room_id);
+  }
+
+  /** This home shard's users in a room, after user id `after`, by user id, with their presence. */
+  roomPresence(tenantId: string, roomId: string, after: string, limit: number): RoomPresenceEntry[] {
+    return this.sql
+      .exec<Row>(
+        `SELECT r.user_id, r.sockets, p.status, p.metadata, p.updated_at FROM hub_user_rooms r
+         LEFT JOIN hub_presence p ON p.tenant_id = r.tenant_id AND p.user_id = r.user_id
+         WHERE r.tenant_id = ? AND r.room_id = ? AND r.user_id > ? ORDER BY r.user_id LIMIT ?`,
+        tenantId,
+        roomId,
+        after,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        userId: r.user_id as string,
+        status: (r.status ?? 'online') as PresenceState['status'],
+        metadata: r.metadata ? (JSON.parse(r.metadata as string) as Record<string, unknown>) : {},
+        updatedAt: typeof r.updated_at === 'number' ? new Date(r.updated_at).toISOString() : null,
+        connections: r.sockets as number,
+      }));
   }
 
   presence(tenantId: string, userId: string): PresenceState {

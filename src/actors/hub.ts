@@ -1,8 +1,10 @@
 import { verifyAccessToken } from '../auth/tokens';
 import { Budgets } from '../core/budgets';
 import { eventPacket, type SocketPacket } from '../dialects/socketio';
+import { Coalescer } from '../domain/coalesce';
 import {
   buildMessage,
+  CLASS_A_WINDOW_MS,
   errorEvent,
   type HubMessage,
   homeShard,
@@ -15,6 +17,7 @@ import {
   parseInput,
   presenceInput,
   RECOVERY_WINDOW_MS,
+  type RoomPresenceEntry,
   roomInput,
   shardCount,
   shardOfId,
@@ -72,11 +75,19 @@ export class Hub extends SocketIoActor<HubSocketData> {
   private readonly store: HubStore;
   /** Message budgets per user in this shard (100 a minute, a sliding window). */
   private readonly budgets: Budgets;
+  /** Class A messages, latest wins per sender, target and type (in memory: class A is never stored). */
+  private readonly classA: Coalescer<Delivery>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new HubStore(this.sql);
     this.budgets = new Budgets(this.sql, 'hub_budgets');
+    this.classA = new Coalescer<Delivery>(
+      CLASS_A_WINDOW_MS,
+      (run, ms) => setTimeout(run, ms),
+      (delivery) => this.fanout(delivery),
+      (err) => console.error('hub: a coalesced class A delivery failed', err),
+    );
   }
 
   // ---- settings ---------------------------------------------------------------------------------------------
@@ -278,19 +289,27 @@ export class Hub extends SocketIoActor<HubSocketData> {
     }
     const message = buildMessage(input, cls, socket.data, crypto.randomUUID(), Date.now());
     const target: DeliveryTarget = input.roomId !== undefined ? { room: input.roomId } : { userId: input.recipientId as string };
-    // A and C go live; C and B are logged on every shard before the ack (durably accepted, recoverable).
+    if (cls === 'CLASS_A') {
+      // Fire and forget, coalesced: a burst of one sender's presence-like messages of one type to one room or user
+      // goes out as its first and its latest within CLASS_A_WINDOW_MS. Acked at once, as before, with its id.
+      const key = `${socket.id}\u0000${'room' in target ? `r:${target.room}` : `u:${target.userId}`}\u0000${input.type}`;
+      await this.classA.offer(key, { tenantId, target, packet: ['message', message], store: false, exclude: socket.id }).done;
+      ack?.([{ messageId: message.messageId }]);
+      return;
+    }
+    // C goes live; C and B are logged on every shard before the ack (durably accepted, recoverable).
     const reached = await this.fanout({
       tenantId,
       target,
       packet: ['message', message],
-      store: cls !== 'CLASS_A',
+      store: true,
       exclude: socket.id,
     });
     if (cls === 'CLASS_B') {
       const audience = input.roomId !== undefined ? [...new Set([...reached, userId])] : [input.recipientId as string];
       await this.publishToBus(tenantId, message, audience);
     }
-    if (cls !== 'CLASS_A') this.emit(session, socket, 'message_ack', [{ messageId: message.messageId }]);
+    this.emit(session, socket, 'message_ack', [{ messageId: message.messageId }]);
     ack?.([{ messageId: message.messageId }]);
   }
 
@@ -402,6 +421,11 @@ export class Hub extends SocketIoActor<HubSocketData> {
     const changed = before.status !== next.status || JSON.stringify(before.metadata) !== JSON.stringify(next.metadata);
     if (changed) this.store.setPresence(tenantId, userId, next, Date.now());
     return { changed, rooms: this.store.userRooms(tenantId, userId).filter((r) => r !== '*') };
+  }
+
+  /** RPC on every shard: a page of its home users present in a room (`GET /api/hub/rooms/{roomId}/presence`). */
+  presencePage(tenantId: string, roomId: string, after: string, limit: number): RoomPresenceEntry[] {
+    return this.store.roomPresence(tenantId, roomId, after, limit);
   }
 
   // ---- delivery across shards -------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { INTERACTION_CLASSES, messageInput, presenceInput, roomInput } from '../domain/hub';
 import { EVENT_PAYLOADS, EVENT_TYPES, SCOPES } from '../domain/orchestrator';
 import { METHOD_PARAMS, ROOM_EVENTS, type RoomMethod } from '../domain/room-methods';
 import { RequestEnvelope } from './collab';
+import { CLIENT_FRAMES, QUEUE_CLIENT_TYPES, QUEUE_DIALECT, SESSION_CLIENT_TYPES, SESSION_DIALECT } from './crafting';
 import { CLIENT_TYPES, ClientEnvelope, SERVER_TYPES } from './earthring';
 import { CLIENT_TYPES as RACE_CLIENT_TYPES, ClientEnvelope as RaceEnvelope } from './earthring-race';
 import { PingFrame, ResyncFrame } from './orchestrator';
@@ -162,10 +164,197 @@ const orchestrator: DialectMessages = {
   ],
 };
 
+// ---- seed 002: crafting -----------------------------------------------------------------------------------------
+
+const isoTime = z.string().describe('ISO 8601');
+const logged = { eventId: eventId.optional(), sequence: sequence.optional() };
+const clientFrames = (types: readonly (keyof typeof CLIENT_FRAMES)[]) =>
+  types.map((type) => ({
+    name: type,
+    summary: CLIENT_FRAMES[type].description ?? type,
+    schema: CLIENT_FRAMES[type],
+  }));
+
+const frameId = z.union([z.string(), z.number()]).describe("The client frame's id, on its answer");
+/** `WebSocketCraftingMessage` / `WebSocketQueueMessage`: one envelope, keyed by `sessionId` or `playerId`. */
+const craftingMessage = (key: 'sessionId' | 'playerId', type: string, summary: string, data: z.ZodType = anyData) => ({
+  name: type,
+  summary,
+  schema: z.object({ type: z.literal(type), [key]: z.string(), timestamp: isoTime, ...logged, id: frameId.optional(), data }),
+});
+const craftingError = z.object({ code: z.string(), message: z.string(), details: anyData.optional() });
+const pongData = z.object({ timestamp: z.union([z.string(), z.number()]) });
+
+const crafting: DialectMessages = {
+  title: 'Crafting session (seed 002 WebSocketCraftingMessage)',
+  description:
+    '`{type, sessionId, timestamp, data, eventId?, sequence?}` JSON frames (`Sec-WebSocket-Protocol: crafting.v1`; `crafting.v1.lz4` sends those over 512 bytes as binary LZ4 frames, `crafting-udp.v1` carries the binary sync packets of docs/crafting-protocol.md). Logged events carry eventId and sequence and are replayed after `?lastEventId=`; heartbeat every 30 s.',
+  receive: clientFrames(SESSION_CLIENT_TYPES),
+  send: [
+    craftingMessage('sessionId', 'connected', 'First frame: the session state and where its event log stands'),
+    craftingMessage('sessionId', 'resync', 'Missed events after ?lastEventId=, or a snapshot with truncated: true'),
+    craftingMessage('sessionId', 'progress', 'CraftingProgressData tick (not logged: the state in connected is newer)'),
+    craftingMessage('sessionId', 'session_state', 'Answer to get_state: CraftingProgressData'),
+    craftingMessage('sessionId', 'ack', 'Answer to pause, resume or cancel: {command, state}'),
+    craftingMessage(
+      'sessionId',
+      'udp_connected',
+      'crafting-udp.v1 / ?mode=udp only: first frame (JSON text) with the sync parameters; binary packets follow',
+    ),
+    craftingMessage('sessionId', 'pong', 'Answer to ping', pongData),
+    craftingMessage('sessionId', 'error', 'A refused frame; the socket stays open', craftingError),
+    ...[
+      'session_created',
+      'session_started',
+      'session_paused',
+      'session_resumed',
+      'stage_changed',
+      'session_completed',
+      'session_cancelled',
+      'session_failed',
+      'material_notification',
+    ].map((type) => craftingMessage('sessionId', type, `Logged event ${type}`)),
+  ],
+};
+
+const craftingQueue: DialectMessages = {
+  title: "A player's crafting queue (seed 002 WebSocketQueueMessage)",
+  description:
+    '`{type, playerId, timestamp, data, eventId?, sequence?}` JSON frames (`crafting-queue.v1`, or `crafting-queue.v1.lz4`); logged events are replayed after `?lastEventId=`; heartbeat every 30 s.',
+  receive: clientFrames(QUEUE_CLIENT_TYPES),
+  send: [
+    craftingMessage('playerId', 'connected', 'First frame: the queue (QueueStatusData) and where its event log stands'),
+    craftingMessage('playerId', 'resync', 'Missed events after ?lastEventId=, or a snapshot with truncated: true'),
+    craftingMessage('playerId', 'queue_state', 'Answer to get_state: entries with positions and estimates, materials'),
+    craftingMessage('playerId', 'pong', 'Answer to ping', pongData),
+    craftingMessage('playerId', 'error', 'A refused frame; the socket stays open', craftingError),
+    ...['queue_update', 'session_started', 'session_finished', 'material_update'].map((type) =>
+      craftingMessage('playerId', type, `Logged event ${type}`),
+    ),
+  ],
+};
+
+const serviceHealth = z.object({
+  status: z.enum(['healthy', 'unhealthy', 'unknown']),
+  latency: z.number().optional().describe('ms'),
+  lastCheck: isoTime,
+  error: z.string().optional(),
+});
+const healthReport = z.object({
+  status: z.enum(['healthy', 'degraded', 'unhealthy']),
+  services: z.record(z.string(), serviceHealth),
+  timestamp: isoTime,
+  intervalSeconds: z.number().int(),
+});
+const healthMessage = (type: string, summary: string, data: z.ZodType) => ({
+  name: type,
+  summary,
+  schema: z.object({ type: z.literal(type), timestamp: isoTime, data }),
+});
+
+const craftingHealth: DialectMessages = {
+  title: 'Health stream (seed 002 WebSocketHealthMessage)',
+  description: '`{type, timestamp, data}` JSON frames: a report now, then every `?interval=` seconds.',
+  receive: [
+    {
+      name: 'ping',
+      summary: 'Heartbeat (the plain text `ping` too); answered with pong',
+      schema: z.object({ type: z.literal('ping') }),
+    },
+    { name: 'check', summary: 'Check now; answered with health', schema: z.object({ type: z.literal('check') }) },
+  ],
+  send: [
+    healthMessage('health', 'The report: overall status and each service', healthReport),
+    healthMessage('health_changed', 'A service changed status since the last report', healthReport),
+    healthMessage('pong', 'Answer to ping', z.object({})),
+    healthMessage('error', 'A frame that is neither ping nor check', z.object({ code: z.string(), message: z.string() })),
+  ],
+};
+
+// ---- seed 003: the Socket.IO hub ---------------------------------------------------------------------------------
+
+/** An EVENT packet's JSON array: the event name, then its argument. */
+const socketEvent = (name: string, summary: string, arg?: z.ZodType) => ({
+  name,
+  summary,
+  schema: (arg ? z.tuple([z.literal(name), arg]) : z.tuple([z.literal(name)])).describe(
+    `Socket.IO EVENT packet data: \`2[<ack id>]["${name}", ...]\``,
+  ),
+});
+const hubMessage = z.object({
+  messageId: z.string(),
+  type: z.string(),
+  interactionClass: z.enum(INTERACTION_CLASSES),
+  tenantId: z.string(),
+  senderId: z.string(),
+  recipientId: z.string().optional(),
+  roomId: z.string().optional(),
+  payload: z.unknown(),
+  timestamp: isoTime,
+  metadata: anyData.optional(),
+});
+
+const socketio: DialectMessages = {
+  title: 'Realtime hub (seed 003, Socket.IO v5 over Engine.IO v4)',
+  description:
+    'Socket.IO EVENT packets on the default namespace; CONNECT carries `auth: {token}` (refused: CONNECT_ERROR AUTH_FAILED). An event sent with an ack id is acknowledged with its answer (or its error event). Class D is refused over realtime.',
+  receive: [
+    socketEvent('message', 'A message to a user (recipientId) or a joined room (roomId)', messageInput),
+    socketEvent('join_room', 'Join a room; answered with room_joined', roomInput),
+    socketEvent('leave_room', 'Leave a room; answered with room_left', roomInput),
+    socketEvent('presence_update', "Set the user's presence; members of their rooms are told", presenceInput),
+    socketEvent('ping', 'Heartbeat; answered with pong (not rate limited)'),
+  ],
+  send: [
+    {
+      ...socketEvent(
+        'connected',
+        'First event after CONNECT',
+        z.object({
+          connectionId: z.string(),
+          clientId: z.string().optional(),
+          userId: z.string(),
+          serverTime: isoTime,
+          interactionClasses: z.array(z.enum(INTERACTION_CLASSES)),
+        }),
+      ),
+      name: 'connected',
+    },
+    { ...socketEvent('message', 'A message for this user or one of their rooms', hubMessage), name: 'message.delivered' },
+    socketEvent('message_ack', 'Class B and C messages: durably accepted', z.object({ messageId: z.string() })),
+    socketEvent('room_joined', 'Answer to join_room', z.object({ roomId: z.string() })),
+    socketEvent('room_left', 'Answer to leave_room', z.object({ roomId: z.string() })),
+    {
+      ...socketEvent(
+        'presence_update',
+        "A room member's presence changed",
+        z.object({
+          userId: z.string(),
+          status: z.enum(['online', 'away', 'offline']),
+          metadata: anyData,
+          roomId: z.string().optional(),
+          timestamp: isoTime,
+        }),
+      ),
+      name: 'presence_update.delivered',
+    },
+    socketEvent('pong', 'Answer to ping'),
+    socketEvent(
+      'error',
+      'A refused event (seed 003 codes: INVALID_REQUEST, AUTHZ_FAILED, RATE_LIMIT, INTERNAL_ERROR, ...)',
+      z.object({ error: z.string(), code: z.string(), details: anyData.optional() }),
+    ),
+  ],
+};
+
 /** By dialect name (`DIALECT` of each module). */
 export const DIALECT_MESSAGES: Record<string, DialectMessages> = {
   collab,
   earthring,
   'earthring-race': race,
   orchestrator,
+  [SESSION_DIALECT]: crafting,
+  [QUEUE_DIALECT]: craftingQueue,
+  'crafting-health': craftingHealth,
+  socketio,
 };

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
 import type { CraftingProgressData } from '../domain/crafting';
@@ -66,9 +67,47 @@ function parseFrame(frame: unknown, allowed: readonly string[]): { type: string;
       details: { field: 'type', issue: 'unknown_message_type', supported: allowed },
     });
   }
-  const id = typeof f.id === 'string' && f.id.length <= 128 ? f.id : typeof f.id === 'number' ? f.id : undefined;
-  return { type: f.type, ...(id === undefined ? {} : { id }), timestamp: f.timestamp };
+  const { id, timestamp } = CLIENT_FRAMES[f.type as ClientFrameType].parse(frame);
+  return { type: f.type, ...(id === undefined ? {} : { id }), timestamp };
 }
+
+// Client frames (what /asyncapi.json describes). Lenient as the seed's clients expect: unknown fields are ignored,
+// and an `id` or ping `timestamp` of the wrong shape is dropped (not echoed) rather than refused.
+const frameId = z
+  .union([z.string().max(128), z.number()])
+  .optional()
+  .catch(undefined)
+  .describe('Echoed on the answer (a string of at most 128 characters or a number)');
+const clientFrame = <T extends string>(type: T, description: string) =>
+  z.looseObject({ type: z.literal(type), id: frameId, timestamp: z.unknown().optional() }).describe(description);
+
+export const CLIENT_FRAMES = {
+  ping: z
+    .looseObject({
+      type: z.literal('ping'),
+      id: frameId,
+      timestamp: z
+        .union([z.number(), z.string().max(64)])
+        .optional()
+        .catch(undefined)
+        .describe("Echoed in pong's data.timestamp (else the server's time, ms)"),
+    })
+    .describe('Heartbeat; answered with pong'),
+  get_state: clientFrame('get_state', 'Asks for the state now: session_state (session) or queue_state (queue)'),
+  pause: clientFrame('pause', 'Pauses the session (owner or admin); answered with ack {command, state}'),
+  resume: clientFrame('resume', 'Resumes a paused session (owner or admin); answered with ack'),
+  cancel: clientFrame('cancel', 'Cancels the session, materials returned (owner or admin); answered with ack'),
+} as const;
+export type ClientFrameType = keyof typeof CLIENT_FRAMES;
+/** Client frames each socket accepts. */
+export const SESSION_CLIENT_TYPES = [
+  'ping',
+  'get_state',
+  'pause',
+  'resume',
+  'cancel',
+] as const satisfies readonly ClientFrameType[];
+export const QUEUE_CLIENT_TYPES = ['ping', 'get_state'] as const satisfies readonly ClientFrameType[];
 
 const echoId = (frame: unknown): { id?: string | number } => {
   const id = typeof frame === 'object' && frame !== null ? (frame as { id?: unknown }).id : undefined;

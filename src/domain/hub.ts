@@ -17,6 +17,11 @@ export const MESSAGES_PER_MINUTE = 100;
 /** Socket.IO's default connection-state recovery window. */
 export const RECOVERY_WINDOW_MS = 2 * 60_000;
 export const MAX_ROOMS_PER_SOCKET = 100;
+/**
+ * Class A coalescing window: within it, one sender's class A messages of one type to one room or user are latest
+ * wins (the first goes at once, the latest when the window closes). 100 ms: a 10 Hz cursor or typing signal.
+ */
+export const CLASS_A_WINDOW_MS = 100;
 export const MAX_TYPE_LENGTH = 128;
 export const MAX_METADATA_BYTES = 4096;
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -150,4 +155,33 @@ export function homeShard(tenantId: string, userId: string, count: number): numb
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0) % count;
+}
+
+// ---- the REST read of a room's presence --------------------------------------------------------------------------
+
+export const PRESENCE_PAGE_DEFAULT = 50;
+export const PRESENCE_PAGE_MAX = 200;
+
+/** One user present in a room (read from the user's home shard). */
+export interface RoomPresenceEntry {
+  userId: string;
+  status: 'online' | 'away' | 'offline';
+  metadata: Record<string, unknown>;
+  /** When the user last set a presence (null: never, so the default `online`). */
+  updatedAt: string | null;
+  /** The user's connected sockets in the room. */
+  connections: number;
+}
+
+/**
+ * Merges the shards' pages (each sorted by user id, each user on one home shard only, each asked for `limit + 1`)
+ * into one page of `limit`, and the cursor of the next page: the last user id given, when more exist.
+ */
+export function mergePresencePages(
+  pages: RoomPresenceEntry[][],
+  limit: number,
+): { presence: RoomPresenceEntry[]; nextCursor: string | null } {
+  const all = pages.flat().sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+  const presence = all.slice(0, limit);
+  return { presence, nextCursor: all.length > limit ? (presence[presence.length - 1]?.userId ?? null) : null };
 }

@@ -34,14 +34,14 @@ export function describeStreamsAndPages(app: OpenAPIHono<AppEnv>): void {
       tags: ['Realtime'],
       summary: route.summary,
       description: `${route.description} Messages: ${channel}.`,
-      security: [{ Bearer: [] }],
+      security: route.public ? [] : [{ Bearer: [] }],
       request: { ...(params ? { params } : {}), ...(query ? { query } : {}) },
       responses:
         route.transport === 'websocket'
           ? {
               101: { description: `Switching Protocols: a WebSocket carrying the messages of ${channel}` },
               400: errorContent('Bad room id, resume parameter or subprotocol'),
-              401: errorContent('No valid token'),
+              ...(route.public ? {} : { 401: errorContent('No valid token') }),
               426: errorContent('Not a WebSocket upgrade'),
             }
           : {

@@ -19,6 +19,7 @@ import { docs } from './routes/docs';
 import { events } from './routes/events';
 import { gameWs } from './routes/game-ws';
 import { health } from './routes/health';
+import { hub } from './routes/hub';
 import { orchestrator } from './routes/orchestrator';
 import { players } from './routes/players';
 import { procgen } from './routes/procgen';
@@ -91,6 +92,7 @@ export function createApp() {
   app.route('/', craftingUdp);
   app.route('/', craftingHealth);
   app.route('/api/events', events);
+  app.route('/api/hub', hub);
   app.route('/api/reconciliation', reconciliation);
 
   app.route('/', docs(app)); // last: describes every route above

@@ -4,7 +4,7 @@ import { type ApiError, codeIn, type Vocabulary } from '../errors';
  * Which seed's words a path answers errors in: seed 003's surface (event polling and publishing, consumer groups,
  * reconciliation) says AUTH_FAILED, RATE_LIMIT, INTERNAL_ERROR, ...; every other path keeps the project's codes.
  */
-const SEED_003_PREFIXES = ['/api/events', '/api/reconciliation'];
+const SEED_003_PREFIXES = ['/api/events', '/api/reconciliation', '/api/hub'];
 
 export function vocabularyFor(pathname: string): Vocabulary {
   return SEED_003_PREFIXES.some((p) => pathname === p || pathname.startsWith(`${p}/`)) ? 'seed003' : 'default';

@@ -1,4 +1,5 @@
 import { DIALECT as COLLAB } from '../dialects/collab';
+import { QUEUE_DIALECT, SESSION_DIALECT } from '../dialects/crafting';
 import { DIALECT as EARTHRING } from '../dialects/earthring';
 import { DIALECT as RACE } from '../dialects/earthring-race';
 import { DIALECT as ORCHESTRATOR } from '../dialects/orchestrator';
@@ -27,6 +28,8 @@ export interface StreamRoute {
   summary: string;
   description: string;
   params: StreamParam[];
+  /** No token at the handshake (the health stream; Socket.IO authenticates in its CONNECT packet). */
+  public?: boolean;
 }
 
 const token: StreamParam = {
@@ -43,6 +46,11 @@ const roomId: StreamParam = {
   in: 'path',
   required: true,
   description: 'Room id: 1-64 letters, digits, "_" or "-"',
+};
+const compression: StreamParam = {
+  name: 'compression',
+  in: 'query',
+  description: '`lz4` or `none`, when no subprotocol is offered',
 };
 const eventId: StreamParam = { name: 'event_id', in: 'path', required: true, description: 'Race event id' };
 
@@ -114,6 +122,65 @@ export const STREAM_ROUTES: StreamRoute[] = [
     summary: 'A race, live (SSE)',
     description: "The race's events as Server-Sent Events; `Last-Event-ID` resumes.",
     params: [eventId, token, ...resume],
+  },
+  {
+    id: 'craftingSessionSocket',
+    path: '/ws/crafting/{session_id}',
+    transport: 'websocket',
+    dialect: SESSION_DIALECT,
+    summary: 'A crafting session, live',
+    description:
+      'Progress, stage changes and material notifications of one session (seed 002), and its pause / resume / cancel. `Sec-WebSocket-Protocol`: `crafting.v1` (JSON), `crafting.v1.lz4` or `?compression=lz4` (JSON, frames over 512 bytes as binary LZ4 frames) or `crafting-udp.v1` / `?mode=udp` (the binary sync packets of docs/crafting-protocol.md).',
+    params: [
+      { name: 'session_id', in: 'path', required: true, description: 'Crafting session id' },
+      token,
+      ...resume,
+      compression,
+      { name: 'mode', in: 'query', description: '`udp`: the binary sync packets (as `crafting-udp.v1`)' },
+    ],
+  },
+  {
+    id: 'craftingQueueSocket',
+    path: '/ws/queue/{player_id}',
+    transport: 'websocket',
+    dialect: QUEUE_DIALECT,
+    summary: "A player's crafting queue, live",
+    description:
+      "Queue positions, estimates and material changes of one player (seed 002): the player's own token or an admin's. `Sec-WebSocket-Protocol`: `crafting-queue.v1`, or `crafting-queue.v1.lz4` / `?compression=lz4`.",
+    params: [{ name: 'player_id', in: 'path', required: true, description: 'Player id' }, token, ...resume, compression],
+  },
+  {
+    id: 'healthSocket',
+    path: '/health/ws',
+    transport: 'websocket',
+    dialect: 'crafting-health',
+    public: true,
+    summary: 'Health stream',
+    description:
+      'Health of the named services now and every interval (seed 002 WebSocketHealthMessage); no token needed, 60 handshakes a minute per IP.',
+    params: [
+      { name: 'interval', in: 'query', description: 'Seconds between reports, 1..300 (default 10)' },
+      {
+        name: 'services',
+        in: 'query',
+        description: 'Comma-separated service names, at most 20 (default d1,actors,crafting,queue)',
+      },
+    ],
+  },
+  {
+    id: 'hubSocket',
+    path: '/socket.io/',
+    transport: 'websocket',
+    dialect: 'socketio',
+    public: true,
+    summary: 'Realtime hub (Socket.IO)',
+    description:
+      "Engine.IO v4 (`?EIO=4&transport=websocket`, or `transport=polling` then an upgrade) carrying Socket.IO v5 (seed 003); the token goes in the CONNECT packet's `auth.token`.",
+    params: [
+      { name: 'EIO', in: 'query', required: true, description: 'Engine.IO protocol version: 4' },
+      { name: 'transport', in: 'query', required: true, description: '`websocket` or `polling`' },
+      { name: 'sid', in: 'query', description: 'Engine.IO session id (polling, and the upgrade of a polling session)' },
+    ],
   },
 ];
 

@@ -259,3 +259,92 @@ describe('Hub shard: connection-state recovery', () => {
     expect(reply.pid).not.toBe(first.pid);
   });
 });
+
+describe('GET /api/hub/rooms/{roomId}/presence', () => {
+  const read = async (token: string | null, path: string) => {
+    const res = await SELF.fetch(`https://edge.test/api/hub/rooms/${path}`, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  interface Page {
+    roomId: string;
+    presence: Array<{ userId: string; status: string; metadata: Record<string, unknown>; connections: number }>;
+    nextCursor: string | null;
+  }
+
+  it('pages the users present in a room across every shard, by user id, with their status; other tenants see none', async () => {
+    const tenant = freshTenant();
+    const users = await Promise.all(Array.from({ length: 5 }, () => tokenFor(tenant)));
+    const sockets: EngineSocket[] = [];
+    for (const [i, u] of users.entries()) {
+      const s = await openWs();
+      await connect(s, { token: u.token });
+      s.send(`421["join_room",{"roomId":"lobby"}]`);
+      await s.until('431');
+      if (i === 1) {
+        s.send('422["presence_update",{"status":"away","metadata":{"statusMessage":"lunch"}}]');
+        await s.until('432');
+      }
+      sockets.push(s);
+    }
+    // The first user's second tab: one entry, two connections.
+    const tab = await openWs();
+    await connect(tab, { token: users[0]?.token as string });
+    tab.send('421["join_room",{"roomId":"lobby"}]');
+    await tab.until('431');
+    expect(new Set([...sockets, tab].map((s) => s.shard)).size).toBeGreaterThan(1);
+
+    const seen: Page['presence'] = [];
+    let cursor = '';
+    for (let pages = 0; pages < 5; pages++) {
+      const r = await read(users[2]?.token as string, `lobby/presence?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const page = r.body as unknown as Page;
+      expect(page.roomId).toBe('lobby');
+      expect(page.presence.length).toBeLessThanOrEqual(2);
+      seen.push(...page.presence);
+      if (page.nextCursor === null) break;
+      cursor = page.nextCursor;
+    }
+    expect(seen.map((p) => p.userId)).toEqual(users.map((u) => u.userId).sort());
+    const byId = new Map(seen.map((p) => [p.userId, p]));
+    expect(byId.get(users[1]?.userId as string)).toMatchObject({ status: 'away', metadata: { statusMessage: 'lunch' } });
+    expect(byId.get(users[0]?.userId as string)).toMatchObject({ status: 'online', connections: 2 });
+    const whole = (await read(users[2]?.token as string, 'lobby/presence')).body as unknown as Page;
+    expect(whole.presence.map((p) => p.userId)).toEqual(seen.map((p) => p.userId));
+    expect(whole.nextCursor).toBeNull();
+
+    // Another tenant's "lobby" is another room; an empty room is an empty page.
+    const stranger = await tokenFor(freshTenant());
+    expect((await read(stranger.token, 'lobby/presence')).body).toEqual({ roomId: 'lobby', presence: [], nextCursor: null });
+    expect((await read(users[0]?.token as string, 'empty-room/presence')).body).toEqual({
+      roomId: 'empty-room',
+      presence: [],
+      nextCursor: null,
+    });
+    for (const s of [...sockets, tab]) s.ws.close();
+  });
+
+  it('refuses a bad room id, cursor or limit (INVALID_REQUEST) and a missing token (AUTH_FAILED)', async () => {
+    const { token } = await tokenFor(freshTenant());
+    for (const path of ['bad%20room/presence', 'lobby/presence?limit=0', 'lobby/presence?limit=201', 'lobby/presence?limit=x']) {
+      const r = await read(token, path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error, path).toBe('INVALID_REQUEST');
+    }
+    const badCursor = await read(token, 'lobby/presence?cursor=%3Cscript%3E');
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body.error).toBe('INVALID_REQUEST');
+    const anonymous = await read(null, 'lobby/presence');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error).toBe('AUTH_FAILED');
+    const forged = await read('not-a-token', 'lobby/presence');
+    expect(forged.status).toBe(401);
+  });
+
+  it('is documented in /openapi.json', async () => {
+    const doc = (await (await SELF.fetch('https://edge.test/openapi.json')).json()) as { paths: Record<string, unknown> };
+    expect(doc.paths['/api/hub/rooms/{roomId}/presence']).toHaveProperty('get');
+  });
+});

@@ -101,6 +101,48 @@ describe('/asyncapi.json', () => {
   });
 });
 
+describe('crafting and hub descriptions', () => {
+  it('describes the crafting sockets, the health stream and Socket.IO with messages from their own schemas', async () => {
+    const doc: Doc = await (await get('/asyncapi.json')).json();
+    const addresses = Object.values(doc.channels as Record<string, Doc>).map((ch) => ch.address);
+    expect(addresses).toEqual(
+      expect.arrayContaining(['/ws/crafting/{session_id}', '/ws/queue/{player_id}', '/health/ws', '/socket.io/']),
+    );
+    const ping = doc.components.messages['crafting.ping'].payload;
+    expect(ping.properties.type.const).toBe('ping');
+    expect(doc.components.messages['crafting.cancel']).toBeDefined();
+    expect(doc.components.messages['crafting-queue.cancel']).toBeUndefined();
+    expect(doc.components.messages['crafting-queue.queue_update'].payload.required).toContain('playerId');
+    // The hub's events: the very zod schemas it validates its arguments with.
+    const join = doc.components.messages['socketio.join_room'].payload;
+    expect(join.items[0].const).toBe('join_room');
+    expect(join.items[1].properties.roomId.pattern).toBeDefined();
+    const presence = doc.components.messages['socketio.presence_update'].payload;
+    expect(presence.items[1].properties.status.enum).toEqual(['online', 'away', 'offline']);
+    const send = Object.values(doc.operations as Record<string, Doc>)
+      .filter((op) => op.channel.$ref === '#/channels/hubSocket' && op.action === 'send')
+      .flatMap((op) => op.messages.map((m: Doc) => m.$ref.split('/').pop()));
+    expect(send).toEqual(
+      expect.arrayContaining(['connected', 'message.delivered', 'message_ack', 'room_joined', 'room_left', 'pong', 'error']),
+    );
+  });
+
+  it('describes the sync packet routes as octet-stream and /metrics as Prometheus text behind a token', async () => {
+    const doc: Doc = await (await get('/openapi.json')).json();
+    for (const channel of ['progress', 'materials']) {
+      const op = doc.paths[`/udp/sessions/{session_id}/${channel}`].post;
+      expect(op.requestBody.content['application/octet-stream']).toBeDefined();
+      expect(op.responses['200'].content['application/octet-stream']).toBeDefined();
+      expect(op.responses['202'].headers['X-Udp-Drop']).toBeDefined();
+    }
+    const metrics = doc.paths['/metrics'].get;
+    expect(metrics.responses['200'].content['text/plain; version=0.0.4; charset=utf-8']).toBeDefined();
+    expect(metrics.security).toEqual([{ Bearer: [] }]);
+    expect(metrics.responses['401']).toBeDefined();
+    expect(doc.paths['/health/ws'].get.security).toEqual([]);
+  });
+});
+
 describe('/docs', () => {
   it('serves the reference page with its script from the Worker, no CDN', async () => {
     const res = await get('/docs');

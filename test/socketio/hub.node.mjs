@@ -357,6 +357,41 @@ export const tests = [
     },
   },
   {
+    name: 'class A coalescing: a burst goes out as its first and latest, in order; another type is not coalesced away',
+    async run({ base, shared, log }) {
+      const open = makeOpen(shared, base);
+      const tenant = unique('t');
+      const [a, b] = [await register(base, tenant), await register(base, tenant)];
+      const sa = await open(a);
+      const sb = await open(b);
+      const acks = [];
+      for (let i = 0; i < 20; i++) {
+        sa.emit('message', { type: 'cursor', interactionClass: 'CLASS_A', recipientId: b.userId, payload: i }, (x) =>
+          acks.push(x),
+        );
+      }
+      sa.emit('message', { type: 'typing', interactionClass: 'CLASS_A', recipientId: b.userId, payload: 'typing' });
+      await waitFor(sb, 'message', (m) => m.type === 'cursor' && m.payload === 19);
+      await waitFor(sb, 'message', (m) => m.type === 'typing');
+      await sleep(300);
+      const got = sb.received.filter((r) => r.event === 'message' && r.args[0].type === 'cursor').map((r) => r.args[0].payload);
+      assertEqual(got[0], 0, 'the first goes out at once');
+      assertEqual(got[got.length - 1], 19, 'the latest always arrives');
+      assert(
+        got.every((p, i) => i === 0 || p > got[i - 1]),
+        `in order, none twice: ${got}`,
+      );
+      assert(got.length <= 20, 'never more than was sent');
+      assertEqual(acks.length, 20, 'every class A message is acked (fire and forget)');
+      assert(
+        acks.every((x) => typeof x.messageId === 'string'),
+        'acks carry message ids',
+      );
+      shared.coalesced = `${got.length} of 20 delivered`;
+      log(`class A burst of 20: ${got.length} delivered (${got.join(', ')})`);
+    },
+  },
+  {
     name: 'class B: stored in the tenant event bus; an offline recipient reads it in the next poll, others never',
     async run({ base, shared }) {
       const open = makeOpen(shared, base);

@@ -73,6 +73,26 @@ describe('GET /demo', () => {
     await stale.body?.cancel();
   });
 
+  it('serves the hub page (/demo/hub/{roomId}) with its own socket.io-client bundle; a bad room id gets 400', async () => {
+    const res = await get('/demo/hub/tavern');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    const html = await res.text();
+    expect(html).toContain('<body data-room="tavern">');
+    expect(html).toContain(`<script type="module" src="/demo/hub/app.js?v=${DEMO_VERSION}"></script>`);
+    for (const id of ['status', 'people', 'feed', 'chat-form', 'guest-btn', 'me-status']) expect(html).toContain(`id="${id}"`);
+    expect(html).not.toContain('id="canvas"');
+    expect(await (await get('/demo/hub')).text()).toContain('<body data-room="">');
+    const js = await get(`/demo/hub/app.js?v=${DEMO_VERSION}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('cache-control')).toContain('immutable');
+    expect(await js.text()).toContain('socket.io');
+    const bad = await get('/demo/hub/bad.room%3Cscript%3E');
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('Content-Type')).toMatch(/text\/html/);
+    expect(await bad.text()).toContain('bad.room&lt;script&gt;');
+  });
+
   it('escapes HTML', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
   });

@@ -257,6 +257,23 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+craftingHealth.openAPIRegistry.registerPath({
+  method: 'get',
+  path: '/metrics',
+  tags: ['Health'],
+  summary: 'Prometheus metrics of the crafting service (text exposition format 0.0.4)',
+  description: `Sums of every crafting actor's last report plus session counts from D1. Families: ${FAMILIES.map((f) => f.name).join(', ')}. Scrape with \`Authorization: Bearer <METRICS_TOKEN>\` (a static secret, when set) or an access token of a role in METRICS_ROLES (default service, admin).`,
+  security: [{ Bearer: [] }],
+  responses: {
+    200: {
+      description: 'The metrics, never cached',
+      content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: z.string() } },
+    },
+    401: error('No token, or not a valid one'),
+    403: error('A valid token whose role may not scrape'),
+  },
+});
+
 craftingHealth.get('/metrics', async (c) => {
   await authorizeScrape(c);
   const reports = await readActorMetrics(c.env.DB);

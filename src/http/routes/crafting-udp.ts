@@ -142,3 +142,65 @@ async function packet(c: Context<AppEnv>, channel: 'progress' | 'materials'): Pr
 
 craftingUdp.post('/udp/sessions/:session_id/progress', (c) => packet(c, 'progress'));
 craftingUdp.post('/udp/sessions/:session_id/materials', (c) => packet(c, 'materials'));
+
+// The packet routes read raw bytes, so they are described here rather than validated by zod-openapi.
+const packetBody = (description: string) => ({
+  description,
+  content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+});
+const PACKET_CHANNELS = {
+  progress: {
+    kind: 1,
+    summary: 'Send a progress sync packet (UdpProgressUpdate, kind 1); the answer is the newest progress packet',
+    upstream: 'No body (flags 0): "I hold baseSeq"',
+  },
+  materials: {
+    kind: 2,
+    summary: 'Send a materials sync packet (UdpMaterialUpdate, kind 2); the answer is the newest materials packet',
+    upstream: 'No body, or (service and admin peers) flag DELTA with a delta body that changes the materials, all or nothing',
+  },
+} as const;
+
+for (const [channel, doc] of Object.entries(PACKET_CHANNELS)) {
+  craftingUdp.openAPIRegistry.registerPath({
+    method: 'post',
+    path: `/udp/sessions/{session_id}/${channel}`,
+    tags: ['Crafting sync'],
+    summary: doc.summary,
+    description: `One datagram per request (Workers have no UDP sockets). The body is one packet: the 40-byte big-endian UdpPacketHeader (magic 0xC7AF, version ${UDP_VERSION}, flags, kind ${doc.kind}, bodyLength, the 16-byte session token from connect, seq, baseSeq, timestamp) and a bit-packed body. ${doc.upstream}. The session token authenticates the packet; the tenant comes from X-Tenant-ID (or a Bearer token). Not under the per-IP request limit: 3,600 packets a minute per peer. Format: docs/crafting-protocol.md.`,
+    security: [{}, { Bearer: [] }],
+    request: {
+      params: z.object({ session_id: z.string().openapi({ param: { name: 'session_id', in: 'path' } }) }),
+      headers: z.object({
+        'X-Tenant-ID': z.string().optional().openapi({ description: 'The tenant, when no Bearer token is sent' }),
+      }),
+      body: {
+        required: true,
+        ...packetBody(
+          `One packet of kind ${doc.kind}, ${MIN_PACKET_BYTES}..${MAX_PACKET_BYTES} bytes (and at most the peer's maxPacketSize)`,
+        ),
+      },
+    },
+    responses: {
+      200: packetBody(
+        'One downstream packet: UNCHANGED (no body) when baseSeq is the newest state, a DELTA from baseSeq while the server keeps that state (last 64), else a KEYFRAME; its header token, when not zeros, is the next session token',
+      ),
+      202: {
+        description: 'Dropped as a datagram would be: seq not above the newest from this peer; no body, nothing changed',
+        headers: z.object({
+          'X-Udp-Drop': z.enum(['duplicate', 'stale']).openapi({ description: 'Why the packet was dropped' }),
+        }),
+      },
+      400: error(
+        'Malformed packet (details.issue: truncated, bad_magic, unsupported_version, bad_flags, bad_kind, length_mismatch, bad_seq, bad_body, wrong_kind, unexpected_body, missing_tenant)',
+      ),
+      401: error('Unknown or expired session token (bad_token): connect again'),
+      403: error('A player peer sent a materials body (not_allowed)'),
+      404: error('No such session'),
+      409: error('The material change would go below zero'),
+      413: error(`Over ${MAX_PACKET_BYTES} bytes or the peer's maxPacketSize (oversize)`),
+      415: error('Not application/octet-stream'),
+      429: error('Over 3,600 packets a minute from this peer (rate_limited)'),
+    },
+  });
+}
