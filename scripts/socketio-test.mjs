@@ -3,13 +3,9 @@
 // free port with HUB_SHARDS=3 (so that rooms, direct messages and presence cross shards), runs the tests in
 // test/socketio/hub.node.mjs one after the other, stops the Worker and closes with `socketio: N passed, N failed`.
 // Every wait is bounded; the whole run is killed after RUN_TIMEOUT_MS.
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tests } from '../test/socketio/hub.node.mjs';
+import { freePort, sleep, startServer as startDev, stopServer } from './lib/worker.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUN_TIMEOUT_MS = 240_000;
 const SERVER_READY_MS = 60_000;
 const TEST_TIMEOUT_MS = 30_000;
@@ -17,75 +13,7 @@ export const SHARDS = 3;
 const only = process.argv[2];
 
 const log = (...args) => console.log('[socketio]', ...args);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function startServer(port, inspectorPort) {
-  const child = spawn(
-    'npm',
-    [
-      'run',
-      'dev',
-      '--',
-      '--port',
-      String(port),
-      '--ip',
-      '127.0.0.1',
-      '--inspector-port',
-      String(inspectorPort),
-      '--var',
-      `HUB_SHARDS:${SHARDS}`,
-      '--show-interactive-dev-session=false',
-    ],
-    {
-      cwd: root,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', BROWSER: 'none' },
-    },
-  );
-  const output = [];
-  const keep = (chunk) => {
-    output.push(chunk.toString());
-    if (output.length > 300) output.shift();
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  return { child, output };
-}
-
-function stopServer(server) {
-  if (!server || server.child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = setTimeout(() => {
-      try {
-        process.kill(-server.child.pid, 'SIGKILL');
-      } catch {}
-      resolve();
-    }, 5000);
-    server.child.once('exit', () => {
-      clearTimeout(done);
-      resolve();
-    });
-    try {
-      process.kill(-server.child.pid, 'SIGTERM');
-    } catch {
-      clearTimeout(done);
-      resolve();
-    }
-  });
-}
+const startServer = (port, inspectorPort) => startDev(port, inspectorPort, ['--var', `HUB_SHARDS:${SHARDS}`]);
 
 async function waitForServer(base, server) {
   const deadline = Date.now() + SERVER_READY_MS;

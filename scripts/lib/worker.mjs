@@ -1,5 +1,5 @@
 // Starting and stopping the Worker (`npm run dev`) on free ports for the scripts that test against it
-// (scripts/e2e.mjs, scripts/lint-api.mjs, scripts/test-sdk.mjs).
+// (scripts/e2e.mjs, scripts/lint-api.mjs, scripts/test-sdk.mjs, scripts/socketio-test.mjs).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -23,8 +23,8 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** `npm run dev` in its own process group, so stopping it stops wrangler and workerd too. */
-export function startServer(port, inspectorPort) {
+/** `npm run dev` in its own process group, so stopping it stops wrangler and workerd too; `extraArgs` go to wrangler. */
+export function startServer(port, inspectorPort, extraArgs = []) {
   const child = spawn(
     'npm',
     [
@@ -37,6 +37,7 @@ export function startServer(port, inspectorPort) {
       '127.0.0.1',
       '--inspector-port',
       String(inspectorPort),
+      ...extraArgs,
       '--show-interactive-dev-session=false',
     ],
     {
