@@ -202,6 +202,14 @@ export const PAGE_ROUTES: PageRoute[] = [
   },
   { path: '/demo/app.js', summary: "The demo page's script", contentType: 'text/javascript' },
   { path: '/demo/app.css', summary: "The demo page's stylesheet", contentType: 'text/css' },
+  { path: '/demo/hub', summary: 'The Socket.IO hub page (seed 003) in the lobby room', contentType: 'text/html' },
+  {
+    path: '/demo/hub/{roomId}',
+    summary: 'The Socket.IO hub page in a room (an invalid room id gets an HTML error page)',
+    contentType: 'text/html',
+    params: [roomId],
+  },
+  { path: '/demo/hub/app.js', summary: "The hub page's script (socket.io-client bundled)", contentType: 'text/javascript' },
   { path: '/docs', summary: 'API reference (Scalar), served with its assets', contentType: 'text/html' },
   { path: '/docs/reference.js', summary: "The API reference page's script", contentType: 'text/javascript' },
   {

@@ -12,9 +12,8 @@
  * would (for the browser test and for trying it by hand).
  */
 import { io, type Socket } from 'socket.io-client';
+import { bootLogin } from './login';
 import * as auth from './session';
-
-const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -365,60 +364,13 @@ function showRoom(roomId: string, session: auth.Session): void {
   page = new HubPage(roomId, session);
 }
 
-function showLogin(roomId: string, error = ''): void {
-  $('room').hidden = true;
-  $('me').hidden = true;
-  $('status').hidden = true;
-  $('login').hidden = false;
-  $<HTMLInputElement>('login-room').value = roomId;
-  $('login-error').textContent = error;
-}
-
-async function signIn(kind: 'login' | 'register' | 'guest'): Promise<void> {
-  const roomId = $<HTMLInputElement>('login-room').value.trim();
-  const username = $<HTMLInputElement>('login-user').value.trim();
-  const password = $<HTMLInputElement>('login-pass').value;
-  const error = $('login-error');
-  if (!ROOM_PATTERN.test(roomId)) {
-    error.textContent = 'Room: 1-64 letters, digits, "-" or "_"';
-    return;
-  }
-  if (kind !== 'guest' && (!username || !password)) {
-    error.textContent = 'Enter a username and a password, or continue as a guest';
-    return;
-  }
-  error.textContent = '';
-  const buttons = document.querySelectorAll<HTMLButtonElement>('#login-form button');
-  for (const b of buttons) b.disabled = true;
-  try {
-    const session =
-      kind === 'guest'
-        ? await auth.guest()
-        : kind === 'login'
-          ? await auth.login(username, password)
-          : await auth.register(username, password);
-    showRoom(roomId, session);
-  } catch (err) {
-    error.textContent = err instanceof Error ? err.message : String(err);
-  } finally {
-    for (const b of buttons) b.disabled = false;
-  }
-}
-
 function boot(): void {
-  const fromPath = document.body.dataset.room ?? '';
-  const roomId = ROOM_PATTERN.test(fromPath) ? fromPath : 'lobby';
-  $<HTMLFormElement>('login-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    void signIn('login');
-  });
-  $('register-btn').addEventListener('click', () => void signIn('register'));
-  $('guest-btn').addEventListener('click', () => void signIn('guest'));
-  $('sign-out').addEventListener('click', () => {
-    page?.stop();
-    page = null;
-    auth.forget();
-    showLogin(roomId);
+  bootLogin({
+    enter: showRoom,
+    leave: () => {
+      page?.stop();
+      page = null;
+    },
   });
   $<HTMLFormElement>('chat-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -431,9 +383,6 @@ function boot(): void {
   $<HTMLSelectElement>('me-status').addEventListener('change', (e) => {
     page?.setStatus((e.target as HTMLSelectElement).value === 'away' ? 'away' : 'online');
   });
-  const session = auth.load();
-  if (session) showRoom(roomId, session);
-  else showLogin(roomId);
   (window as unknown as { edgeHub: unknown }).edgeHub = {
     info: () => page?.info() ?? null,
     drop: () => page?.drop() ?? false,

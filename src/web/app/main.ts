@@ -12,10 +12,10 @@
 import { createClient, type EdgeRoomsClient, RequestError, roomsDialect } from '../../client';
 import type { ConnectionState } from '../../client/state';
 import { CanvasView, type ShapeInput, type StrokePiece } from './canvas-view';
+import { bootLogin } from './login';
 import { applyEvent, applySnapshot, createModel, type Point, presenceList, type RoomModel, type Tool, userColor } from './model';
 import * as auth from './session';
 
-const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Typing or drawing shows for this long after the last key or stroke. */
 const ACTIVITY_IDLE_MS = 3000;
 
@@ -503,64 +503,15 @@ function showRoom(roomId: string, session: auth.Session): void {
   page.start();
 }
 
-function showLogin(roomId: string, error = ''): void {
-  $('room').hidden = true;
-  $('me').hidden = true;
-  $('status').hidden = true;
-  $('login').hidden = false;
-  $<HTMLInputElement>('login-room').value = roomId;
-  $('login-error').textContent = error;
-}
-
-async function signIn(kind: 'login' | 'register' | 'guest'): Promise<void> {
-  const roomId = $<HTMLInputElement>('login-room').value.trim();
-  const username = $<HTMLInputElement>('login-user').value.trim();
-  const password = $<HTMLInputElement>('login-pass').value;
-  const error = $('login-error');
-  if (!ROOM_PATTERN.test(roomId)) {
-    error.textContent = 'Room: 1-64 letters, digits, "-" or "_"';
-    return;
-  }
-  if (kind !== 'guest' && (!username || !password)) {
-    error.textContent = 'Enter a username and a password, or continue as a guest';
-    return;
-  }
-  error.textContent = '';
-  const buttons = document.querySelectorAll<HTMLButtonElement>('#login-form button');
-  for (const b of buttons) b.disabled = true;
-  try {
-    const session =
-      kind === 'guest'
-        ? await auth.guest(username.replace(/\s+/g, '_'))
-        : kind === 'login'
-          ? await auth.login(username, password)
-          : await auth.register(username, password);
-    showRoom(roomId, session);
-  } catch (err) {
-    error.textContent = message(err);
-  } finally {
-    for (const b of buttons) b.disabled = false;
-  }
-}
-
 function boot(): void {
-  const fromPath = document.body.dataset.room ?? '';
-  const roomId = ROOM_PATTERN.test(fromPath) ? fromPath : 'lobby';
-  $<HTMLFormElement>('login-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    void signIn('login');
+  bootLogin({
+    enter: showRoom,
+    leave: () => {
+      page?.stop();
+      page = null;
+    },
+    describe: message,
   });
-  $('register-btn').addEventListener('click', () => void signIn('register'));
-  $('guest-btn').addEventListener('click', () => void signIn('guest'));
-  $('sign-out').addEventListener('click', () => {
-    page?.stop();
-    page = null;
-    auth.forget();
-    showLogin(roomId);
-  });
-  const session = auth.load();
-  if (session) showRoom(roomId, session);
-  else showLogin(roomId);
   (window as unknown as { edgeDemo: unknown }).edgeDemo = {
     info: () => page?.info() ?? null,
     dropConnection: () => page?.dropConnection() ?? false,
