@@ -30,8 +30,8 @@ import { GaugeReporter } from './metrics';
 export type { AckResult, BusPoll, BusStats, GroupInfo, PullMessage };
 
 /**
- * What `EventBus[K]` answers, as its callers see it: RPC stub types cannot express `unknown` payloads, so callers
- * cast the stub's answer to the method's declared one.
+ * What `EventBus[K]` answers, as its callers see it: RPC handle types cannot express `unknown` payloads, so callers
+ * cast the handle's answer to the method's declared one.
  */
 export type BusAnswer<K extends keyof EventBus> = EventBus[K] extends (...args: never[]) => Promise<infer R> ? R : never;
 

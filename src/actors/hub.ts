@@ -201,11 +201,11 @@ export class Hub extends SocketIoActor<HubSocketData> {
     let shard = shardOfId(pid, total);
     const after = typeof offset === 'string' && /^\d{1,15}$/.test(offset) ? Number(offset) : 0;
     for (let hop = 0; shard !== null && hop < total; hop++) {
-      const stub = this.shard(shard);
-      const answer = stub
-        ? await stub.takeRecovery(pid, after, data.tenantId, data.userId, this.shardIndex())
+      const peer = this.shard(shard);
+      const answer = peer
+        ? await peer.takeRecovery(pid, after, data.tenantId, data.userId, this.shardIndex())
         : this.takeRecovery(pid, after, data.tenantId, data.userId, this.shardIndex());
-      if (answer.kind === 'ok') return { ...answer, local: stub === null };
+      if (answer.kind === 'ok') return { ...answer, local: peer === null };
       if (answer.kind === 'none') return null;
       shard = answer.to;
     }
@@ -435,8 +435,8 @@ export class Hub extends SocketIoActor<HubSocketData> {
     const total = this.shardTotal();
     const calls: Array<Promise<string[]> | string[]> = [];
     for (let i = 0; i < total; i++) {
-      const stub = this.shard(i);
-      calls.push(stub ? stub.deliver(delivery) : this.deliver(delivery));
+      const peer = this.shard(i);
+      calls.push(peer ? peer.deliver(delivery) : this.deliver(delivery));
     }
     return [...new Set((await Promise.all(calls)).flat())];
   }
