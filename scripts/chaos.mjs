@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `npm run test:chaos`: hard kills of the local runtime mid-burst, then checks that nothing acknowledged was lost
-// or duplicated. Starts `wrangler dev` on a free port with its own state directory, publishes orchestrator events
+// or duplicated. Starts `npm start`'s runtime (scripts/start.mjs: the production bundle on workerd, the runtime a
+// single-machine deployment runs) on a free port with its own state directory, publishes orchestrator events
 // (each with an Idempotency-Key) from several clients, `kill -9`s the whole runtime in the middle of the burst,
 // restarts it on the same state, retries every publish that got no answer (same key), and checks:
 //   - every acknowledged event is in the log exactly once, with the sequence it was acknowledged with;
 //   - no sequence is used twice; a retried key answers its first answer;
 //   - a client resumes by WebSocket resync (lastEventId), by SSE (Last-Event-ID) and by polling with nothing missing.
 // Prints `N passed, N failed`; exits 1 on any failure. Bounded: each round has its own deadline.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,6 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 3);
 const CLIENTS = 4;
@@ -57,27 +57,15 @@ const check = (ok, what) => {
 };
 
 const state = mkdtempSync(join(tmpdir(), 'edgerooms-chaos-'));
-const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
-  cwd: root,
-  env,
-  stdio: 'ignore',
-});
-if (migrate.status !== 0) {
-  console.error('[chaos] applying migrations failed');
-  process.exit(1);
-}
 
+/** scripts/start.mjs builds, applies the migrations to `state` (again on each restart: a no-op) and serves. */
 async function start(port) {
-  const child = spawn(
-    wrangler,
-    ['dev', '--local', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', state],
-    {
-      cwd: root,
-      env,
-      stdio: 'ignore',
-      detached: true, // its own process group, so kill -9 takes the whole runtime down at once
-    },
-  );
+  const child = spawn(process.execPath, [join(root, 'scripts', 'start.mjs'), '--port', String(port), '--persist-to', state], {
+    cwd: root,
+    env,
+    stdio: 'ignore',
+    detached: true, // its own process group, so kill -9 takes the whole runtime down at once
+  });
   const base = `http://127.0.0.1:${port}`;
   for (;;) {
     if (Date.now() > DEADLINE) throw new Error('runtime did not start in time');

@@ -31,7 +31,8 @@ const inspectorPort = args['inspector-port'] === undefined ? undefined : Number(
 if (inspectorPort !== undefined && !(Number.isInteger(inspectorPort) && inspectorPort > 0 && inspectorPort < 65536))
   fail(`--inspector-port must be a port number, not "${args['inspector-port']}"`);
 const state = resolve(args['persist-to']);
-const bundleDir = join(root, '.wrangler', 'start', 'bundle');
+// Beside the state it runs on: two runtimes on two state directories never rebuild each other's bundle.
+const bundleDir = join(state, 'bundle');
 
 function fail(message) {
   console.error(`[start] ${message}`);
@@ -71,6 +72,8 @@ const mf = new Miniflare(
     rootPath: root,
     modules: true,
     scriptPath: join(bundleDir, 'index.js'),
+    // Module names are paths relative to this: a bundle outside the checkout must not be named `../..`.
+    modulesRoot: bundleDir,
     bindings: { ...workerOptions.bindings, ...secrets },
     host: args.ip,
     port,

@@ -22,14 +22,17 @@ function openFilesLimit() {
 }
 
 /**
- * `wrangler dev` puts a proxy workerd in front of the Worker's: between them they hold about three descriptors per
- * socket (measured: a cap at half the limit still ended in EMFILE and a runtime restart), so past about a third of
- * the open-files limit the local runtime fails. `npm start`'s one workerd holds one per socket, as the baselines do.
- * Past that point the figure says nothing about EdgeRooms, so the attempt is capped below it, and the cap is reported.
+ * Descriptors the server holds per socket. `wrangler dev` puts a proxy workerd in front of the Worker's: between
+ * them about three (measured: a cap at half the limit still ended in EMFILE and a runtime restart). `npm start`'s one
+ * workerd holds two (measured: at a limit of 20,000 its `dup()` failed with EMFILE at 9,871 sockets and workerd
+ * crashed). The Node baselines hold one.
  */
+const DESCRIPTORS_PER_SOCKET = { dev: 3, start: 2 };
+
+/** Past the open-files limit the figure says nothing about EdgeRooms: the attempt is capped below it, and the cap reported. */
 function socketCap(target, edge) {
   const limit = openFilesLimit();
-  const perSocket = target.name === 'edgerooms' && edge?.runtime === 'dev' ? 3 : 1;
+  const perSocket = target.name === 'edgerooms' ? DESCRIPTORS_PER_SOCKET[edge.runtime] : 1;
   return Math.floor((limit - 1000) / perSocket);
 }
 
@@ -108,7 +111,7 @@ async function measure(target, { quick, edge, isEdge }) {
     attempted: total,
     cappedBy:
       total < wanted
-        ? `open-files limit ${openFilesLimit()}${isEdge && edge.runtime === 'dev' ? " (wrangler dev's two workerd processes hold ~3 descriptors per socket)" : ''}`
+        ? `open-files limit ${openFilesLimit()}${isEdge ? ` (${edge.runtime === 'dev' ? "wrangler dev's two workerd processes hold ~3" : 'workerd holds 2'} descriptors per socket)` : ''}`
         : null,
     rooms: ROOMS,
     connected: clients.length,
