@@ -13,10 +13,16 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+// No network: no metrics, no `cf` fetch, and no banner (whose update check asks the npm registry).
+const env = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+};
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
 
-const { values: args } = parseArgs({
+const { values: args } = parseOrFail({
   options: {
     port: { type: 'string', default: process.env.PORT ?? '8787' },
     ip: { type: 'string', default: '127.0.0.1' },
@@ -33,6 +39,14 @@ if (inspectorPort !== undefined && !(Number.isInteger(inspectorPort) && inspecto
 const state = resolve(args['persist-to']);
 // Beside the state it runs on: two runtimes on two state directories never rebuild each other's bundle.
 const bundleDir = join(state, 'bundle');
+
+function parseOrFail(config) {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    fail(`${err.message} (npm start -- [--port P] [--ip ADDRESS] [--persist-to DIR] [--inspector-port P])`);
+  }
+}
 
 function fail(message) {
   console.error(`[start] ${message}`);
