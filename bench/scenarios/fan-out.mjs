@@ -117,12 +117,14 @@ async function room(target, size, rates, seconds) {
   const steps = [];
   try {
     for (const rate of rates) {
-      const cpuBefore = target.cpuSeconds();
+      const cpuBefore = target.cpuSeconds?.();
       const result = await step(clients, publisher, rate, seconds, counters);
-      // The server's CPU over the step (publishing, delivering, draining), per message delivered.
-      const cpu = target.cpuSeconds() - cpuBefore;
-      result.cpuSeconds = round(cpu, 3);
-      result.cpuMicrosPerDelivered = result.delivered ? round((cpu * 1e6) / result.delivered, 2) : null;
+      if (cpuBefore !== undefined) {
+        // The server's CPU over the step (publishing, delivering, draining), per message delivered.
+        const cpu = target.cpuSeconds() - cpuBefore;
+        result.cpuSeconds = round(cpu, 3);
+        result.cpuMicrosPerDelivered = result.delivered ? round((cpu * 1e6) / result.delivered, 2) : null;
+      }
       steps.push(result);
       if (result.stopped) break;
       await sleep(300);
