@@ -106,8 +106,9 @@ let url;
 try {
   url = await mf.ready;
 } catch (err) {
-  console.error(err);
   await mf.dispose().catch(() => {});
+  if (err?.code === 'ERR_ADDRESS_IN_USE') fail(`${args.ip}:${port} is in use: pass another --port`);
+  console.error(err);
   fail('the runtime did not start');
 }
 const inspecting = inspectorPort ? `, inspector on 127.0.0.1:${inspectorPort}` : '';
