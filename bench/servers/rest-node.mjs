@@ -5,6 +5,7 @@
 // snapshot of EdgeRooms' own local D1 database, with `node:sqlite`. No rate limiter: that is EdgeRooms' own cost.
 // `node rest-node.mjs --port P --source <D1 .sqlite file> --copy <snapshot path>`; env JWT_SECRET, JWT_ISSUER,
 // JWT_AUDIENCE. Tells its parent (IPC) when it listens.
+import { rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
@@ -15,6 +16,7 @@ const { values: args } = parseArgs({
   options: { port: { type: 'string' }, source: { type: 'string' }, copy: { type: 'string' } },
 });
 // A consistent snapshot (the live file belongs to workerd), so both servers read the same users and rows.
+rmSync(args.copy, { force: true }); // VACUUM INTO refuses to overwrite the last run's snapshot
 const source = new DatabaseSync(args.source, { readOnly: true });
 source.exec(`VACUUM INTO '${args.copy.replaceAll("'", "''")}'`);
 source.close();
