@@ -26,7 +26,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const SCENARIOS = [
   { n: 1, key: 'roundTrip', title: 'round trip', run: roundTrip, budgetS: 120 },
-  { n: 2, key: 'fanOut', title: 'fan-out', run: fanOut, budgetS: 240 },
+  { n: 2, key: 'fanOut', title: 'fan-out', run: fanOut, budgetS: 420 },
   { n: 3, key: 'connections', title: 'many connections', run: connections, budgetS: 180 },
   { n: 4, key: 'resync', title: 'resync', run: resync, budgetS: 90 },
   { n: 5, key: 'rest', title: 'REST', run: rest, budgetS: 60 },
