@@ -145,6 +145,17 @@ describe('batched delivery (?batch=1)', () => {
     expect(seen.filter((f) => !Array.isArray(f)).map((f) => f.id)).toEqual([1, 2]);
   });
 
+  it('sends a MessagePack socket the batch as one MessagePack array', async () => {
+    const socket = await connect(playerToken, '&codec=msgpack&batch=1');
+    const r = await call('/api/orchestrator/events', { token: serviceToken, body: [output(1), output(2)] });
+    expect(r.status).toBe(201);
+    // The test socket spreads a decoded binary frame into an object: an array arrives as its indices.
+    const frame = await socket.next(WAIT);
+    expect(frame.binary).toBe(true);
+    expect([frame[0].eventId, frame[1].eventId]).toEqual(ids(r.body.events));
+    expect(frame[2]).toBeUndefined();
+  });
+
   it('refuses a batch value other than 1 or 0 before the upgrade', async () => {
     const res = await SELF.fetch(`https://edge.test/ws/orchestrator?token=${playerToken}&batch=yes`, {
       headers: { Upgrade: 'websocket', 'CF-Connecting-IP': nextIp() },
