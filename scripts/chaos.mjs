@@ -1,29 +1,46 @@
 #!/usr/bin/env node
 // `npm run test:chaos`: hard kills of the local runtime mid-burst, then checks that nothing acknowledged was lost
-// or duplicated. Starts `wrangler dev` on a free port with its own state directory, publishes orchestrator events
-// (each with an Idempotency-Key) from several clients, `kill -9`s the whole runtime in the middle of the burst,
-// restarts it on the same state, retries every publish that got no answer (same key), and checks:
-//   - every acknowledged event is in the log exactly once, with the sequence it was acknowledged with;
-//   - no sequence is used twice; a retried key answers its first answer;
-//   - a client resumes by WebSocket resync (lastEventId), by SSE (Last-Event-ID) and by polling with nothing missing.
-// Prints `N passed, N failed`; exits 1 on any failure. Bounded: each round has its own deadline.
-import { spawn, spawnSync } from 'node:child_process';
+// or duplicated, in every realtime actor type. Starts the Worker (scripts/lib/worker.mjs) on free ports with its own
+// state directory; each round, several users drive every actor at once:
+//   orchestrator  admin publishes with Idempotency-Key (HTTP)
+//   room          chat and canvas shapes over /ws/rooms, chat as HTTP frames with Idempotency-Key
+//   chunk         player moves and a zone over /ws (EarthRing), watched live by a third player
+//   race          racing_update over /ws/racing and as HTTP frames with Idempotency-Key
+//   hub           Socket.IO class B and C messages with acks into a room (socket.io-client), and
+//   event bus     POST /api/events batches (idempotent on eventId)
+//   crafting      material grants to a player's CraftingQueue (watched live on /ws/queue) and a crafting session
+// The runtime is `kill -9`ed (its whole process group) once every actor has had a random number of operations
+// acknowledged (never after a time), restarted on the same state, and every publish that got no answer and has a
+// key is retried with it. Then, per actor: every acknowledged op is in its durable record exactly once, no sequence
+// (or position, or version) is used twice, and clients resume by WebSocket resync, SSE and polling with nothing
+// missing, where the actor offers them. Prints `N passed, N failed`; exits 1 on any failure.
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { io } from 'socket.io-client';
 import WebSocket from 'ws';
+import { freePort, root, sleep, startServer, waitForServer } from './lib/worker.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 3);
-const CLIENTS = 4;
-/** Each round's runtime is killed after this many publishes (a random number between the two). */
-const KILL_AFTER_MIN = 30;
-const KILL_AFTER_MAX = 90;
-const DEADLINE = Date.now() + 5 * 60_000;
+/** Each actor's acknowledged operations before the kill, per round: a random number between the two. */
+const TARGET_MIN = 8;
+const TARGET_MAX = 24;
+/**
+ * Past its target an actor keeps going (so it is mid-burst when the slowest one arms the kill), paced by PACE_MS
+ * between ops, up to a cap per round that keeps it inside the exact limits: 100 room requests a minute per user,
+ * 100 Socket.IO events a minute per connection, and 1,000 requests a minute from this one IP for everything sent
+ * over HTTP (orchestrator, room and race HTTP frames, event bus, crafting, setup and checks together).
+ */
+const CAPS = { orchestrator: 100, room: 200, chunk: 400, race: 120, hub: 150, 'event bus': 60, crafting: 60 };
+const PACE_MS = 100;
+/** A fallback only: an actor that cannot reach its target at all is a failure, not a reason to wait forever. */
+const STALL_MS = 90_000;
+const RUN_TIMEOUT_MS = 6 * 60_000;
+const WAIT_MS = 15_000;
+const PASSWORD = 'ChaosPass123!';
 
 if (!existsSync(join(root, '.dev.vars'))) copyFileSync(join(root, '.dev.vars.example'), join(root, '.dev.vars'));
 const vars = Object.fromEntries(
@@ -39,15 +56,6 @@ const vars = Object.fromEntries(
     ]),
 );
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 let passed = 0;
 let failed = 0;
 const check = (ok, what) => {
@@ -55,8 +63,35 @@ const check = (ok, what) => {
   else failed++;
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
 };
+const note = (what) => console.log(`note ${what}`);
+const log = (what) => console.log(`[chaos] ${what}`);
+const rand = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
+
+// ---- the runtime ---------------------------------------------------------------------------------------------
 
 const state = mkdtempSync(join(tmpdir(), 'edgerooms-chaos-'));
+let server = null;
+const killRuntime = () => {
+  if (!server) return;
+  try {
+    process.kill(-server.child.pid, 'SIGKILL'); // its own process group: npm, wrangler and workerd at once
+  } catch {
+    // already gone
+  }
+};
+const cleanup = () => {
+  killRuntime();
+  rmSync(state, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
+const watchdog = setTimeout(() => {
+  console.log(`FAIL the run took longer than ${RUN_TIMEOUT_MS / 1000} s`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+}, RUN_TIMEOUT_MS);
+watchdog.unref();
+
 const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
   cwd: root,
   env,
@@ -67,195 +102,115 @@ if (migrate.status !== 0) {
   process.exit(1);
 }
 
-async function start(port) {
-  const child = spawn(
-    wrangler,
-    ['dev', '--local', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', state],
-    {
-      cwd: root,
-      env,
-      stdio: 'ignore',
-      detached: true, // its own process group, so kill -9 takes the whole runtime down at once
-    },
-  );
-  const base = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (Date.now() > DEADLINE) throw new Error('runtime did not start in time');
-    try {
-      if ((await fetch(`${base}/health`)).ok) return { child, base };
-    } catch {
-      // not up yet
-    }
-    await sleep(300);
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const wsBase = base.replace('http', 'ws');
+
+async function startRuntime() {
+  server = startServer(port, await freePort(), ['--persist-to', state]);
+  try {
+    await waitForServer(base, server);
+  } catch (err) {
+    console.error(server.output.join('').slice(-3000));
+    throw err;
   }
 }
-const kill9 = (child) => {
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // already gone
+async function kill9() {
+  const child = server.child;
+  const gone = new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+  killRuntime();
+  await gone;
+  // workerd may outlive npm by a moment: wait until the port is free again.
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`${base}/health`, { signal: AbortSignal.timeout(500) });
+    } catch {
+      return;
+    }
+    await sleep(100);
   }
-};
+}
 
-const post = async (base, path, body, headers = {}) => {
+// ---- HTTP, WebSocket and SSE clients ---------------------------------------------------------------------------
+
+async function http(method, path, { token, body, headers = {} } = {}) {
   const r = await fetch(base + path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(WAIT_MS),
   });
   return { status: r.status, body: await r.json().catch(() => null) };
-};
+}
+const get = (path, token) => http('GET', path, { token });
+const post = (path, token, body, headers) => http('POST', path, { token, body, headers });
 
-/** Every orchestrator event from the start, by polling (100 a page). */
-async function pollAll(base, token) {
-  const all = [];
-  let r = await (
-    await fetch(`${base}/api/orchestrator/events?lastSequence=0&limit=100`, { headers: { Authorization: `Bearer ${token}` } })
-  ).json();
-  for (;;) {
-    if (!Array.isArray(r.events)) throw new Error(`polling the orchestrator log failed: ${JSON.stringify(r).slice(0, 200)}`);
-    all.push(...r.events);
-    if (!r.hasMore || !r.nextEventId) return all;
-    r = await (
-      await fetch(`${base}/api/orchestrator/events?lastEventId=${r.nextEventId}&limit=100`, {
-        headers: { Authorization: `Bearer ${token}` },
-      })
-    ).json();
-  }
+/** A JSON WebSocket that records every frame; `until(pred)` waits for one (already arrived or to come). */
+function openSocket(path, token) {
+  const sep = path.includes('?') ? '&' : '?';
+  const ws = new WebSocket(`${wsBase}${path}${sep}token=${token}`);
+  const s = { ws, frames: [], waiters: new Set(), closed: false };
+  ws.on('message', (m) => {
+    let f;
+    try {
+      f = JSON.parse(String(m));
+    } catch {
+      return;
+    }
+    s.frames.push(f);
+    for (const w of [...s.waiters]) if (w.pred(f)) w.done(f);
+  });
+  const end = () => {
+    s.closed = true;
+    for (const w of [...s.waiters]) w.fail(new Error('socket closed'));
+  };
+  ws.on('close', end);
+  ws.on('error', end);
+  s.until = (pred, ms = WAIT_MS) =>
+    new Promise((resolve, reject) => {
+      const seen = s.frames.find(pred);
+      if (seen) return resolve(seen);
+      if (s.closed) return reject(new Error('socket closed'));
+      const w = {
+        pred,
+        done: (f) => {
+          clearTimeout(w.timer);
+          s.waiters.delete(w);
+          resolve(f);
+        },
+        fail: (e) => {
+          clearTimeout(w.timer);
+          s.waiters.delete(w);
+          reject(e);
+        },
+      };
+      w.timer = setTimeout(() => w.fail(new Error('timed out')), ms);
+      s.waiters.add(w);
+    });
+  s.send = (f) => ws.send(JSON.stringify(f));
+  s.close = () => {
+    try {
+      ws.close();
+    } catch {}
+  };
+  return s;
 }
 
-const port = await freePort();
-let { child, base } = await start(port);
-const login = await post(base, '/api/auth/login', { username: vars.ADMIN_USERNAME, password: vars.ADMIN_PASSWORD });
-if (!login.body?.access_token) {
-  console.error('[chaos] admin login failed', login);
-  kill9(child);
-  process.exit(1);
-}
-const token = login.body.access_token;
-const auth = { Authorization: `Bearer ${token}` };
-/** key -> the acknowledged answer (eventId, sequence) */
-const acked = new Map();
-const unanswered = new Set();
-let counter = 0;
-
-try {
-  for (let round = 1; round <= ROUNDS; round++) {
-    // A burst from several clients; the runtime is killed in the middle of it, after a random number of publishes
-    // (not after a time: how many fit in a second depends on the machine, and the limits are exact: the admin may
-    // publish 500 a minute, every client of this machine together 1,000).
-    let stop = false;
-    const killAt = KILL_AFTER_MIN + Math.floor(Math.random() * (KILL_AFTER_MAX - KILL_AFTER_MIN));
-    let sent = 0;
-    let killed;
-    const killed$ = new Promise((resolve) => {
-      killed = resolve;
+/** The ids (`id:` lines) of an SSE stream resumed after `lastEventId`, until `count` arrived or it stalls. */
+async function sseIds(path, token, lastEventId, count) {
+  const ids = [];
+  try {
+    const res = await fetch(`${base}${path}`, {
+      headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': lastEventId },
+      signal: AbortSignal.timeout(WAIT_MS),
     });
-    const client = async (c) => {
-      while (!stop) {
-        if (++sent === killAt) killed();
-        const key = `chaos-${round}-${c}-${counter++}`;
-        unanswered.add(key);
-        try {
-          const r = await post(
-            base,
-            '/api/orchestrator/events',
-            { type: 'planning_output', payload: { output: key } },
-            { ...auth, 'Idempotency-Key': key },
-          );
-          if (r.status === 201) {
-            acked.set(key, { eventId: r.body.eventId, sequence: r.body.sequence });
-            unanswered.delete(key);
-          }
-        } catch {
-          return; // the runtime is gone
-        }
-      }
-    };
-    const clients = Array.from({ length: CLIENTS }, (_, c) => client(c));
-    await Promise.race([killed$, sleep(20_000)]);
-    kill9(child);
-    stop = true;
-    await Promise.all(clients);
-    console.log(`[chaos] round ${round}: killed mid-burst; ${acked.size} acknowledged so far, ${unanswered.size} unanswered`);
-    ({ child, base } = await start(port));
-
-    // Retry every unanswered publish with its key: it is published once, whether or not it was committed.
-    for (const key of [...unanswered]) {
-      const r = await post(
-        base,
-        '/api/orchestrator/events',
-        { type: 'planning_output', payload: { output: key } },
-        { ...auth, 'Idempotency-Key': key },
-      );
-      if (r.status === 201) {
-        acked.set(key, { eventId: r.body.eventId, sequence: r.body.sequence });
-        unanswered.delete(key);
-      }
-    }
-    // A retry of an acknowledged key answers its first answer.
-    const [someKey, first] = [...acked][Math.floor(Math.random() * acked.size)] ?? [];
-    if (someKey) {
-      const again = await post(
-        base,
-        '/api/orchestrator/events',
-        { type: 'planning_output', payload: { output: someKey } },
-        { ...auth, 'Idempotency-Key': someKey },
-      );
-      check(
-        again.body?.eventId === first.eventId && again.body?.sequence === first.sequence,
-        `round ${round}: a retried key answers its first answer`,
-      );
-    }
-
-    const events = await pollAll(base, token);
-    const byOutput = new Map();
-    for (const e of events) byOutput.set(e.payload.output, (byOutput.get(e.payload.output) ?? 0) + 1);
-    const lost = [...acked.keys()].filter((k) => !byOutput.has(k));
-    const doubled = [...byOutput].filter(([, n]) => n > 1);
-    const sequences = events.map((e) => e.sequence);
-    check(
-      lost.length === 0,
-      `round ${round}: every acknowledged event is there (${acked.size} acknowledged, ${lost.length} lost)`,
-    );
-    check(doubled.length === 0, `round ${round}: no event twice (${doubled.length} duplicated)`);
-    check(new Set(sequences).size === sequences.length, `round ${round}: no sequence reused (${sequences.length} events)`);
-    check(
-      [...acked].every(([k, a]) => events.find((e) => e.payload.output === k)?.sequence === a.sequence),
-      `round ${round}: each event keeps the sequence it was acknowledged with`,
-    );
-
-    // Resume from the middle of the log by WebSocket resync, SSE and polling: the same events after it.
-    // Within the one-frame replay limit (100), so the WebSocket resync answers events, not a snapshot.
-    const mid = events[Math.max(0, events.length - 60)];
-    const expected = events.filter((e) => e.sequence > mid.sequence).map((e) => e.eventId);
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws/orchestrator?token=${token}&lastEventId=${mid.eventId}`);
-    const wsIds = await new Promise((resolve) => {
-      const ids = [];
-      ws.on('message', (m) => {
-        const f = JSON.parse(String(m));
-        if (f.type === 'resync_response') {
-          for (const e of f.payload?.missedEvents ?? []) ids.push(e.eventId);
-          ws.close();
-          resolve(ids);
-        }
-      });
-      ws.on('error', () => resolve(ids));
-      setTimeout(() => resolve(ids), 10_000);
-    });
-    check(
-      wsIds.length > 0 && JSON.stringify(wsIds) === JSON.stringify(expected),
-      `round ${round}: WebSocket resync resumes with nothing missing (${wsIds.length} events)`,
-    );
-    const sse = await fetch(`${base}/sse/orchestrator?token=${token}`, {
-      headers: { 'Last-Event-ID': mid.eventId },
-      signal: AbortSignal.timeout(15_000),
-    });
-    const reader = sse.body.getReader();
+    const reader = res.body.getReader();
     let text = '';
-    const sseIds = [];
-    while (sseIds.length < expected.length) {
+    while (ids.length < count) {
       const { value, done } = await reader.read();
       if (done) break;
       text += new TextDecoder().decode(value);
@@ -263,23 +218,816 @@ try {
       text = parts.pop();
       for (const p of parts) {
         const id = /^id: (.+)$/m.exec(p)?.[1];
-        if (id) sseIds.push(id);
+        if (id) ids.push(id);
       }
     }
     await reader.cancel();
-    check(
-      JSON.stringify(sseIds) === JSON.stringify(expected),
-      `round ${round}: SSE resumes from Last-Event-ID with nothing missing (${sseIds.length} events)`,
-    );
-    const polled = (await pollAll(base, token)).filter((e) => e.sequence > mid.sequence).map((e) => e.eventId);
-    check(JSON.stringify(polled) === JSON.stringify(expected), `round ${round}: polling resumes with nothing missing`);
+  } catch {
+    // timed out: what arrived is the answer
   }
+  return ids;
+}
+
+/** Every event of a core log from the start, by polling (`path` answers `{events, hasMore, nextEventId}`). */
+async function pollAll(path, token) {
+  const all = [];
+  let r = await get(`${path}?lastSequence=0&limit=100`, token);
+  for (;;) {
+    if (!Array.isArray(r.body?.events)) throw new Error(`polling ${path} failed: ${JSON.stringify(r.body).slice(0, 200)}`);
+    all.push(...r.body.events);
+    if (!r.body.hasMore || !r.body.nextEventId) return all;
+    r = await get(`${path}?lastEventId=${r.body.nextEventId}&limit=100`, token);
+  }
+}
+
+// ---- checks shared by every actor ------------------------------------------------------------------------------
+
+/**
+ * `record`: the durable record read back (events with `eventId`, `sequence`); `keyOf` an event's op key (or null);
+ * `acked`: key -> what the ack said; `unanswered`: keys of ops that got no answer and were not retried.
+ */
+function checkRecord(label, record, keyOf, acked, unanswered, opts = {}) {
+  const count = new Map();
+  for (const e of record) {
+    const k = keyOf(e);
+    if (k !== null && k !== undefined) count.set(k, (count.get(k) ?? 0) + 1);
+  }
+  const lost = [...acked.keys()].filter((k) => !count.has(k));
+  const doubled = [...count].filter(([, n]) => n > 1);
+  const late = [...unanswered].filter((k) => count.has(k)).length;
+  check(
+    lost.length === 0,
+    `${label}: every acknowledged ${opts.what ?? 'op'} is there (${acked.size} acknowledged, ${lost.length} lost${lost.length ? `: ${lost.slice(0, 3).join(', ')}` : ''}; ${late} of ${unanswered.size} unanswered committed anyway)`,
+  );
+  check(doubled.length === 0, `${label}: nothing twice (${doubled.length} duplicated${doubled.length ? `: ${doubled[0][0]}` : ''})`);
+  const seqs = record.map((e) => opts.sequenceOf?.(e) ?? e.sequence).filter((s) => s !== undefined);
+  const ids = record.map((e) => e.eventId).filter(Boolean);
+  check(
+    new Set(seqs).size === seqs.length && new Set(ids).size === ids.length,
+    `${label}: no ${opts.sequenceName ?? 'sequence'} used twice (${seqs.length} ${opts.unit ?? 'events'})`,
+  );
+  if (opts.ackedSequence) {
+    const wrong = [...acked].filter(([k, a]) => record.find((e) => keyOf(e) === k)?.sequence !== a.sequence).length;
+    check(wrong === 0, `${label}: each event keeps the sequence it was acknowledged with (${wrong} moved)`);
+  }
+}
+
+/** Resume from the middle of `events` by WebSocket resync, SSE and polling: exactly the events after it. */
+async function checkResume(label, events, token, { wsPath, wsEvents, ssePath, pollPath }) {
+  if (events.length < 2) {
+    check(false, `${label}: too few events to resume from (${events.length})`);
+    return;
+  }
+  // Within the one-frame replay limit (100), so the resync answers events, not a snapshot.
+  const mid = events[Math.max(0, events.length - 60)];
+  const expected = events.filter((e) => e.sequence > mid.sequence).map((e) => e.eventId);
+  const sep = wsPath.includes('?') ? '&' : '?';
+  const s = openSocket(`${wsPath}${sep}lastEventId=${encodeURIComponent(mid.eventId)}`, token);
+  let wsIds = [];
+  try {
+    const frame = await s.until((f) => wsEvents(f) !== null);
+    wsIds = wsEvents(frame).map((e) => e.eventId);
+  } catch {}
+  s.close();
+  // Events logged after the record was read (a presence grace ending, a keepalive) may follow: compare the prefix.
+  const same = (got) => JSON.stringify(got.slice(0, expected.length)) === JSON.stringify(expected);
+  check(same(wsIds), `${label}: WebSocket resync resumes with nothing missing (${wsIds.length} of ${expected.length} events)`);
+  if (ssePath) {
+    const got = await sseIds(ssePath, token, mid.eventId, expected.length);
+    check(
+      same(got),
+      `${label}: SSE resumes from Last-Event-ID with nothing missing (${got.length} of ${expected.length} events)`,
+    );
+  }
+  if (pollPath) {
+    const polled = (await pollAll(pollPath, token)).filter((e) => e.sequence > mid.sequence).map((e) => e.eventId);
+    check(
+      same(polled),
+      `${label}: polling resumes with nothing missing (${polled.length} of ${expected.length} events)`,
+    );
+  }
+}
+
+/** Live frames a watcher saw before the kill, then its resync after the restart: the log from its start. */
+async function watcherRecord(label, live, reconnect) {
+  const logged = live.filter((f) => f.eventId);
+  const last = logged[logged.length - 1];
+  if (!last) return { record: logged, ok: false };
+  const s = reconnect(last.eventId);
+  let resync = null;
+  try {
+    resync = await s.until((f) => f.type === 'resync');
+  } catch {}
+  s.close();
+  const events = resync?.data?.events ?? [];
+  check(
+    resync !== null && !resync.data.truncated,
+    `${label}: the watcher resumes by WebSocket resync after the restart (${events.length} missed events replayed)`,
+  );
+  return { record: [...logged, ...events], ok: resync !== null };
+}
+
+// ---- the burst: every actor at once, the kill after a random number of acks per actor --------------------------
+
+/** One actor's share of a round: acks counted, the target that arms the kill, the cap that paces it. */
+function lane(name) {
+  const target = rand(TARGET_MIN, TARGET_MAX);
+  const l = { name, target, cap: CAPS[name], acked: 0, stopped: false };
+  l.reached = new Promise((resolve) => {
+    l.arrive = resolve;
+  });
+  /** After each ack: counts it; past the target, paces; at the cap, waits for the kill. */
+  l.tick = async () => {
+    l.acked++;
+    if (l.acked >= l.target) l.arrive();
+    if (l.acked >= l.cap) while (!l.stopped) await sleep(50);
+    else if (l.acked >= l.target) await sleep(PACE_MS);
+  };
+  return l;
+}
+
+// ---- users ------------------------------------------------------------------------------------------------------
+
+const users = [];
+/**
+ * The admin and four players. Seed 000 allows 5 logins or registrations a minute per IP: the admin's login and four
+ * registrations fit; the tokens (15 minutes) outlive the run, so nobody logs in again.
+ */
+async function setupUsers() {
+  const a = await post('/api/auth/login', null, { username: vars.ADMIN_USERNAME, password: vars.ADMIN_PASSWORD });
+  if (!a.body?.access_token) throw new Error(`admin login failed: ${JSON.stringify(a)}`);
+  const admin = { token: a.body.access_token, id: String(a.body.user_id) };
+  const tag = Date.now().toString(36);
+  for (let i = 1; i <= 4; i++) {
+    const username = `chaos_${tag}_${i}`;
+    const r = await post('/api/auth/register', null, { username, email: `${username}@example.com`, password: PASSWORD });
+    if (!r.body?.access_token) throw new Error(`registering ${username} failed: ${JSON.stringify(r)}`);
+    users.push({ token: r.body.access_token, id: String(r.body.user_id), username });
+  }
+  return admin;
+}
+
+// ---- the actors ---------------------------------------------------------------------------------------------------
+// Each: `setup(round)` before the burst, `clients` (loops until the kill), `down()` after the kill, `retry()` after the
+// restart (publishes with a key that got no answer), `verify(round)`.
+
+/** Runs `op` until the kill; `op` answers 'acked', 'refused' or throws (no answer: the runtime went away). */
+function loop(l, op) {
+  return async () => {
+    while (!l.stopped) {
+      let outcome;
+      try {
+        outcome = await op();
+      } catch {
+        return;
+      }
+      if (outcome === 'acked') await l.tick();
+      else if (outcome === 'refused') await sleep(100);
+    }
+  };
+}
+
+/** Sends one request on a socket and waits for its answer (`match(frame)` true for it); no answer: throws. */
+async function request(s, frame, match) {
+  if (s.closed) throw new Error('socket closed');
+  const answer = s.until(match);
+  s.send(frame);
+  return answer;
+}
+
+let opCounter = 0;
+const nextKey = (prefix) => `${prefix}-${++opCounter}`;
+
+function orchestratorActor(admin) {
+  const acked = new Map();
+  const unanswered = new Set();
+  const a = { name: 'orchestrator', acked, unanswered };
+  const publish = (key) =>
+    post('/api/orchestrator/events', admin.token, { type: 'planning_output', payload: { output: key } }, { 'Idempotency-Key': key });
+  a.setup = async (round) => {
+    a.lane = lane('orchestrator');
+    const once = async () => {
+      const key = nextKey(`orch-r${round}`);
+      unanswered.add(key);
+      const r = await publish(key);
+      if (r.status !== 201) {
+        unanswered.delete(key);
+        return 'refused';
+      }
+      acked.set(key, { eventId: r.body.eventId, sequence: r.body.sequence });
+      unanswered.delete(key);
+      return 'acked';
+    };
+    a.clients = [loop(a.lane, once), loop(a.lane, once)];
+  };
+  a.down = () => {};
+  a.retry = async () => {
+    for (const key of [...unanswered]) {
+      const r = await publish(key);
+      if (r.status === 201) {
+        acked.set(key, { eventId: r.body.eventId, sequence: r.body.sequence });
+        unanswered.delete(key);
+      }
+    }
+  };
+  a.verify = async (round) => {
+    const label = `round ${round} orchestrator`;
+    const [someKey, first] = [...acked][Math.floor(Math.random() * acked.size)] ?? [];
+    if (someKey) {
+      const again = await publish(someKey);
+      check(
+        again.body?.eventId === first.eventId && again.body?.sequence === first.sequence,
+        `${label}: a retried Idempotency-Key answers its first answer`,
+      );
+    }
+    const events = await pollAll('/api/orchestrator/events', admin.token);
+    checkRecord(label, events, (e) => e.payload?.output, acked, unanswered, { what: 'event', ackedSequence: true });
+    await checkResume(label, events, admin.token, {
+      wsPath: '/ws/orchestrator',
+      wsEvents: (f) => (f.type === 'resync_response' ? (f.payload?.missedEvents ?? []) : null),
+      ssePath: '/sse/orchestrator',
+      pollPath: '/api/orchestrator/events',
+    });
+  };
+  return a;
+}
+
+/** Seed 001: a fresh room a round (its per-user budgets start full); two users on /ws/rooms, two over HTTP frames. */
+function roomActor() {
+  const a = { name: 'room' };
+  const frame = (method, params, id) => ({ type: 'request', id, method, params });
+  a.setup = async (round) => {
+    a.lane = lane('room');
+    a.room = `chaos-${round}-${Date.now().toString(36)}`;
+    a.acked = new Map();
+    a.unanswered = new Set();
+    a.httpAcked = new Map();
+    a.sockets = [];
+    const [u1, u2, u3, u4] = users;
+    for (const u of [u1, u2]) {
+      const s = openSocket(`/ws/rooms/${a.room}`, u.token);
+      await s.until((f) => f.method === 'connected');
+      const joined = await request(s, frame('room.join', {}, 'join'), (f) => f.id === 'join');
+      if (joined.type !== 'response') throw new Error(`room.join failed: ${JSON.stringify(joined)}`);
+      a.sockets.push(s);
+    }
+    for (const u of [u3, u4]) {
+      const r = await post(`/api/rooms/${a.room}/messages`, u.token, frame('room.join', {}, 'join'));
+      if (r.status !== 200) throw new Error(`room.join over HTTP failed: ${JSON.stringify(r)}`);
+    }
+    const wsClient = (s, c) => {
+      let n = 0;
+      return async () => {
+        n++;
+        const id = `${c}-${n}`;
+        if (n % 2) {
+          const key = nextKey(`room-r${round}-chat`);
+          a.unanswered.add(key);
+          const r = await request(s, frame('chat.send', { text: key }, id), (f) => f.id === id);
+          a.unanswered.delete(key);
+          if (r.type !== 'response') return 'refused';
+          a.acked.set(key, { id: r.data.id });
+          return 'acked';
+        }
+        const r = await request(
+          s,
+          frame('canvas.shape', { tool: 'rectangle', points: [{ x: n, y: c }, { x: n + 10, y: c + 10 }], color: '#336699', size: 2 }, id),
+          (f) => f.id === id,
+        );
+        if (r.type !== 'response') return 'refused';
+        a.acked.set(`op:${r.data.id}`, { id: r.data.id });
+        return 'acked';
+      };
+    };
+    a.pending = new Map(); // HTTP frames in flight at the kill: retried with their key
+    const httpClient = (u) => async () => {
+      const key = nextKey(`room-r${round}-http`);
+      a.unanswered.add(key);
+      a.pending.set(key, u);
+      const r = await post(`/api/rooms/${a.room}/messages`, u.token, frame('chat.send', { text: key }, key), {
+        'Idempotency-Key': key,
+      });
+      a.pending.delete(key);
+      a.unanswered.delete(key);
+      const answer = Array.isArray(r.body) ? r.body.find((f) => f.id === key) : null;
+      if (r.status !== 200 || answer?.type !== 'response') return 'refused';
+      a.acked.set(key, { id: answer.data.id });
+      a.httpAcked.set(key, { user: u, body: r.body });
+      return 'acked';
+    };
+    a.clients = [
+      loop(a.lane, wsClient(a.sockets[0], 1)),
+      loop(a.lane, wsClient(a.sockets[1], 2)),
+      loop(a.lane, httpClient(u3)),
+      loop(a.lane, httpClient(u4)),
+    ];
+  };
+  a.down = () => {
+    for (const s of a.sockets) s.close();
+  };
+  a.retry = async () => {
+    for (const [key, u] of a.pending) {
+      const r = await post(`/api/rooms/${a.room}/messages`, u.token, frame('chat.send', { text: key }, key), {
+        'Idempotency-Key': key,
+      });
+      const answer = Array.isArray(r.body) ? r.body.find((f) => f.id === key) : null;
+      if (r.status === 200 && answer?.type === 'response') {
+        a.acked.set(key, { id: answer.data.id });
+        a.unanswered.delete(key);
+      }
+    }
+  };
+  a.verify = async (round) => {
+    const label = `round ${round} room`;
+    const [someKey, first] = [...a.httpAcked][Math.floor(Math.random() * a.httpAcked.size)] ?? [];
+    if (someKey) {
+      const again = await post(`/api/rooms/${a.room}/messages`, first.user.token, frame('chat.send', { text: someKey }, someKey), {
+        'Idempotency-Key': someKey,
+      });
+      check(
+        JSON.stringify(again.body) === JSON.stringify(first.body),
+        `${label}: a retried HTTP frame (same Idempotency-Key) answers its first answer`,
+      );
+    }
+    const poll = `/api/rooms/${a.room}/events`;
+    const events = await pollAll(poll, users[0].token);
+    const keyOf = (e) =>
+      e.method === 'chat_message' ? e.data.text : e.method === 'draw' && e.data?.op?.id ? `op:${e.data.op.id}` : null;
+    checkRecord(label, events, keyOf, a.acked, a.unanswered, { what: 'chat message or canvas op' });
+    await checkResume(label, events, users[0].token, {
+      wsPath: `/ws/rooms/${a.room}`,
+      wsEvents: (f) => (f.method === 'resync' ? f.data.events : null),
+      ssePath: `/sse?room=${a.room}`,
+      pollPath: poll,
+    });
+  };
+  return a;
+}
+
+/** Seed 000's /ws: two players move around chunk 0_0 (and one places a zone) while a third watches live. */
+function chunkActor() {
+  const a = { name: 'chunk' };
+  a.setup = async (round) => {
+    a.lane = lane('chunk');
+    a.acked = new Map();
+    a.unanswered = new Set();
+    a.zones = new Map();
+    a.zoneUnanswered = new Set();
+    const [u1, u2, u3] = users;
+    a.watcher = openSocket('/ws', u3.token);
+    await a.watcher.until((f) => f.type === 'connected');
+    a.movers = [];
+    for (const u of [u1, u2]) {
+      const s = openSocket('/ws', u.token);
+      await s.until((f) => f.type === 'connected');
+      a.movers.push(s);
+    }
+    const mover = (s, m) => {
+      let n = 0;
+      return async () => {
+        n++;
+        const id = n;
+        if (m === 1 && n === 5) {
+          // One zone a round (10 a minute per user): a D1 row, read back by REST.
+          const name = `chaos-zone-r${round}`;
+          const x = 150 * round;
+          const half = 20;
+          const geometry = {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [x - half, 300 - half],
+                [x + half, 300 - half],
+                [x + half, 300 + half],
+                [x - half, 300 + half],
+                [x - half, 300 - half],
+              ],
+            ],
+          };
+          a.zoneUnanswered.add(name);
+          const r = await request(s, { type: 'zone_create', id, data: { name, zone_type: 'residential', geometry } }, (f) => f.id === id);
+          a.zoneUnanswered.delete(name);
+          if (r.type !== 'zone_created') return 'refused';
+          a.zones.set(name, r.data.id);
+          return 'acked';
+        }
+        // Each move goes to its own spot inside chunk 0_0, so the spot names the move.
+        const position = { x: 100 + n * 2, y: 40 * m + round };
+        const key = `${position.x}:${position.y}`;
+        a.unanswered.add(key);
+        const r = await request(s, { type: 'player_move', id, data: { position, floor: 0, rotation: 0 } }, (f) => f.id === id);
+        a.unanswered.delete(key);
+        if (r.type !== 'player_move_ack') return 'refused';
+        a.acked.set(key, true);
+        return 'acked';
+      };
+    };
+    a.clients = a.movers.map((s, m) => loop(a.lane, mover(s, m)));
+  };
+  a.down = () => {
+    for (const s of [...a.movers, a.watcher]) s.close();
+  };
+  a.retry = async () => {};
+  a.verify = async (round) => {
+    const label = `round ${round} chunk`;
+    const { record } = await watcherRecord(label, a.watcher.frames, (lastEventId) =>
+      openSocket(`/ws?lastEventId=${encodeURIComponent(lastEventId)}`, users[2].token),
+    );
+    const keyOf = (e) => (e.type === 'player_moved' ? `${e.data.position.x}:${e.data.position.y}` : null);
+    checkRecord(label, record, keyOf, a.acked, a.unanswered, { what: 'player move' });
+    const area = await get('/api/zones/area?x_min=0&x_max=1000&y_min=0&y_max=600&floor=0', users[1].token);
+    const zones = Array.isArray(area.body) ? area.body : (area.body?.zones ?? area.body?.features ?? []);
+    const named = (name) => zones.filter((z) => (z.name ?? z.properties?.name) === name).length;
+    for (const [name] of a.zones) check(named(name) === 1, `${label}: the acknowledged zone is in D1 once (${named(name)})`);
+    for (const name of a.zoneUnanswered) check(named(name) <= 1, `${label}: the unanswered zone is in D1 at most once`);
+  };
+  return a;
+}
+
+/** Seed 000 races: a fresh race a round; one racer over /ws/racing, one over HTTP frames with Idempotency-Key. */
+function raceActor() {
+  const a = { name: 'race' };
+  a.setup = async (round) => {
+    a.lane = lane('race');
+    a.acked = new Map();
+    a.unanswered = new Set();
+    a.pending = new Set();
+    const [u1, u2, u3] = users;
+    const created = await post('/api/racing/events', u3.token, {
+      name: `Chaos race ${round}`,
+      start_point: { x: 12345, y: 100 },
+      end_point: { x: 15678, y: 200 },
+      checkpoints: [{ x: 14000, y: 150 }],
+      floor: 0,
+      route_generation: 'auto',
+      properties: { vehicle_type: 'sports_car', laps: 1 },
+    });
+    if (created.status !== 201) throw new Error(`creating a race failed: ${JSON.stringify(created)}`);
+    a.id = created.body.id;
+    const [x0, y0] = created.body.route_geometry.coordinates[0];
+    for (const u of [u1, u2]) {
+      const j = await post(`/api/racing/events/${a.id}/join`, u.token);
+      if (j.status !== 200) throw new Error(`joining the race failed: ${JSON.stringify(j)}`);
+    }
+    const s = await post(`/api/racing/events/${a.id}/start`, u3.token);
+    if (s.status !== 200) throw new Error(`starting the race failed: ${JSON.stringify(s)}`);
+    a.socket = openSocket(`/ws/racing/${a.id}`, u1.token);
+    await a.socket.until((f) => f.type === 'connected');
+    // Each update a millimetre further along (well inside the position jitter): the position names the update.
+    const update = (u, n) => ({
+      type: 'racing_update',
+      id: n,
+      data: { event_id: a.id, position: { x: x0 + n * 0.001 + (u === u2 ? 0.0005 : 0), y: y0 }, speed: 0, checkpoint_reached: 0 },
+    });
+    a.update = update;
+    let n1 = 0;
+    const wsRacer = async () => {
+      const f = update(u1, ++n1);
+      const key = `${u1.id}:${f.data.position.x}`;
+      a.unanswered.add(key);
+      const r = await request(
+        a.socket,
+        f,
+        (g) =>
+          (g.type === 'error' && g.id === f.id) ||
+          (g.type === 'racing_update' && g.data.players?.[0]?.player_id === Number(u1.id) && g.data.players[0].position.x === f.data.position.x),
+      );
+      a.unanswered.delete(key);
+      if (r.type !== 'racing_update') return 'refused';
+      a.acked.set(key, { sequence: r.sequence });
+      return 'acked';
+    };
+    let n2 = 0;
+    const httpRacer = async () => {
+      const f = update(u2, ++n2);
+      const key = `${u2.id}:${f.data.position.x}`;
+      a.unanswered.add(key);
+      a.pending.add(n2);
+      const r = await post(`/api/racing/events/${a.id}/messages`, u2.token, f, { 'Idempotency-Key': `race-${a.id}-${n2}` });
+      a.pending.delete(n2);
+      a.unanswered.delete(key);
+      if (r.status !== 200 || !Array.isArray(r.body) || r.body.some((g) => g.type === 'error')) return 'refused';
+      a.acked.set(key, {});
+      return 'acked';
+    };
+    a.clients = [loop(a.lane, wsRacer), loop(a.lane, httpRacer)];
+  };
+  a.down = () => a.socket.close();
+  a.retry = async () => {
+    const u2 = users[1];
+    for (const n of a.pending) {
+      const f = a.update(u2, n);
+      const key = `${u2.id}:${f.data.position.x}`;
+      const r = await post(`/api/racing/events/${a.id}/messages`, u2.token, f, { 'Idempotency-Key': `race-${a.id}-${n}` });
+      if (r.status === 200 && Array.isArray(r.body) && !r.body.some((g) => g.type === 'error')) a.acked.set(key, {});
+      a.unanswered.delete(key);
+    }
+    a.pending.clear();
+  };
+  a.verify = async (round) => {
+    const label = `round ${round} race`;
+    const poll = `/api/racing/events/${a.id}/events`;
+    const events = await pollAll(poll, users[2].token);
+    const keyOf = (e) => (e.type === 'racing_update' ? `${e.data.players[0].player_id}:${e.data.players[0].position.x}` : null);
+    checkRecord(label, events, keyOf, a.acked, a.unanswered, { what: 'racing_update' });
+    const wsAcked = [...a.acked].filter(([, v]) => v.sequence !== undefined);
+    const moved = wsAcked.filter(([k, v]) => events.find((e) => keyOf(e) === k)?.sequence !== v.sequence).length;
+    check(moved === 0, `${label}: each update keeps the sequence its sender saw (${wsAcked.length} over WebSocket, ${moved} moved)`);
+    await checkResume(label, events, users[2].token, {
+      wsPath: `/ws/racing/${a.id}`,
+      wsEvents: (f) => (f.type === 'resync' ? f.data.events : null),
+      ssePath: `/sse/racing/${a.id}`,
+      pollPath: poll,
+    });
+  };
+  return a;
+}
+
+/**
+ * Seed 003's hub: two senders emit class B and class C messages with acks into a room; a member records what it
+ * receives and rides the kill out with Socket.IO connection-state recovery. Class A and presence are live only.
+ */
+function hubActor() {
+  const a = { name: 'hub' };
+  const connect = (u, reconnection) =>
+    io(base, {
+      auth: { token: u.token },
+      transports: ['websocket'],
+      reconnection,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 1000,
+      timeout: WAIT_MS,
+    });
+  const connected = (socket) =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('Socket.IO connect timed out')), WAIT_MS);
+      socket.once('connected', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+      socket.once('connect_error', (e) => {
+        clearTimeout(t);
+        reject(e);
+      });
+    });
+  const emitAck = (socket, event, data) =>
+    new Promise((resolve, reject) => {
+      if (!socket.connected) return reject(new Error('disconnected'));
+      const gone = () => reject(new Error('disconnected'));
+      socket.once('disconnect', gone);
+      socket.emit(event, data, (answer) => {
+        socket.off('disconnect', gone);
+        resolve(answer);
+      });
+    });
+  a.setup = async (round) => {
+    a.lane = lane('hub');
+    a.roomId = `chaos-hub-${round}`;
+    a.ackedB = new Map();
+    a.ackedC = new Map();
+    a.unanswered = new Set();
+    const [u1, , u3, u4] = users;
+    a.receiver = connect(u1, true);
+    await connected(a.receiver);
+    a.received = [];
+    a.receiver.on('message', (m) => a.received.push(m));
+    await emitAck(a.receiver, 'join_room', { roomId: a.roomId });
+    a.senders = [];
+    for (const u of [u3, u4]) {
+      const s = connect(u, false);
+      await connected(s);
+      await emitAck(s, 'join_room', { roomId: a.roomId });
+      a.senders.push(s);
+    }
+    const sender = (s) => {
+      let n = 0;
+      return async () => {
+        n++;
+        const cls = n % 2 ? 'CLASS_C' : 'CLASS_B';
+        const key = nextKey(`hub-r${round}`);
+        a.unanswered.add(key);
+        const [answer] = [].concat(await emitAck(s, 'message', { type: 'chaos', interactionClass: cls, roomId: a.roomId, payload: key }));
+        a.unanswered.delete(key);
+        if (typeof answer?.messageId !== 'string') return 'refused';
+        (cls === 'CLASS_B' ? a.ackedB : a.ackedC).set(answer.messageId, key);
+        return 'acked';
+      };
+    };
+    a.clients = a.senders.map((s) => loop(a.lane, sender(s)));
+  };
+  a.down = () => {
+    for (const s of a.senders) s.disconnect();
+  };
+  a.retry = async () => {};
+  a.verify = async (round) => {
+    const label = `round ${round} hub`;
+    // The receiver reconnects by itself; recovery replays the class C (and B) messages it missed.
+    const deadline = Date.now() + 30_000;
+    while (!a.receiver.connected && Date.now() < deadline) await sleep(200);
+    check(a.receiver.connected && a.receiver.recovered === true, `${label}: the room member reconnects with its session recovered`);
+    const want = [...a.ackedC.keys()];
+    for (let i = 0; i < 50 && !want.every((id) => a.received.some((m) => m.messageId === id)); i++) await sleep(200);
+    const record = a.received.map((m) => ({ messageId: m.messageId, eventId: undefined }));
+    checkRecord(label, record, (m) => (a.ackedC.has(m.messageId) ? m.messageId : null), a.ackedC, new Set(), {
+      what: 'class C message (live + recovered)',
+      sequenceName: 'message id',
+      sequenceOf: (m) => m.messageId,
+      unit: 'messages',
+    });
+    a.receiver.disconnect();
+    // Class B: in the tenant's event bus before the ack; the member reads each once by polling.
+    const polled = [];
+    let cursor = '';
+    for (let page = 0; page < 10; page++) {
+      const r = await get(`/api/events/poll?limit=500${cursor ? `&lastEventId=${cursor}` : ''}`, users[0].token);
+      if (!Array.isArray(r.body?.events)) throw new Error(`polling the event bus failed: ${JSON.stringify(r.body).slice(0, 200)}`);
+      polled.push(...r.body.events);
+      if (!r.body.hasMore) break;
+      cursor = r.body.nextEventId;
+    }
+    checkRecord(label, polled, (e) => (a.ackedB.has(e.eventId) ? e.eventId : null), a.ackedB, new Set(), {
+      what: 'class B message (event bus poll)',
+      sequenceName: 'event id',
+      sequenceOf: (e) => e.eventId,
+      unit: 'events',
+    });
+    note(`${label}: class A messages and presence are live only by design (not stored, not recovered): not checked`);
+  };
+  return a;
+}
+
+/** Seed 003's event bus: batches published by the admin, idempotent on eventId; every retry answers its position. */
+function busActor(admin) {
+  const a = { name: 'event bus', acked: new Map(), unanswered: new Set(), pending: [] };
+  const publish = (batch) =>
+    post('/api/events', admin.token, {
+      events: batch.map((eventId) => ({ eventId, eventType: 'chaos.tick', payload: { eventId } })),
+    });
+  a.setup = async (round) => {
+    a.lane = lane('event bus');
+    const once = async () => {
+      const batch = [nextKey(`bus-r${round}`), nextKey(`bus-r${round}`)];
+      for (const id of batch) a.unanswered.add(id);
+      a.pending.push(batch);
+      const r = await publish(batch);
+      a.pending.splice(a.pending.indexOf(batch), 1);
+      for (const id of batch) a.unanswered.delete(id);
+      if (r.status !== 200 && r.status !== 201) return 'refused';
+      for (const e of r.body.events) a.acked.set(e.event.eventId, { position: e.position });
+      return 'acked';
+    };
+    a.clients = [loop(a.lane, once), loop(a.lane, once)];
+  };
+  a.down = () => {};
+  a.retry = async () => {
+    for (const batch of a.pending.splice(0)) {
+      const r = await publish(batch);
+      if (r.status !== 200 && r.status !== 201) continue;
+      for (const e of r.body.events) {
+        a.acked.set(e.event.eventId, { position: e.position });
+        a.unanswered.delete(e.event.eventId);
+      }
+    }
+  };
+  a.verify = async (round) => {
+    const label = `round ${round} event bus`;
+    const [someId, first] = [...a.acked][Math.floor(Math.random() * a.acked.size)] ?? [];
+    if (someId) {
+      const again = await publish([someId]);
+      const e = again.body?.events?.[0];
+      check(e?.duplicate === true && e.position === first.position, `${label}: a republished eventId answers its first position`);
+    }
+    const polled = [];
+    let cursor = '';
+    for (let page = 0; page < 20; page++) {
+      const r = await get(`/api/events/poll?limit=500${cursor ? `&lastEventId=${cursor}` : ''}`, admin.token);
+      if (!Array.isArray(r.body?.events)) throw new Error(`polling the event bus failed: ${JSON.stringify(r.body).slice(0, 200)}`);
+      polled.push(...r.body.events);
+      if (!r.body.hasMore) break;
+      cursor = r.body.nextEventId;
+    }
+    const ours = polled.filter((e) => e.eventType === 'chaos.tick');
+    checkRecord(label, ours, (e) => e.eventId, a.acked, a.unanswered, {
+      what: 'event',
+      sequenceName: 'event id',
+      sequenceOf: (e) => e.eventId,
+    });
+    const positions = [...a.acked.values()].map((v) => v.position);
+    check(new Set(positions).size === positions.length, `${label}: no stream position acknowledged twice (${positions.length})`);
+    note(`${label}: the bus is read by polling (and consumer groups); it has no WebSocket or SSE of its own`);
+  };
+  return a;
+}
+
+/** Seed 002: material grants to a player's CraftingQueue (watched live on /ws/queue), and one crafting session a round. */
+function craftingActor(admin) {
+  const a = { name: 'crafting' };
+  a.setup = async (round) => {
+    a.lane = lane('crafting');
+    a.acked = new Map();
+    a.unanswered = new Set();
+    a.sessions = new Map();
+    a.sessionUnanswered = 0;
+    const player = users[3];
+    a.watcher = openSocket(`/ws/queue/${player.id}`, player.token);
+    await a.watcher.until((f) => f.type === 'connected');
+    let n = 0;
+    const grant = async () => {
+      n++;
+      if (n === 3) {
+        a.sessionUnanswered++;
+        const r = await post('/api/crafting/sessions', player.token, { recipeId: 'plank', quantity: 1 });
+        a.sessionUnanswered--;
+        if (r.status !== 201) return 'refused';
+        a.sessions.set(r.body.id, true);
+        return 'acked';
+      }
+      const key = nextKey(`craft-r${round}`);
+      a.unanswered.add(key);
+      const r = await post(`/api/crafting/materials/${player.id}`, admin.token, { changes: { herb: 1 }, reason: key });
+      a.unanswered.delete(key);
+      if (r.status !== 200) return 'refused';
+      a.acked.set(key, { version: r.body.version });
+      return 'acked';
+    };
+    a.clients = [loop(a.lane, grant), loop(a.lane, grant)];
+  };
+  a.down = () => a.watcher.close();
+  a.retry = async () => {};
+  a.verify = async (round) => {
+    const label = `round ${round} crafting`;
+    const player = users[3];
+    const { record } = await watcherRecord(label, a.watcher.frames, (lastEventId) =>
+      openSocket(`/ws/queue/${player.id}?lastEventId=${encodeURIComponent(lastEventId)}`, player.token),
+    );
+    const grants = record.filter((e) => e.type === 'material_update');
+    checkRecord(label, record, (e) => (e.type === 'material_update' ? e.data.reason : null), a.acked, a.unanswered, {
+      what: 'material grant',
+    });
+    const versions = grants.map((e) => e.data.version);
+    check(new Set(versions).size === versions.length, `${label}: no materials version used twice (${versions.length} updates)`);
+    const queue = await get(`/api/crafting/queue/${player.id}`, player.token);
+    for (const id of a.sessions.keys()) {
+      const s = await get(`/api/crafting/sessions/${id}`, player.token);
+      const history = await get(`/api/crafting/sessions/${id}`, admin.token);
+      check(s.status === 200 && history.status === 200, `${label}: the acknowledged crafting session is there (${s.status})`);
+    }
+    if (a.sessions.size === 0) note(`${label}: no crafting session was acknowledged this round`);
+    if (queue.status !== 200) check(false, `${label}: the queue reads back (${queue.status})`);
+    note(`${label}: the queue's stream is WebSocket only (resync); crafting progress ticks are not logged by design`);
+  };
+  return a;
+}
+
+// ---- the run -----------------------------------------------------------------------------------------------------
+
+try {
+  await startRuntime();
+  const admin = await setupUsers();
+  const actors = [
+    orchestratorActor(admin),
+    roomActor(),
+    chunkActor(),
+    raceActor(),
+    hubActor(),
+    busActor(admin),
+    craftingActor(admin),
+  ];
+  const totals = Object.fromEntries(actors.map((x) => [x.name, 0]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const x of actors) await x.setup(round);
+    const running = actors.flatMap((x) => x.clients.map((c) => c()));
+    let stall;
+    const stalled = new Promise((resolve) => {
+      stall = setTimeout(() => resolve('stalled'), STALL_MS);
+    });
+    const armed = await Promise.race([Promise.all(actors.map((x) => x.lane.reached)), stalled]);
+    clearTimeout(stall);
+    await kill9();
+    for (const x of actors) x.lane.stopped = true;
+    for (const x of actors) x.down();
+    await Promise.all(running);
+    const counts = actors.map((x) => `${x.name} ${x.lane.acked}/${x.lane.target}`).join(', ');
+    check(armed !== 'stalled', `round ${round}: every actor reached its number of acknowledged ops before the kill (${counts})`);
+    for (const x of actors) totals[x.name] += x.lane.acked;
+    log(`round ${round}: in flight at the kill: ${actors.map((x) => `${x.name} ${x.unanswered?.size ?? 0}`).join(', ')}`);
+    log(`round ${round}: killed mid-burst (acked/target: ${counts}); restarting`);
+    await startRuntime();
+    for (const x of actors) await x.retry();
+    for (const x of actors) {
+      try {
+        await x.verify(round);
+      } catch (err) {
+        check(false, `round ${round} ${x.name}: ${err.message}`);
+      }
+    }
+  }
+  log(`acknowledged over ${ROUNDS} rounds: ${Object.entries(totals).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 } catch (err) {
   failed++;
-  console.log(`FAIL ${err.message}`);
-} finally {
-  kill9(child);
-  rmSync(state, { recursive: true, force: true });
+  console.log(`FAIL ${err.stack ?? err.message}`);
+  if (server) console.log(server.output.join('').slice(-3000));
 }
+killRuntime();
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
