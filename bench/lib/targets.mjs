@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
 import { eachSentAtOfText, sentAtOfPayload, sentAtOfText } from './payload.mjs';
-import { spawnGroup, stopGroup } from './processes.mjs';
+import { groupCpuSeconds, spawnGroup, stopGroup } from './processes.mjs';
 import { freePort, sleep, withTimeout } from './util.mjs';
 
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -169,13 +169,17 @@ class SioClient {
 export class EdgeTarget {
   constructor(edge) {
     this.name = 'edgerooms';
-    this.label = 'EdgeRooms';
+    this.label = edge.label;
     this.edge = edge;
     this.next = 0;
   }
 
   pids() {
     return this.edge.runtimeProcesses();
+  }
+
+  cpuSeconds() {
+    return this.edge.cpuSeconds();
   }
 
   /** A room is a tenant's orchestrator stream (`/ws/orchestrator`): one Room actor per tenant. */
@@ -320,6 +324,10 @@ class NodeBaseline {
 
   pids() {
     return this.child ? [{ pid: this.child.pid, role: 'server' }] : [];
+  }
+
+  cpuSeconds() {
+    return this.child ? groupCpuSeconds(this.child.pid) : 0;
   }
 }
 

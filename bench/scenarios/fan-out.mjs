@@ -123,7 +123,14 @@ async function room(target, size, rates, seconds, { batch = false } = {}) {
   const steps = [];
   try {
     for (const rate of rates) {
+      const cpuBefore = target.cpuSeconds?.();
       const result = await step(clients, publisher, rate, seconds, counters);
+      if (cpuBefore !== undefined) {
+        // The server's CPU over the step (publishing, delivering, draining), per message delivered.
+        const cpu = target.cpuSeconds() - cpuBefore;
+        result.cpuSeconds = round(cpu, 3);
+        result.cpuMicrosPerDelivered = result.delivered ? round((cpu * 1e6) / result.delivered, 2) : null;
+      }
       steps.push(result);
       if (result.stopped) break;
       await sleep(300);
