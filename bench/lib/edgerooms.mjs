@@ -179,15 +179,19 @@ export class EdgeRooms {
     }
   }
 
-  /** One registered player per tenant (cached, concurrent callers share one registration): its token serves all its sockets. */
-  userToken(tenant) {
-    let token = this.users.get(tenant);
+  /**
+   * Registered player number `user` of `tenant` (cached, concurrent callers share one registration): its token serves
+   * all its sockets. Message budgets are per user in an actor, so a load above one user's budget spreads over users.
+   */
+  userToken(tenant, user = 0) {
+    const key = user === 0 ? tenant : `${tenant}#${user}`;
+    let token = this.users.get(key);
     if (!token) {
       const username = `b${this.runId}${this.users.size}`.slice(0, 32);
       const body = { username, email: `${username}@bench.invalid`, password: PASSWORD, tenant_id: tenant };
       token = this.expect('POST', '/api/auth/register', { body, auth: true }, 201).then((s) => s.access_token);
-      this.users.set(tenant, token);
-      token.catch(() => this.users.delete(tenant));
+      this.users.set(key, token);
+      token.catch(() => this.users.delete(key));
     }
     return token;
   }

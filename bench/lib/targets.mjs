@@ -183,8 +183,8 @@ export class EdgeTarget {
   }
 
   /** A room is a tenant's orchestrator stream (`/ws/orchestrator`): one Room actor per tenant. */
-  async connect(room, { resume, handlers, track, batch } = {}) {
-    const token = await this.edge.userToken(room);
+  async connect(room, { resume, handlers, track, batch, user } = {}) {
+    const token = await this.edge.userToken(room, user);
     const params = new URLSearchParams({ token });
     if (resume?.lastEventId) params.set('lastEventId', resume.lastEventId);
     if (batch) params.set('batch', '1');

@@ -1,7 +1,8 @@
 // Scenario 1: round trip of a ping through the server, idle (one at a time) and at a fixed offered rate.
-// Pings rotate over a pool of connections of one user, each used for at most PER_CONNECTION pings: EdgeRooms'
-// orchestrator stream allows 100 frames per minute per connection (a policy limit, burst 100), so one socket
-// cannot carry 1,000 messages/s there. Every target gets the same pool, so the comparison stays like for like.
+// Pings rotate over a pool of connections, each used for at most PER_CONNECTION pings and each of its own user:
+// EdgeRooms' orchestrator stream allows 100 frames per minute per user (a policy limit shared by that user's
+// sockets, so a reconnect does not refill it), so one user cannot carry 1,000 messages/s there. Every target gets
+// the same pool, so the comparison stays like for like.
 import { closeAll } from '../lib/targets.mjs';
 import { now, pool, sleep, summarize, waitFor } from '../lib/util.mjs';
 
@@ -10,8 +11,8 @@ const REPLY_TIMEOUT_MS = 5000;
 
 async function openPool(target, room, count) {
   const handlers = { pong: null };
-  const clients = await pool(count, 50, async () => {
-    const client = await target.connect(room);
+  const clients = await pool(count, 50, async (user) => {
+    const client = await target.connect(room, { user });
     client.handlers.pong = (ts) => handlers.pong(ts);
     client.handlers.autoPong = () => handlers.autoPong();
     client.handlers.error = () => handlers.error();
