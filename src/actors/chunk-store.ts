@@ -197,6 +197,21 @@ export class ChunkStore {
     this.sql.exec('DELETE FROM chunk_watchers WHERE user_id = ? AND watcher = ?', userId, watcher);
   }
 
+  // ---- the movement tick ----------------------------------------------------------------------------------
+
+  /** The log sequence up to which every event reached the live sockets (null: never recorded). */
+  deliveredThrough(): number | null {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM chunk_meta WHERE key = 'delivered'").toArray()[0];
+    return row ? Number(row.value) : null;
+  }
+
+  setDeliveredThrough(sequence: number): void {
+    this.sql.exec(
+      "INSERT INTO chunk_meta (key, value) VALUES ('delivered', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      String(sequence),
+    );
+  }
+
   // ---- the chunk's version --------------------------------------------------------------------------------
 
   version(): number {

@@ -1,6 +1,7 @@
 import { RealtimeActor } from '../core/actor';
 import type { ConnectContext } from '../core/connection';
 import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
+import type { EventInput } from '../core/event-log';
 import type { LoggedEvent } from '../core/protocol';
 import type { ChunkChange } from '../db/chunks';
 import { setPlayerPosition } from '../db/players';
@@ -11,6 +12,7 @@ import {
   DIALECT,
   eventFrame,
   handoffFrame,
+  playersMovedFrame,
   type StandingPlayer,
 } from '../dialects/earthring';
 import {
@@ -27,13 +29,16 @@ import {
   handoffCloseAt,
   isWithheldCopy,
   movedTo,
+  moveTickMs,
   type Placement,
   parseMove,
   parseRaceId,
   planDelivery,
   playerScope,
   type RelayedEvent,
+  TICKED_TYPES,
   visibleData,
+  visibleInTick,
 } from '../domain/chunk-area';
 import { parseChunkRequest } from '../domain/chunks';
 import { asObject, playerIdOf } from '../domain/input';
@@ -80,12 +85,24 @@ export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area
  *   4. The client opens `/ws?chunk=B&lastEventId=…&handoff_from=A&handoff_seq=sA`: B replays everything after
  *      `sB` and, for that connection's lifetime, skips A-origin copies up to `sA` (A already delivered them).
  * The old socket is closed by the client once the new one is open, or by A after `HANDOFF_GRACE_MS`.
+ *
+ * Movement tick. A `player_move` is applied, logged and acked at once; its `player_moved` reaches the area with
+ * the tick (`MOVE_TICK_MS`, 50 ms; `CHUNK_TICK_MS` or the `moveTickMs` config): each live socket gets the tick's
+ * moves it may see in log order, as one `players_moved` frame when it opted in (`?batch=1`), else one
+ * `player_moved` frame per move, and the chunk's own moves go to each neighbour in one relay call. Any other event
+ * (chunk updates, personal deliveries) first sends the pending moves, then goes out at once, so every socket still
+ * sees the log in order. Hand-off and connects send the pending moves before they read or cut the log. The timer
+ * is in memory and only set while moves wait (a Durable Object with a timer set does not hibernate, one without
+ * can); `chunk_meta.delivered` records how far the fan-out got, so moves of an instance that went away before its
+ * tick go out with the next one.
  */
 
 /** admit waits at most this long for relays to land (a stuck neighbour must not block a move). */
 const RELAY_SETTLE_MS = 3_000;
 const OUTBOX_POSITION = 'player_position';
 const TIMER_HANDOFF_CLOSE = 'handoff:close';
+/** At most this many unsent moves are picked up again after an instance went away (the ring holds fewer). */
+const MAX_RESTORED = 10_000;
 
 export interface AdmitInput {
   identity: ActorIdentity;
@@ -117,6 +134,9 @@ export class Chunk extends RealtimeActor {
   private readonly ref: ChunkRef;
   private readonly store: ChunkStore;
   private readonly watches: FarWatches;
+  /** Moves logged but not yet sent to the live sockets: the coming tick's, in log order. */
+  private pending: LoggedEvent[] = [];
+  private tick: ReturnType<typeof setTimeout> | null = null;
   /** Per-neighbour chains of relays, so each neighbour gets this chunk's events in order. */
   private readonly relays = new RelayChains((target, err) =>
     console.error(`chunk ${this.chunkId}: relay to ${target} failed`, err),
@@ -141,6 +161,7 @@ export class Chunk extends RealtimeActor {
     this.outbox.register(OUTBOX_POSITION, (db, payload) =>
       this.store.positionFlush(db, this.tenantId, (payload as { userId: string }).userId),
     );
+    this.restoreTick();
   }
 
   // ---- RPC ------------------------------------------------------------------------------------------------
@@ -161,7 +182,9 @@ export class Chunk extends RealtimeActor {
   /** Area events of a neighbour, appended here as copies tagged with their origin. */
   relay(from: string, events: RelayedEvent[]): void {
     if (events.length === 0) return;
-    this.publish(events.map((e) => ({ scope: AREA, type: e.type, data: { d: e.data, o: from, s: e.seq } satisfies AreaData })));
+    const inputs = events.map((e) => ({ scope: AREA, type: e.type, data: { d: e.data, o: from, s: e.seq } satisfies AreaData }));
+    if (events.every((e) => TICKED_TYPES.has(e.type))) this.queueMoves(this.publish(inputs, { deliver: false }));
+    else this.publishNow(inputs);
   }
 
   /** Frames for some players: logged in their personal scope here, forwarded after a hand-off, else reported gone. */
@@ -172,7 +195,7 @@ export class Chunk extends RealtimeActor {
       Date.now(),
       hops,
     );
-    this.publish(
+    this.publishNow(
       here.flatMap((userId) => frames.map((f) => ({ scope: playerScope(userId), type: f.type, data: { d: f.data } }))),
     );
     for (const [to, users] of forward) {
@@ -190,6 +213,8 @@ export class Chunk extends RealtimeActor {
   async admit(input: AdmitInput): Promise<AdmitAnswer> {
     if (input.identity.tenantId !== this.tenantId) throw new Error('Tenant mismatch');
     const answer = { sequence: this.log.latestSequence, lastEventId: this.log.latestEventId };
+    // Own moves up to the answer are relayed with the tick: send it now, so that settling covers them.
+    this.flushMoves();
     await this.relays.settle(RELAY_SETTLE_MS);
     const { identity, position, floor, rotation } = input;
     // The D1 row names the player's chunk at once: a reconnect without ?chunk= lands here.
@@ -246,6 +271,8 @@ export class Chunk extends RealtimeActor {
 
   /** A game socket connects with the Worker's D1 position and, after a hand-off, where its old chunk stopped. */
   protected override onConnect(conn: Connection, { url }: ConnectContext): void {
+    // The pending moves go to everyone else now: the new socket's `connected` frame (and resync) covers the log.
+    this.flushMoves(conn.id);
     const at = connectPosition(url.searchParams);
     if (at) this.store.placeIfAbsent({ userId: conn.identity.userId, username: conn.identity.username, ...at }, Date.now());
     game(conn).setState(connectState(url.searchParams));
@@ -280,6 +307,7 @@ export class Chunk extends RealtimeActor {
       floor: me ? me.floor : this.ref.floor,
       version: this.store.version(),
       players: this.standing(),
+      batched: conn.state?.batched === true,
     };
   }
 
@@ -311,6 +339,8 @@ export class Chunk extends RealtimeActor {
   /** Hand-off steps 1 and 3 (see the class comment). */
   private async handOff(conn: GameConnection, to: Placement, target: string, ack: () => void): Promise<void> {
     const userId = conn.identity.userId;
+    // Moves logged so far reach the mover as usual; only the new chunk's copies after `start` are withheld.
+    this.flushMoves();
     const start = this.log.latestSequence;
     conn.setState((st) => ({ ...(st ?? connectState(new URLSearchParams())), handoffTo: target }));
     const watching = this.store.watching(userId);
@@ -319,12 +349,15 @@ export class Chunk extends RealtimeActor {
       answer = await this.chunkActor(target).admit({ identity: conn.identity, ...to, from: this.chunkId, watching });
     } catch (err) {
       console.error(`chunk ${this.chunkId}: hand-off to ${target} failed`, err);
+      this.flushMoves();
       conn.setState((st) => st && { ...st, handoffTo: null });
       // Nothing was handed over: what was withheld is delivered here after all.
       this.sendWithheld(conn, start, target, Number.POSITIVE_INFINITY);
       throw new ApiError('SERVER_ERROR', `Could not move to chunk ${target}; try again`);
     }
-    // Withheld copies of the new chunk's events that it will not replay (up to its answer), then the cut-off.
+    // Moves logged meanwhile (the new chunk's copies still withheld from the mover), the withheld copies that the
+    // new chunk will not replay (up to its answer), then the cut-off: nothing is pending past it.
+    this.flushMoves();
     conn.setState((st) => st && { ...st, handoffTo: null });
     this.sendWithheld(conn, start, target, answer.sequence);
     const cutoff = this.log.latestSequence;
@@ -336,7 +369,8 @@ export class Chunk extends RealtimeActor {
       this.store.setForward(userId, target, now + FORWARD_TTL_MS);
     });
     ack();
-    conn.send(handoffFrame({ chunkId: target, lastEventId: answer.lastEventId, from: this.chunkId, seq: cutoff }));
+    const batched = conn.state?.batched === true;
+    conn.send(handoffFrame({ chunkId: target, lastEventId: answer.lastEventId, from: this.chunkId, seq: cutoff, batched }));
     await this.timers.scheduleNoLaterThan(TIMER_HANDOFF_CLOSE, now + this.graceMs());
   }
 
@@ -388,13 +422,87 @@ export class Chunk extends RealtimeActor {
     return chunkActor(this.env, this.tenantId, chunkId);
   }
 
-  /** Appends one of this chunk's own area events and relays it to both neighbours. */
+  /** Appends one of this chunk's own area events; moves go out with the tick, anything else at once. */
   private publishArea(type: string, data: Record<string, unknown>): void {
-    const [e] = this.publish([{ scope: AREA, type, data: { d: data, o: this.chunkId, s: null } satisfies AreaData }]);
-    const relayed = [{ type, data, seq: (e as LoggedEvent).sequence }];
+    const input = { scope: AREA, type, data: { d: data, o: this.chunkId, s: null } satisfies AreaData };
+    if (TICKED_TYPES.has(type)) this.queueMoves(this.publish([input], { deliver: false }));
+    else this.publishNow([input]);
+  }
+
+  /** Events that go out at once: after the pending moves, so each socket sees the log in order. */
+  private publishNow(inputs: EventInput[]): void {
+    this.flushMoves();
+    if (inputs.length === 0) return;
+    this.relayOwn(this.publish(inputs));
+    this.store.setDeliveredThrough(this.log.latestSequence);
+  }
+
+  // ---- the movement tick (see the class comment) -----------------------------------------------------------
+
+  /** Moves an earlier instance logged but did not send (it went away before its tick) go out with the next one. */
+  private restoreTick(): void {
+    const through = this.store.deliveredThrough();
+    const head = this.log.latestSequence;
+    if (through === null || through >= head) return;
+    const missed = this.log.read(through, Math.min(head - through, MAX_RESTORED), {
+      scopes: [AREA],
+      types: [...TICKED_TYPES],
+    });
+    if (missed.length > 0) this.queueMoves(missed);
+  }
+
+  private queueMoves(events: LoggedEvent[]): void {
+    this.pending.push(...events);
+    const ms = moveTickMs(this.config('moveTickMs'), this.env.CHUNK_TICK_MS);
+    if (ms === 0) this.flushMoves();
+    else this.tick ??= setTimeout(() => this.onTick(), ms);
+  }
+
+  private onTick(): void {
+    this.tick = null;
+    try {
+      this.flushMoves();
+    } catch (err) {
+      console.error(`chunk ${this.chunkId}: movement tick failed`, err);
+    }
+  }
+
+  /**
+   * Sends the pending moves: to each live socket the ones it sees, as one `players_moved` frame or one
+   * `player_moved` frame each; this chunk's own to the neighbours. `exclude` is a socket being accepted.
+   */
+  private flushMoves(exclude?: string): void {
+    if (this.tick !== null) {
+      clearTimeout(this.tick);
+      this.tick = null;
+    }
+    const events = this.pending;
+    if (events.length === 0) return;
+    this.pending = [];
+    const epoch = this.log.epoch;
+    for (const conn of this.getConnections({ dialect: DIALECT })) {
+      if (conn.id === exclude) continue;
+      const state = game(conn).state;
+      const seen = visibleInTick(events, { state, userId: conn.identity.userId, topics: conn.topics });
+      if (seen.length === 0) continue;
+      if (state?.batched) conn.send(playersMovedFrame(epoch, seen));
+      else for (const m of seen) conn.send(eventFrame(m.event, m.data));
+    }
+    this.relayOwn(events);
+    this.store.setDeliveredThrough(this.log.latestSequence);
+  }
+
+  /** This chunk's own area events among `events`, relayed to both neighbours in one call each, in order. */
+  private relayOwn(events: readonly LoggedEvent[]): void {
+    const own: RelayedEvent[] = [];
+    for (const e of events) {
+      const a = e.data as AreaData;
+      if (e.scope === AREA && a.o === this.chunkId) own.push({ type: e.type, data: a.d, seq: e.sequence });
+    }
+    if (own.length === 0) return;
     for (const n of neighbourChunks(this.ref)) {
       const target = formatChunkId(n);
-      this.relays.enqueue(target, () => this.chunkActor(target).relay(this.chunkId, relayed));
+      this.relays.enqueue(target, () => this.chunkActor(target).relay(this.chunkId, own));
     }
   }
 

@@ -482,7 +482,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     return Date.now();
   }
 
-  publish(inputs: EventInput[], options: { exclude?: string } = {}): LoggedEvent[] {
+  publish(inputs: EventInput[], options: { exclude?: string; deliver?: boolean } = {}): LoggedEvent[] {
     if (inputs.length === 0) return [];
     const now = Date.now();
     const events = this.ctx.storage.transactionSync(() =>
@@ -493,9 +493,12 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       }),
     );
     if (this.outbox.pending() > 0) void this.timers.scheduleNoLaterThan(TIMER_FLUSH, now + this.settings.flushDelayMs);
-    // A burst goes out in one pass over one socket list, in log order.
-    const sockets = this.openSockets();
-    for (const event of events) this.deliver(event, sockets, options.exclude);
+    // A burst goes out in one pass over one socket list, in log order. `deliver: false` leaves the live fan-out to
+    // the caller (the Chunk's movement tick); polls and resync read the log either way.
+    if (options.deliver !== false) {
+      const sockets = this.openSockets();
+      for (const event of events) this.deliver(event, sockets, options.exclude);
+    }
     this.waiters.wake();
     return events;
   }
