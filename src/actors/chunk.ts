@@ -137,6 +137,12 @@ export class Chunk extends RealtimeActor {
   /** Moves logged but not yet sent to the live sockets: the coming tick's, in log order. */
   private pending: LoggedEvent[] = [];
   private tick: ReturnType<typeof setTimeout> | null = null;
+  private tickDue = 0;
+  /**
+   * Players whose position has a write-behind row queued: one is enough, so a move queues one only when none is
+   * (a saving, not a rule: after an eviction the set is empty and a move queues one more, which is harmless).
+   */
+  private readonly positionQueued = new Set<string>();
   /** Per-neighbour chains of relays, so each neighbour gets this chunk's events in order. */
   private readonly relays = new RelayChains((target, err) =>
     console.error(`chunk ${this.chunkId}: relay to ${target} failed`, err),
@@ -158,9 +164,12 @@ export class Chunk extends RealtimeActor {
       (p) => ctx.waitUntil(p),
     );
     // The flusher writes the player's position as it is now: a player who left has a new owner, and no row here.
-    this.outbox.register(OUTBOX_POSITION, (db, payload) =>
-      this.store.positionFlush(db, this.tenantId, (payload as { userId: string }).userId),
-    );
+    this.outbox.register(OUTBOX_POSITION, (db, payload) => {
+      const { userId } = payload as { userId: string };
+      // From here on a move needs a row of its own again (this one reads the position now).
+      this.positionQueued.delete(userId);
+      return this.store.positionFlush(db, this.tenantId, userId);
+    });
     this.restoreTick();
   }
 
@@ -363,7 +372,7 @@ export class Chunk extends RealtimeActor {
     const cutoff = this.log.latestSequence;
     const now = Date.now();
     conn.setState((st) => st && { ...st, handedOff: target, handedOffAt: now });
-    this.ctx.storage.transactionSync(() => {
+    this.atomically(() => {
       this.store.removePlayer(userId);
       this.store.clearWatching(userId);
       this.store.setForward(userId, target, now + FORWARD_TTL_MS);
@@ -454,8 +463,15 @@ export class Chunk extends RealtimeActor {
   private queueMoves(events: LoggedEvent[]): void {
     this.pending.push(...events);
     const ms = moveTickMs(this.config('moveTickMs'), this.env.CHUNK_TICK_MS);
+    const now = Date.now();
     if (ms === 0) this.flushMoves();
-    else this.tick ??= setTimeout(() => this.onTick(), ms);
+    else if (this.tick === null) {
+      this.tickDue = now + ms;
+      this.tick = setTimeout(() => this.onTick(), ms);
+    } else if (now >= this.tickDue) {
+      // A flood of frames can hold the timer's turn back: then the tick runs on the frame path, on time.
+      this.flushMoves();
+    }
   }
 
   private onTick(): void {
@@ -506,14 +522,33 @@ export class Chunk extends RealtimeActor {
     }
   }
 
-  /** Updates a player standing here (row and write-behind in one transaction) and tells the area. */
+  /**
+   * Updates a player standing here and tells the area. The row's write-behind to D1 is queued with the row (one
+   * transaction) unless one is queued already: the flusher writes the position as it is when it runs.
+   */
   private movePlayer(identity: ActorIdentity, to: Placement): void {
-    this.ctx.storage.transactionSync(() => {
-      this.store.putPlayer({ userId: identity.userId, username: identity.username, ...to }, Date.now());
-      this.outbox.enqueue(OUTBOX_POSITION, { userId: identity.userId });
-    });
+    const { userId, username } = identity;
+    const now = Date.now();
+    if (this.positionQueued.has(userId)) this.store.putPlayer({ userId, username, ...to }, now);
+    else {
+      this.atomically(() => {
+        this.store.putPlayer({ userId, username, ...to }, now);
+        this.outbox.enqueue(OUTBOX_POSITION, { userId });
+      });
+      this.positionQueued.add(userId);
+    }
     const { position, floor, rotation } = to;
     this.publishArea('player_moved', { player_id: Number(identity.userId), position, floor, rotation });
+  }
+
+  /** One SQLite transaction over the store; its cached rows are dropped when the transaction rolls back. */
+  private atomically(fn: () => void): void {
+    try {
+      this.ctx.storage.transactionSync(fn);
+    } catch (err) {
+      this.store.forget();
+      throw err;
+    }
   }
 
   /** chunk_updated for every changed chunk: this one directly, the others through their actors. */
