@@ -24,6 +24,8 @@ export class ChunkStore {
    * other writer than this store. `forget()` drops it after a failed transaction (SQLite rolled back, the map not).
    */
   private rows: Map<string, PlayerRow> | null = null;
+  /** Players whose row was moved in memory (`stagePlayer`) and not yet written (`writeStaged`). */
+  private readonly staged = new Set<string>();
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS chunk_players (
@@ -53,6 +55,7 @@ export class ChunkStore {
   /** Drops the cached rows (after a transaction that failed): the next read goes to SQLite. */
   forget(): void {
     this.rows = null;
+    this.staged.clear();
   }
 
   player(userId: string): PlayerRow | null {
@@ -101,6 +104,37 @@ export class ChunkStore {
     this.cached().set(p.userId, row);
   }
 
+  /** A move applied in memory at once (every read sees it); `writeStaged` writes it with the movement tick. */
+  stagePlayer(p: { userId: string; username: string; position: Point; floor: number; rotation: number }, now: number): void {
+    const { x, y } = p.position;
+    this.cached().set(p.userId, {
+      user_id: p.userId,
+      username: p.username,
+      x,
+      y,
+      floor: p.floor,
+      rotation: p.rotation,
+      updated_at: now,
+    });
+    this.staged.add(p.userId);
+  }
+
+  /** Writes the staged rows (each player's latest) and answers whose they were. */
+  writeStaged(): string[] {
+    const written: string[] = [];
+    for (const userId of this.staged) {
+      const r = this.cached().get(userId);
+      if (!r) continue;
+      this.putPlayer(
+        { userId, username: r.username, position: { x: r.x, y: r.y }, floor: r.floor, rotation: r.rotation },
+        r.updated_at,
+      );
+      written.push(userId);
+    }
+    this.staged.clear();
+    return written;
+  }
+
   /** A player without a row here (first connect, or a stale D1 row) stands where D1 says. */
   placeIfAbsent(p: { userId: string; username: string; position: Point; floor: number }, now: number): void {
     this.sql.exec(
@@ -143,6 +177,7 @@ export class ChunkStore {
   removePlayer(userId: string): void {
     this.sql.exec('DELETE FROM chunk_players WHERE user_id = ?', userId);
     this.cached().delete(userId);
+    this.staged.delete(userId);
   }
 
   // ---- forwarding after a hand-off ------------------------------------------------------------------------
@@ -232,21 +267,6 @@ export class ChunkStore {
 
   dropWatcher(userId: string, watcher: string): void {
     this.sql.exec('DELETE FROM chunk_watchers WHERE user_id = ? AND watcher = ?', userId, watcher);
-  }
-
-  // ---- the movement tick ----------------------------------------------------------------------------------
-
-  /** The log sequence up to which every event reached the live sockets (null: never recorded). */
-  deliveredThrough(): number | null {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM chunk_meta WHERE key = 'delivered'").toArray()[0];
-    return row ? Number(row.value) : null;
-  }
-
-  setDeliveredThrough(sequence: number): void {
-    this.sql.exec(
-      "INSERT INTO chunk_meta (key, value) VALUES ('delivered', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      String(sequence),
-    );
   }
 
   // ---- the chunk's version --------------------------------------------------------------------------------

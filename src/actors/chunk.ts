@@ -86,23 +86,22 @@ export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area
  *      `sB` and, for that connection's lifetime, skips A-origin copies up to `sA` (A already delivered them).
  * The old socket is closed by the client once the new one is open, or by A after `HANDOFF_GRACE_MS`.
  *
- * Movement tick. A `player_move` is applied, logged and acked at once; its `player_moved` reaches the area with
- * the tick (`MOVE_TICK_MS`, 50 ms; `CHUNK_TICK_MS` or the `moveTickMs` config): each live socket gets the tick's
- * moves it may see in log order, as one `players_moved` frame when it opted in (`?batch=1`), else one
- * `player_moved` frame per move, and the chunk's own moves go to each neighbour in one relay call. Any other event
- * (chunk updates, personal deliveries) first sends the pending moves, then goes out at once, so every socket still
- * sees the log in order. Hand-off and connects send the pending moves before they read or cut the log. The timer
- * is in memory and only set while moves wait (a Durable Object with a timer set does not hibernate, one without
- * can); `chunk_meta.delivered` records how far the fan-out got, so moves of an instance that went away before its
- * tick go out with the next one.
+ * Movement tick, as a realtime game server runs it. A `player_move` is applied in memory and acked at once; with
+ * the tick (`MOVE_TICK_MS`, 50 ms; `CHUNK_TICK_MS` or the `moveTickMs` config) the moved players' rows are written
+ * and the tick's moves logged in one commit, then each live socket gets the moves it may see in log order, as one
+ * `players_moved` frame when it opted in (`?batch=1`), else one `player_moved` frame per move, and the chunk's own
+ * moves go to each neighbour in one relay call. One commit per tick instead of one per move is what lets a crowded
+ * chunk keep up; the price is that a crash loses at most the last tick's moves (never half of one: a move's row
+ * and its log entry are written together, and no other player has seen it yet). Any other event (chunk updates, personal deliveries)
+ * first runs the tick, then goes out at once, so every socket sees the log in order; hand-off, admission and
+ * connects run it before they read or cut the log. The timer is in memory and set only while moves wait: a
+ * Durable Object with a timer set does not hibernate, one without can.
  */
 
 /** admit waits at most this long for relays to land (a stuck neighbour must not block a move). */
 const RELAY_SETTLE_MS = 3_000;
 const OUTBOX_POSITION = 'player_position';
 const TIMER_HANDOFF_CLOSE = 'handoff:close';
-/** At most this many unsent moves are picked up again after an instance went away (the ring holds fewer). */
-const MAX_RESTORED = 10_000;
 
 export interface AdmitInput {
   identity: ActorIdentity;
@@ -134,13 +133,14 @@ export class Chunk extends RealtimeActor {
   private readonly ref: ChunkRef;
   private readonly store: ChunkStore;
   private readonly watches: FarWatches;
-  /** Moves logged but not yet sent to the live sockets: the coming tick's, in log order. */
-  private pending: LoggedEvent[] = [];
+  /** Moves applied (rows staged in the store) and acked, to be logged and sent with the coming tick, in order. */
+  private pending: EventInput[] = [];
   private tick: ReturnType<typeof setTimeout> | null = null;
   private tickDue = 0;
   /**
-   * Players whose position has a write-behind row queued: one is enough, so a move queues one only when none is
-   * (a saving, not a rule: after an eviction the set is empty and a move queues one more, which is harmless).
+   * Players whose position has a write-behind row queued: one is enough (the flusher writes the position as it is
+   * then), so a tick queues one only when none is. A saving, not a rule: after an eviction the set is empty and a
+   * tick queues one more, which is harmless.
    */
   private readonly positionQueued = new Set<string>();
   /** Per-neighbour chains of relays, so each neighbour gets this chunk's events in order. */
@@ -170,7 +170,6 @@ export class Chunk extends RealtimeActor {
       this.positionQueued.delete(userId);
       return this.store.positionFlush(db, this.tenantId, userId);
     });
-    this.restoreTick();
   }
 
   // ---- RPC ------------------------------------------------------------------------------------------------
@@ -192,7 +191,7 @@ export class Chunk extends RealtimeActor {
   relay(from: string, events: RelayedEvent[]): void {
     if (events.length === 0) return;
     const inputs = events.map((e) => ({ scope: AREA, type: e.type, data: { d: e.data, o: from, s: e.seq } satisfies AreaData }));
-    if (events.every((e) => TICKED_TYPES.has(e.type))) this.queueMoves(this.publish(inputs, { deliver: false }));
+    if (events.every((e) => TICKED_TYPES.has(e.type))) this.queueMoves(inputs);
     else this.publishNow(inputs);
   }
 
@@ -221,9 +220,9 @@ export class Chunk extends RealtimeActor {
   /** Hand-off step 2 (see the class comment): takes a player in from a neighbour chunk. */
   async admit(input: AdmitInput): Promise<AdmitAnswer> {
     if (input.identity.tenantId !== this.tenantId) throw new Error('Tenant mismatch');
-    const answer = { sequence: this.log.latestSequence, lastEventId: this.log.latestEventId };
-    // Own moves up to the answer are relayed with the tick: send it now, so that settling covers them.
+    // The pending moves are logged and relayed now, so the answer covers them and settling waits for them.
     this.flushMoves();
+    const answer = { sequence: this.log.latestSequence, lastEventId: this.log.latestEventId };
     await this.relays.settle(RELAY_SETTLE_MS);
     const { identity, position, floor, rotation } = input;
     // The D1 row names the player's chunk at once: a reconnect without ?chunk= lands here.
@@ -434,7 +433,7 @@ export class Chunk extends RealtimeActor {
   /** Appends one of this chunk's own area events; moves go out with the tick, anything else at once. */
   private publishArea(type: string, data: Record<string, unknown>): void {
     const input = { scope: AREA, type, data: { d: data, o: this.chunkId, s: null } satisfies AreaData };
-    if (TICKED_TYPES.has(type)) this.queueMoves(this.publish([input], { deliver: false }));
+    if (TICKED_TYPES.has(type)) this.queueMoves([input]);
     else this.publishNow([input]);
   }
 
@@ -443,25 +442,12 @@ export class Chunk extends RealtimeActor {
     this.flushMoves();
     if (inputs.length === 0) return;
     this.relayOwn(this.publish(inputs));
-    this.store.setDeliveredThrough(this.log.latestSequence);
   }
 
   // ---- the movement tick (see the class comment) -----------------------------------------------------------
 
-  /** Moves an earlier instance logged but did not send (it went away before its tick) go out with the next one. */
-  private restoreTick(): void {
-    const through = this.store.deliveredThrough();
-    const head = this.log.latestSequence;
-    if (through === null || through >= head) return;
-    const missed = this.log.read(through, Math.min(head - through, MAX_RESTORED), {
-      scopes: [AREA],
-      types: [...TICKED_TYPES],
-    });
-    if (missed.length > 0) this.queueMoves(missed);
-  }
-
-  private queueMoves(events: LoggedEvent[]): void {
-    this.pending.push(...events);
+  private queueMoves(inputs: EventInput[]): void {
+    this.pending.push(...inputs);
     const ms = moveTickMs(this.config('moveTickMs'), this.env.CHUNK_TICK_MS);
     const now = Date.now();
     if (ms === 0) this.flushMoves();
@@ -484,17 +470,27 @@ export class Chunk extends RealtimeActor {
   }
 
   /**
-   * Sends the pending moves: to each live socket the ones it sees, as one `players_moved` frame or one
-   * `player_moved` frame each; this chunk's own to the neighbours. `exclude` is a socket being accepted.
+   * The tick: writes the moved players' rows (each one's latest, with its D1 write-behind row when none is queued)
+   * and logs the pending moves, one commit for the lot; then sends them to each live socket that sees them, as one
+   * `players_moved` frame or one `player_moved` frame each, and this chunk's own to the neighbours. `exclude` is a
+   * socket being accepted (its `connected` frame and resync already cover the log).
    */
   private flushMoves(exclude?: string): void {
     if (this.tick !== null) {
       clearTimeout(this.tick);
       this.tick = null;
     }
-    const events = this.pending;
-    if (events.length === 0) return;
+    const inputs = this.pending;
+    if (inputs.length === 0) return;
     this.pending = [];
+    this.atomically(() => {
+      for (const userId of this.store.writeStaged()) {
+        if (this.positionQueued.has(userId)) continue;
+        this.outbox.enqueue(OUTBOX_POSITION, { userId });
+        this.positionQueued.add(userId);
+      }
+    });
+    const events = this.publish(inputs, { deliver: false });
     const epoch = this.log.epoch;
     for (const conn of this.getConnections({ dialect: DIALECT })) {
       if (conn.id === exclude) continue;
@@ -505,7 +501,6 @@ export class Chunk extends RealtimeActor {
       else for (const m of seen) conn.send(eventFrame(m.event, m.data));
     }
     this.relayOwn(events);
-    this.store.setDeliveredThrough(this.log.latestSequence);
   }
 
   /** This chunk's own area events among `events`, relayed to both neighbours in one call each, in order. */
@@ -523,20 +518,12 @@ export class Chunk extends RealtimeActor {
   }
 
   /**
-   * Updates a player standing here and tells the area. The row's write-behind to D1 is queued with the row (one
-   * transaction) unless one is queued already: the flusher writes the position as it is when it runs.
+   * Moves a player standing here: applied in memory at once (every read sees it), written, logged and told to the
+   * area with the tick (`flushMoves`).
    */
   private movePlayer(identity: ActorIdentity, to: Placement): void {
     const { userId, username } = identity;
-    const now = Date.now();
-    if (this.positionQueued.has(userId)) this.store.putPlayer({ userId, username, ...to }, now);
-    else {
-      this.atomically(() => {
-        this.store.putPlayer({ userId, username, ...to }, now);
-        this.outbox.enqueue(OUTBOX_POSITION, { userId });
-      });
-      this.positionQueued.add(userId);
-    }
+    this.store.stagePlayer({ userId, username, ...to }, Date.now());
     const { position, floor, rotation } = to;
     this.publishArea('player_moved', { player_id: Number(identity.userId), position, floor, rotation });
   }
