@@ -12,7 +12,10 @@ import {
   DIALECT,
   eventFrame,
   handoffFrame,
+  jsonText,
+  moveJson,
   playersMovedFrame,
+  playersMovedText,
   type StandingPlayer,
 } from '../dialects/earthring';
 import {
@@ -492,13 +495,23 @@ export class Chunk extends RealtimeActor {
     });
     const events = this.publish(inputs, { deliver: false });
     const epoch = this.log.epoch;
+    // JSON sockets get text rendered once per move and tick (the same for every socket that sees the move).
+    const moves = new Map<LoggedEvent, string>();
+    const frames = new Map<LoggedEvent, unknown>();
+    const moveText = (e: LoggedEvent, data: Record<string, unknown>) => cached(moves, e, () => moveJson(e, data));
+    const frameText = (e: LoggedEvent, data: Record<string, unknown>) =>
+      cached(frames, e, () => jsonText(JSON.stringify(eventFrame(e, data))));
     for (const conn of this.getConnections({ dialect: DIALECT })) {
       if (conn.id === exclude) continue;
       const state = game(conn).state;
       const seen = visibleInTick(events, { state, userId: conn.identity.userId, topics: conn.topics });
       if (seen.length === 0) continue;
-      if (state?.batched) conn.send(playersMovedFrame(epoch, seen));
-      else for (const m of seen) conn.send(eventFrame(m.event, m.data));
+      const text = conn.codec !== 'msgpack';
+      if (state?.batched && text) {
+        const json = seen.map((m) => ({ event: m.event, json: moveText(m.event, m.data) }));
+        conn.send(jsonText(playersMovedText(epoch, json)));
+      } else if (state?.batched) conn.send(playersMovedFrame(epoch, seen));
+      else for (const m of seen) conn.send(text ? frameText(m.event, m.data) : eventFrame(m.event, m.data));
     }
     this.relayOwn(events);
   }
@@ -557,4 +570,14 @@ export class Chunk extends RealtimeActor {
   private graceMs(): number {
     return this.config('handoffGraceMs') ?? HANDOFF_GRACE_MS;
   }
+}
+
+/** `map`'s value for `key`, made once. */
+function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JsonText } from '../core/codec';
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
 import type { Point } from '../domain/ring';
@@ -197,6 +198,24 @@ export function playersMovedFrame(epoch: string, moves: ReadonlyArray<{ event: L
     sequence: last.event.sequence,
   };
 }
+
+/**
+ * A frame already serialized as JSON, for `conn.send` (the core's codecs send it as it is): the tick renders each
+ * move once and concatenates per socket instead of serializing every move for every socket.
+ */
+export const jsonText = (text: string): JsonText => new JsonText(text);
+
+/** `playersMovedFrame` as JSON text, from each move's JSON (`moveJson`) rendered once per tick. */
+export function playersMovedText(epoch: string, moves: ReadonlyArray<{ event: LoggedEvent; json: string }>): string {
+  const last = moves[moves.length - 1];
+  if (!last) throw new RangeError('players_moved needs at least one move');
+  const list = moves.map((m) => m.json).join(',');
+  return `{"type":"players_moved","data":{"epoch":${JSON.stringify(epoch)},"moves":[${list}]},"eventId":${JSON.stringify(last.event.eventId)},"sequence":${last.event.sequence}}`;
+}
+
+/** One move as `players_moved` lists it, as JSON text. */
+export const moveJson = (event: LoggedEvent, data: Record<string, unknown>): string =>
+  JSON.stringify({ ...data, sequence: event.sequence });
 
 /** An answer to a client frame: `{type, id, data}`, the id echoed when the request had one. */
 export const replyFrame = (type: string, id: FrameId | undefined, data: unknown) => ({

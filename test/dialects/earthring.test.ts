@@ -1,13 +1,18 @@
+import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
+import { encodeFrame } from '../../src/core/codec';
 import type { LoggedEvent } from '../../src/core/protocol';
 import {
   CLIENT_TYPES,
   errorFrame,
   frameId,
   handoffFrame,
+  jsonText,
+  moveJson,
   negotiateProtocol,
   parseEnvelope,
   playersMovedFrame,
+  playersMovedText,
 } from '../../src/dialects/earthring';
 import { isApiError } from '../../src/errors';
 
@@ -120,6 +125,22 @@ describe('players_moved (one frame per movement tick)', () => {
 
   it('refuses an empty tick (nothing is sent then)', () => {
     expect(() => playersMovedFrame('ep', [])).toThrow(RangeError);
+    expect(() => playersMovedText('ep', [])).toThrow(RangeError);
+  });
+
+  it('renders the same frame as text from moves serialized once, written verbatim by JSON.stringify', () => {
+    const moves = [
+      { event: logged(3), data: data(1, 10) },
+      { event: logged(5), data: data(2, 20.5) },
+    ];
+    const text = playersMovedText(
+      'ep',
+      moves.map((m) => ({ event: m.event, json: moveJson(m.event, m.data) })),
+    );
+    expect(JSON.parse(text)).toEqual(playersMovedFrame('ep', moves));
+    // The text codecs send it as it is; MessagePack encodes the same frame.
+    expect(encodeFrame('json', jsonText(text))).toBe(text);
+    expect(decode(encodeFrame('msgpack', jsonText(text)) as Uint8Array)).toEqual(playersMovedFrame('ep', moves));
   });
 
   it('keeps batch=1 in the hand-off URL of a batched socket only', () => {
