@@ -9,7 +9,7 @@
 // under the 1,000 a minute per connection. The baselines relay in a room named after the chunk.
 //
 // EdgeRooms' sockets opt into the batched form (`?batch=1`): the chunk sends each recipient one `players_moved`
-// frame per movement tick (50 ms by default) listing the tick's moves in order, where the baselines send one
+// frame per movement tick (100 ms by default) listing the tick's moves in order, where the baselines send one
 // `player_moved` frame per move and recipient. Each listed move counts as one delivery, matched the same way.
 import { closeAll } from '../lib/targets.mjs';
 import { now, pool, round, sleep, summarize, waitFor } from '../lib/util.mjs';

@@ -90,7 +90,7 @@ export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area
  * The old socket is closed by the client once the new one is open, or by A after `HANDOFF_GRACE_MS`.
  *
  * Movement tick, as a realtime game server runs it. A `player_move` is applied in memory and acked at once; with
- * the tick (`MOVE_TICK_MS`, 50 ms; `CHUNK_TICK_MS` or the `moveTickMs` config) the moved players' rows are written
+ * the tick (`MOVE_TICK_MS`, 100 ms; `CHUNK_TICK_MS` or the `moveTickMs` config) the moved players' rows are written
  * and the tick's moves logged in one commit, then each live socket gets the moves it may see in log order, as one
  * `players_moved` frame when it opted in (`?batch=1`), else one `player_moved` frame per move, and the chunk's own
  * moves go to each neighbour in one relay call. One commit per tick instead of one per move is what lets a crowded

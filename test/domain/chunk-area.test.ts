@@ -172,7 +172,7 @@ describe('movement tick', () => {
     expect(connectState(new URLSearchParams()).batched).toBe(false);
   });
 
-  it('the tick is the config, else CHUNK_TICK_MS, else 50 ms; values outside 0-1000 ms are ignored', () => {
+  it('the tick is the config, else CHUNK_TICK_MS, else 100 ms; values outside 0-1000 ms are ignored', () => {
     expect(moveTickMs(undefined, undefined)).toBe(MOVE_TICK_MS);
     expect(moveTickMs(200, '80')).toBe(200);
     expect(moveTickMs(undefined, '80')).toBe(80);
