@@ -246,3 +246,59 @@ describe('movement tick: hand-off, resync, eviction', () => {
     b.close();
   });
 });
+
+describe('movement tick: the client SDK', () => {
+  it('unpacks players_moved into player_moved events, each once with its eventId, across a hand-off', {
+    timeout: 40_000,
+  }, async () => {
+    const { EdgeRoomsClient } = await import('../../src/client/client');
+    const { earthringDialect } = await import('../../src/client/dialects/earthring');
+    const t = uniqueTenant();
+    const p = await playerAt(t, 5900);
+    const right = await playerAt(t, 6500);
+    const r = (await openGame(right.access_token)).socket;
+    const urls: string[] = [];
+    const client = new EdgeRoomsClient({
+      url: 'wss://edge.test/ws?batch=1',
+      dialect: earthringDialect,
+      token: p.access_token,
+      protocols: ['earthring-v1', 'earthring-v2'],
+      codec: 'msgpack',
+      heartbeatInterval: 0,
+      reconnect: { base: 20, cap: 100 },
+      openWebSocket: async (url, protocols) => {
+        urls.push(url);
+        const res = await upgradeGame(
+          `?${url.split('?')[1]}`,
+          protocols ? { 'Sec-WebSocket-Protocol': protocols.join(', ') } : {},
+        );
+        if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status}`);
+        res.webSocket.accept();
+        return res.webSocket;
+      },
+    });
+    const moved: Array<{ x: number; eventId?: string }> = [];
+    client.on('event', (e) => {
+      if (e.name === 'player_moved') moved.push({ x: (e.data as Frame).position.x, eventId: e.eventId });
+    });
+    const raw: string[] = [];
+    client.on('message', (f) => raw.push(String((f as Frame).type)));
+    await client.connect();
+    await r.request('player_move', { position: { x: 6501, y: 0 }, floor: 0 });
+    await until(() => moved.length >= 1, 'the first move');
+    const ack = await client.request<Frame>('player_move', { position: { x: 6010, y: 0 }, floor: 0 }, 15_000);
+    expect(ack.chunk_id).toBe('0_6');
+    await r.request('player_move', { position: { x: 6502, y: 0 }, floor: 0 });
+    await r.request('player_move', { position: { x: 6503, y: 0 }, floor: 0 });
+    await until(() => moved.length >= 3, 'the moves after the hand-off');
+    await sleep(500);
+    expect(moved.map((m) => m.x)).toEqual([6501, 6502, 6503]);
+    expect(moved.every((m) => /^e.+-\d+$/.test(m.eventId ?? ''))).toBe(true);
+    expect(raw).toContain('players_moved');
+    expect(raw).not.toContain('player_moved');
+    expect(urls[1]).toContain('batch=1');
+    expect(urls[1]).toContain('chunk=0_6');
+    client.disconnect();
+    r.close();
+  });
+});
