@@ -91,7 +91,7 @@ const SEQUENCE = /^\d{1,15}$/;
 
 /**
  * The state of a connection as it connects: `?protocol=`, `?handoff_from=&handoff_seq=` after a hand-off, and
- * `?batch=1` (checked by the Worker with `parseBatchOption` before the upgrade).
+ * `?batch_moves=1`, the Worker's translation of the client's `?batch=1` (checked with `parseBatchOption`).
  */
 export function connectState(query: URLSearchParams): HandoffState {
   const from = query.get('handoff_from');
@@ -104,7 +104,7 @@ export function connectState(query: URLSearchParams): HandoffState {
     handedOffAt: null,
     skipOrigin: resumed ? from : null,
     skipUpto: resumed ? Number(seq) : 0,
-    batched: query.get('batch') === '1',
+    batched: query.get('batch_moves') === '1',
   };
 }
 

@@ -168,7 +168,7 @@ describe('movement tick', () => {
         details: { field: 'batch', issue: 'bad_value' },
       });
     }
-    expect(connectState(new URLSearchParams('batch=1')).batched).toBe(true);
+    expect(connectState(new URLSearchParams('batch_moves=1')).batched).toBe(true);
     expect(connectState(new URLSearchParams()).batched).toBe(false);
   });
 

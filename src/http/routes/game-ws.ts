@@ -76,7 +76,8 @@ gameWs.get('/ws', async (c) => {
   url.searchParams.set('topics', ['area', playerScope(identity.userId)].join(','));
   if (negotiated.protocol === 'earthring-v2') url.searchParams.set('codec', 'msgpack');
   url.searchParams.set('protocol', negotiated.protocol);
-  if (batched) url.searchParams.set('batch', '1');
+  // The chunk's own opt-in (its movement tick), not the core's per-publish arrays (`batch`): see src/dialects/README.md.
+  if (batched) url.searchParams.set('batch_moves', '1');
   url.searchParams.set('px', String(player.current_position_x));
   url.searchParams.set('py', String(player.current_position_y));
   url.searchParams.set('pf', String(player.current_floor));
