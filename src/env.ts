@@ -36,6 +36,8 @@ export interface Env {
   METRICS_ROLES?: string;
   /** Origins allowed by CORS, comma-separated, `*` for a port or a subdomain label (src/http/middleware/cors.ts). */
   CORS_ORIGINS?: string;
+  /** EarthRing's movement tick in ms (0-1000, default 100; 0 = each move at once): see src/actors/chunk.ts. */
+  CHUNK_TICK_MS?: string;
   /** Socket.IO hub shard actors (1-64, default 4): sessions are spread over them. */
   HUB_SHARDS?: string;
   /** Secrets. */

@@ -63,7 +63,7 @@ class WsClient {
       this.handlers.autoPong();
       return;
     }
-    if (text.startsWith('{"type":"player_moved"')) {
+    if (text.startsWith('{"type":"player_moved"') || text.startsWith('{"type":"players_moved"')) {
       this.handlers.moved(text);
       return;
     }
@@ -197,9 +197,12 @@ export class EdgeTarget {
     return client;
   }
 
-  /** EarthRing's game socket `/ws` (`earthring-v1`, JSON text): it lives in the chunk of the player's stored position. */
-  async connectGame(player, { handlers } = {}) {
-    const params = new URLSearchParams({ token: player.token });
+  /**
+   * EarthRing's game socket `/ws` (`earthring-v1`, JSON text): it lives in the chunk of the player's stored position.
+   * `query` adds options (`{ batch: '1' }`: one `players_moved` frame per tick, passed to `handlers.moved` too).
+   */
+  async connectGame(player, { handlers, query = {} } = {}) {
+    const params = new URLSearchParams({ ...query, token: player.token });
     const client = new WsClient(`${this.edge.wsBase}/ws?${params}`, {
       headers: { 'CF-Connecting-IP': this.edge.addresses.next() },
       protocols: ['earthring-v1'],

@@ -7,6 +7,10 @@
 // `PUT /api/players/{id}/position`, then opens `/ws` (earthring-v1), which lands in that chunk's actor. Every move
 // stays in the chunk (x within [12,345,100, 12,345,730]) so none causes a hand-off; 10 Hz is 600 frames a minute,
 // under the 1,000 a minute per connection. The baselines relay in a room named after the chunk.
+//
+// EdgeRooms' sockets opt into the batched form (`?batch=1`): the chunk sends each recipient one `players_moved`
+// frame per movement tick (100 ms by default) listing the tick's moves in order, where the baselines send one
+// `player_moved` frame per move and recipient. Each listed move counts as one delivery, matched the same way.
 import { closeAll } from '../lib/targets.mjs';
 import { now, pool, round, sleep, summarize, waitFor } from '../lib/util.mjs';
 
@@ -26,13 +30,18 @@ const positionOfText = (text) => {
   const y = /"y":(-?[\d.]+)/.exec(text);
   return x && y ? { x: Number(x[1]), y: Number(y[1]) } : null;
 };
+/** Every move's position in a `players_moved` frame (the frame names no other position). */
+const POSITIONS = /"position":\{"x":(-?[\d.]+),"y":(-?[\d.]+)\}/g;
+const positionsOfBatch = (text) => Array.from(text.matchAll(POSITIONS), (m) => ({ x: Number(m[1]), y: Number(m[2]) }));
+/** EdgeRooms' game sockets take one frame per tick (see above). */
+const BATCHED = { batch: '1' };
 
 /** Opens one player's socket in the chunk: EdgeRooms needs a registered, placed player first. */
 async function joiner(target, edge, handlers) {
   if (target.name !== 'edgerooms') return (i) => target.connect(`chunk-${CHUNK}`, { player: i, handlers });
   const tenant = `bench-er-${edge.runId}`;
   const players = await pool(PLAYERS, REGISTER_IN_FLIGHT, (i) => edge.registerPlayer(tenant, { x: X0, y: i * LANE }, FLOOR));
-  return (i) => target.connectGame(players[i], { handlers });
+  return (i) => target.connectGame(players[i], { handlers, query: BATCHED });
 }
 
 export async function earthRing(target, { quick, edge }) {
@@ -48,15 +57,24 @@ export async function earthRing(target, { quick, edge }) {
   let unmatched = 0;
   let errors = 0;
   let firstError = null;
-  const onMoved = (frame) => {
-    const p = typeof frame === 'string' ? positionOfText(frame) : frame?.data?.position;
+  let frames = 0;
+  const onPosition = (p, at) => {
     const t = p ? sentAt.get(`${p.y}:${p.x}`) : undefined;
     if (t === undefined) {
       unmatched++;
       return;
     }
     received++;
-    latencies.push(now() - t);
+    latencies.push(at - t);
+  };
+  const onMoved = (frame) => {
+    frames++;
+    if (typeof frame === 'string' && frame.startsWith('{"type":"players_moved"')) {
+      const at = now();
+      for (const p of positionsOfBatch(frame)) onPosition(p, at);
+      return;
+    }
+    onPosition(typeof frame === 'string' ? positionOfText(frame) : frame?.data?.position, now());
   };
   const onError = (text) => {
     errors++;
@@ -95,6 +113,8 @@ export async function earthRing(target, { quick, edge }) {
     received,
     deliveryRate: round(received / expected, 4),
     deliveredPerSecond: Math.round((received / elapsed) * 1000),
+    /** Frames that carried them: one per move and recipient, or one per tick and recipient when batched. */
+    frames,
     ...(unmatched ? { unmatched } : {}),
     ...(errors ? { errors, firstError } : {}),
     ...(closed ? { closedDuringRun: closed } : {}),

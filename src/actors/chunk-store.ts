@@ -19,6 +19,14 @@ export interface PlayerRow extends Record<string, SqlStorageValue> {
 }
 
 export class ChunkStore {
+  /**
+   * The players' rows as in SQLite, read once: a move reads and writes its player's row, and the table has no
+   * other writer than this store. `forget()` drops it after a failed transaction (SQLite rolled back, the map not).
+   */
+  private rows: Map<string, PlayerRow> | null = null;
+  /** Players whose row was moved in memory (`stagePlayer`) and not yet written (`writeStaged`). */
+  private readonly staged = new Set<string>();
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS chunk_players (
       user_id TEXT PRIMARY KEY, username TEXT NOT NULL, x REAL NOT NULL, y REAL NOT NULL, floor INTEGER NOT NULL,
@@ -36,12 +44,26 @@ export class ChunkStore {
 
   // ---- players standing here ------------------------------------------------------------------------------
 
+  private cached(): Map<string, PlayerRow> {
+    if (this.rows === null) {
+      const rows = this.sql.exec<PlayerRow>('SELECT * FROM chunk_players ORDER BY user_id').toArray();
+      this.rows = new Map(rows.map((r) => [r.user_id, { ...r }]));
+    }
+    return this.rows;
+  }
+
+  /** Drops the cached rows (after a transaction that failed): the next read goes to SQLite. */
+  forget(): void {
+    this.rows = null;
+    this.staged.clear();
+  }
+
   player(userId: string): PlayerRow | null {
-    return this.sql.exec<PlayerRow>('SELECT * FROM chunk_players WHERE user_id = ?', userId).toArray()[0] ?? null;
+    return this.cached().get(userId) ?? null;
   }
 
   players(): PlayerRow[] {
-    return this.sql.exec<PlayerRow>('SELECT * FROM chunk_players ORDER BY user_id').toArray();
+    return [...this.cached().values()].sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
   }
 
   /** The players standing here whose user is among `online`, in the seed's shape. */
@@ -70,6 +92,47 @@ export class ChunkStore {
       p.rotation,
       now,
     );
+    const row: PlayerRow = {
+      user_id: p.userId,
+      username: p.username,
+      x: p.position.x,
+      y: p.position.y,
+      floor: p.floor,
+      rotation: p.rotation,
+      updated_at: now,
+    };
+    this.cached().set(p.userId, row);
+  }
+
+  /** A move applied in memory at once (every read sees it); `writeStaged` writes it with the movement tick. */
+  stagePlayer(p: { userId: string; username: string; position: Point; floor: number; rotation: number }, now: number): void {
+    const { x, y } = p.position;
+    this.cached().set(p.userId, {
+      user_id: p.userId,
+      username: p.username,
+      x,
+      y,
+      floor: p.floor,
+      rotation: p.rotation,
+      updated_at: now,
+    });
+    this.staged.add(p.userId);
+  }
+
+  /** Writes the staged rows (each player's latest) and answers whose they were. */
+  writeStaged(): string[] {
+    const written: string[] = [];
+    for (const userId of this.staged) {
+      const r = this.cached().get(userId);
+      if (!r) continue;
+      this.putPlayer(
+        { userId, username: r.username, position: { x: r.x, y: r.y }, floor: r.floor, rotation: r.rotation },
+        r.updated_at,
+      );
+      written.push(userId);
+    }
+    this.staged.clear();
+    return written;
   }
 
   /** A player without a row here (first connect, or a stale D1 row) stands where D1 says. */
@@ -83,10 +146,17 @@ export class ChunkStore {
       p.floor,
       now,
     );
+    const rows = this.cached();
+    if (!rows.has(p.userId)) {
+      const { x, y } = p.position;
+      rows.set(p.userId, { user_id: p.userId, username: p.username, x, y, floor: p.floor, rotation: 0, updated_at: now });
+    }
   }
 
   setPosition(userId: string, position: Point, floor: number): void {
     this.sql.exec('UPDATE chunk_players SET x = ?, y = ?, floor = ? WHERE user_id = ?', position.x, position.y, floor, userId);
+    const row = this.cached().get(userId);
+    if (row) this.cached().set(userId, { ...row, x: position.x, y: position.y, floor });
   }
 
   /**
@@ -106,6 +176,8 @@ export class ChunkStore {
 
   removePlayer(userId: string): void {
     this.sql.exec('DELETE FROM chunk_players WHERE user_id = ?', userId);
+    this.cached().delete(userId);
+    this.staged.delete(userId);
   }
 
   // ---- forwarding after a hand-off ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { RealtimeActor } from '../core/actor';
 import type { ConnectContext } from '../core/connection';
 import type { ActorIdentity, Connection, Dialect } from '../core/dialect';
+import type { EventInput } from '../core/event-log';
 import type { LoggedEvent } from '../core/protocol';
 import type { ChunkChange } from '../db/chunks';
 import { setPlayerPosition } from '../db/players';
@@ -11,6 +12,10 @@ import {
   DIALECT,
   eventFrame,
   handoffFrame,
+  jsonText,
+  moveJson,
+  playersMovedFrame,
+  playersMovedText,
   type StandingPlayer,
 } from '../dialects/earthring';
 import {
@@ -27,13 +32,16 @@ import {
   handoffCloseAt,
   isWithheldCopy,
   movedTo,
+  moveTickMs,
   type Placement,
   parseMove,
   parseRaceId,
   planDelivery,
   playerScope,
   type RelayedEvent,
+  TICKED_TYPES,
   visibleData,
+  visibleInTick,
 } from '../domain/chunk-area';
 import { parseChunkRequest } from '../domain/chunks';
 import { asObject, playerIdOf } from '../domain/input';
@@ -80,6 +88,17 @@ export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area
  *   4. The client opens `/ws?chunk=B&lastEventId=…&handoff_from=A&handoff_seq=sA`: B replays everything after
  *      `sB` and, for that connection's lifetime, skips A-origin copies up to `sA` (A already delivered them).
  * The old socket is closed by the client once the new one is open, or by A after `HANDOFF_GRACE_MS`.
+ *
+ * Movement tick, as a realtime game server runs it. A `player_move` is applied in memory and acked at once; with
+ * the tick (`MOVE_TICK_MS`, 100 ms; `CHUNK_TICK_MS` or the `moveTickMs` config) the moved players' rows are written
+ * and the tick's moves logged in one commit, then each live socket gets the moves it may see in log order, as one
+ * `players_moved` frame when it opted in (`?batch=1`), else one `player_moved` frame per move, and the chunk's own
+ * moves go to each neighbour in one relay call. One commit per tick instead of one per move is what lets a crowded
+ * chunk keep up; the price is that a crash loses at most the last tick's moves (never half of one: a move's row
+ * and its log entry are written together, and no other player has seen it yet). Any other event (chunk updates, personal deliveries)
+ * first runs the tick, then goes out at once, so every socket sees the log in order; hand-off, admission and
+ * connects run it before they read or cut the log. The timer is in memory and set only while moves wait: a
+ * Durable Object with a timer set does not hibernate, one without can.
  */
 
 /** admit waits at most this long for relays to land (a stuck neighbour must not block a move). */
@@ -117,6 +136,16 @@ export class Chunk extends RealtimeActor {
   private readonly ref: ChunkRef;
   private readonly store: ChunkStore;
   private readonly watches: FarWatches;
+  /** Moves applied (rows staged in the store) and acked, to be logged and sent with the coming tick, in order. */
+  private pending: EventInput[] = [];
+  private tick: ReturnType<typeof setTimeout> | null = null;
+  private tickDue = 0;
+  /**
+   * Players whose position has a write-behind row queued: one is enough (the flusher writes the position as it is
+   * then), so a tick queues one only when none is. A saving, not a rule: after an eviction the set is empty and a
+   * tick queues one more, which is harmless.
+   */
+  private readonly positionQueued = new Set<string>();
   /** Per-neighbour chains of relays, so each neighbour gets this chunk's events in order. */
   private readonly relays = new RelayChains((target, err) =>
     console.error(`chunk ${this.chunkId}: relay to ${target} failed`, err),
@@ -138,9 +167,12 @@ export class Chunk extends RealtimeActor {
       (p) => ctx.waitUntil(p),
     );
     // The flusher writes the player's position as it is now: a player who left has a new owner, and no row here.
-    this.outbox.register(OUTBOX_POSITION, (db, payload) =>
-      this.store.positionFlush(db, this.tenantId, (payload as { userId: string }).userId),
-    );
+    this.outbox.register(OUTBOX_POSITION, (db, payload) => {
+      const { userId } = payload as { userId: string };
+      // From here on a move needs a row of its own again (this one reads the position now).
+      this.positionQueued.delete(userId);
+      return this.store.positionFlush(db, this.tenantId, userId);
+    });
   }
 
   // ---- RPC ------------------------------------------------------------------------------------------------
@@ -161,7 +193,9 @@ export class Chunk extends RealtimeActor {
   /** Area events of a neighbour, appended here as copies tagged with their origin. */
   relay(from: string, events: RelayedEvent[]): void {
     if (events.length === 0) return;
-    this.publish(events.map((e) => ({ scope: AREA, type: e.type, data: { d: e.data, o: from, s: e.seq } satisfies AreaData })));
+    const inputs = events.map((e) => ({ scope: AREA, type: e.type, data: { d: e.data, o: from, s: e.seq } satisfies AreaData }));
+    if (events.every((e) => TICKED_TYPES.has(e.type))) this.queueMoves(inputs);
+    else this.publishNow(inputs);
   }
 
   /** Frames for some players: logged in their personal scope here, forwarded after a hand-off, else reported gone. */
@@ -172,7 +206,7 @@ export class Chunk extends RealtimeActor {
       Date.now(),
       hops,
     );
-    this.publish(
+    this.publishNow(
       here.flatMap((userId) => frames.map((f) => ({ scope: playerScope(userId), type: f.type, data: { d: f.data } }))),
     );
     for (const [to, users] of forward) {
@@ -189,6 +223,8 @@ export class Chunk extends RealtimeActor {
   /** Hand-off step 2 (see the class comment): takes a player in from a neighbour chunk. */
   async admit(input: AdmitInput): Promise<AdmitAnswer> {
     if (input.identity.tenantId !== this.tenantId) throw new Error('Tenant mismatch');
+    // The pending moves are logged and relayed now, so the answer covers them and settling waits for them.
+    this.flushMoves();
     const answer = { sequence: this.log.latestSequence, lastEventId: this.log.latestEventId };
     await this.relays.settle(RELAY_SETTLE_MS);
     const { identity, position, floor, rotation } = input;
@@ -246,6 +282,8 @@ export class Chunk extends RealtimeActor {
 
   /** A game socket connects with the Worker's D1 position and, after a hand-off, where its old chunk stopped. */
   protected override onConnect(conn: Connection, { url }: ConnectContext): void {
+    // The pending moves go to everyone else now: the new socket's `connected` frame (and resync) covers the log.
+    this.flushMoves(conn.id);
     const at = connectPosition(url.searchParams);
     if (at) this.store.placeIfAbsent({ userId: conn.identity.userId, username: conn.identity.username, ...at }, Date.now());
     game(conn).setState(connectState(url.searchParams));
@@ -280,6 +318,7 @@ export class Chunk extends RealtimeActor {
       floor: me ? me.floor : this.ref.floor,
       version: this.store.version(),
       players: this.standing(),
+      batched: conn.state?.batched === true,
     };
   }
 
@@ -311,6 +350,8 @@ export class Chunk extends RealtimeActor {
   /** Hand-off steps 1 and 3 (see the class comment). */
   private async handOff(conn: GameConnection, to: Placement, target: string, ack: () => void): Promise<void> {
     const userId = conn.identity.userId;
+    // Moves logged so far reach the mover as usual; only the new chunk's copies after `start` are withheld.
+    this.flushMoves();
     const start = this.log.latestSequence;
     conn.setState((st) => ({ ...(st ?? connectState(new URLSearchParams())), handoffTo: target }));
     const watching = this.store.watching(userId);
@@ -319,24 +360,28 @@ export class Chunk extends RealtimeActor {
       answer = await this.chunkActor(target).admit({ identity: conn.identity, ...to, from: this.chunkId, watching });
     } catch (err) {
       console.error(`chunk ${this.chunkId}: hand-off to ${target} failed`, err);
+      this.flushMoves();
       conn.setState((st) => st && { ...st, handoffTo: null });
       // Nothing was handed over: what was withheld is delivered here after all.
       this.sendWithheld(conn, start, target, Number.POSITIVE_INFINITY);
       throw new ApiError('SERVER_ERROR', `Could not move to chunk ${target}; try again`);
     }
-    // Withheld copies of the new chunk's events that it will not replay (up to its answer), then the cut-off.
+    // Moves logged meanwhile (the new chunk's copies still withheld from the mover), the withheld copies that the
+    // new chunk will not replay (up to its answer), then the cut-off: nothing is pending past it.
+    this.flushMoves();
     conn.setState((st) => st && { ...st, handoffTo: null });
     this.sendWithheld(conn, start, target, answer.sequence);
     const cutoff = this.log.latestSequence;
     const now = Date.now();
     conn.setState((st) => st && { ...st, handedOff: target, handedOffAt: now });
-    this.ctx.storage.transactionSync(() => {
+    this.atomically(() => {
       this.store.removePlayer(userId);
       this.store.clearWatching(userId);
       this.store.setForward(userId, target, now + FORWARD_TTL_MS);
     });
     ack();
-    conn.send(handoffFrame({ chunkId: target, lastEventId: answer.lastEventId, from: this.chunkId, seq: cutoff }));
+    const batched = conn.state?.batched === true;
+    conn.send(handoffFrame({ chunkId: target, lastEventId: answer.lastEventId, from: this.chunkId, seq: cutoff, batched }));
     await this.timers.scheduleNoLaterThan(TIMER_HANDOFF_CLOSE, now + this.graceMs());
   }
 
@@ -388,24 +433,122 @@ export class Chunk extends RealtimeActor {
     return chunkActor(this.env, this.tenantId, chunkId);
   }
 
-  /** Appends one of this chunk's own area events and relays it to both neighbours. */
+  /** Appends one of this chunk's own area events; moves go out with the tick, anything else at once. */
   private publishArea(type: string, data: Record<string, unknown>): void {
-    const [e] = this.publish([{ scope: AREA, type, data: { d: data, o: this.chunkId, s: null } satisfies AreaData }]);
-    const relayed = [{ type, data, seq: (e as LoggedEvent).sequence }];
-    for (const n of neighbourChunks(this.ref)) {
-      const target = formatChunkId(n);
-      this.relays.enqueue(target, () => this.chunkActor(target).relay(this.chunkId, relayed));
+    const input = { scope: AREA, type, data: { d: data, o: this.chunkId, s: null } satisfies AreaData };
+    if (TICKED_TYPES.has(type)) this.queueMoves([input]);
+    else this.publishNow([input]);
+  }
+
+  /** Events that go out at once: after the pending moves, so each socket sees the log in order. */
+  private publishNow(inputs: EventInput[]): void {
+    this.flushMoves();
+    if (inputs.length === 0) return;
+    this.relayOwn(this.publish(inputs));
+  }
+
+  // ---- the movement tick (see the class comment) -----------------------------------------------------------
+
+  private queueMoves(inputs: EventInput[]): void {
+    this.pending.push(...inputs);
+    const ms = moveTickMs(this.config('moveTickMs'), this.env.CHUNK_TICK_MS);
+    const now = Date.now();
+    if (ms === 0) this.flushMoves();
+    else if (this.tick === null) {
+      this.tickDue = now + ms;
+      this.tick = setTimeout(() => this.onTick(), ms);
+    } else if (now >= this.tickDue) {
+      // A flood of frames can hold the timer's turn back: then the tick runs on the frame path, on time.
+      this.flushMoves();
     }
   }
 
-  /** Updates a player standing here (row and write-behind in one transaction) and tells the area. */
-  private movePlayer(identity: ActorIdentity, to: Placement): void {
-    this.ctx.storage.transactionSync(() => {
-      this.store.putPlayer({ userId: identity.userId, username: identity.username, ...to }, Date.now());
-      this.outbox.enqueue(OUTBOX_POSITION, { userId: identity.userId });
+  private onTick(): void {
+    this.tick = null;
+    try {
+      this.flushMoves();
+    } catch (err) {
+      console.error(`chunk ${this.chunkId}: movement tick failed`, err);
+    }
+  }
+
+  /**
+   * The tick: writes the moved players' rows (each one's latest, with its D1 write-behind row when none is queued)
+   * and logs the pending moves, one commit for the lot; then sends them to each live socket that sees them, as one
+   * `players_moved` frame or one `player_moved` frame each, and this chunk's own to the neighbours. `exclude` is a
+   * socket being accepted (its `connected` frame and resync already cover the log).
+   */
+  private flushMoves(exclude?: string): void {
+    if (this.tick !== null) {
+      clearTimeout(this.tick);
+      this.tick = null;
+    }
+    const inputs = this.pending;
+    if (inputs.length === 0) return;
+    this.pending = [];
+    this.atomically(() => {
+      for (const userId of this.store.writeStaged()) {
+        if (this.positionQueued.has(userId)) continue;
+        this.outbox.enqueue(OUTBOX_POSITION, { userId });
+        this.positionQueued.add(userId);
+      }
     });
+    const events = this.publish(inputs, { deliver: false });
+    const epoch = this.log.epoch;
+    // JSON sockets get text rendered once per move and tick (the same for every socket that sees the move).
+    const moves = new Map<LoggedEvent, string>();
+    const frames = new Map<LoggedEvent, unknown>();
+    const moveText = (e: LoggedEvent, data: Record<string, unknown>) => cached(moves, e, () => moveJson(e, data));
+    const frameText = (e: LoggedEvent, data: Record<string, unknown>) =>
+      cached(frames, e, () => jsonText(JSON.stringify(eventFrame(e, data))));
+    for (const conn of this.getConnections({ dialect: DIALECT })) {
+      if (conn.id === exclude) continue;
+      const state = game(conn).state;
+      const seen = visibleInTick(events, { state, userId: conn.identity.userId, topics: conn.topics });
+      if (seen.length === 0) continue;
+      const text = conn.codec !== 'msgpack';
+      if (state?.batched && text) {
+        const json = seen.map((m) => ({ event: m.event, json: moveText(m.event, m.data) }));
+        conn.send(jsonText(playersMovedText(epoch, json)));
+      } else if (state?.batched) conn.send(playersMovedFrame(epoch, seen));
+      else for (const m of seen) conn.send(text ? frameText(m.event, m.data) : eventFrame(m.event, m.data));
+    }
+    this.relayOwn(events);
+  }
+
+  /** This chunk's own area events among `events`, relayed to both neighbours in one call each, in order. */
+  private relayOwn(events: readonly LoggedEvent[]): void {
+    const own: RelayedEvent[] = [];
+    for (const e of events) {
+      const a = e.data as AreaData;
+      if (e.scope === AREA && a.o === this.chunkId) own.push({ type: e.type, data: a.d, seq: e.sequence });
+    }
+    if (own.length === 0) return;
+    for (const n of neighbourChunks(this.ref)) {
+      const target = formatChunkId(n);
+      this.relays.enqueue(target, () => this.chunkActor(target).relay(this.chunkId, own));
+    }
+  }
+
+  /**
+   * Moves a player standing here: applied in memory at once (every read sees it), written, logged and told to the
+   * area with the tick (`flushMoves`).
+   */
+  private movePlayer(identity: ActorIdentity, to: Placement): void {
+    const { userId, username } = identity;
+    this.store.stagePlayer({ userId, username, ...to }, Date.now());
     const { position, floor, rotation } = to;
     this.publishArea('player_moved', { player_id: Number(identity.userId), position, floor, rotation });
+  }
+
+  /** One SQLite transaction over the store; its cached rows are dropped when the transaction rolls back. */
+  private atomically(fn: () => void): void {
+    try {
+      this.ctx.storage.transactionSync(fn);
+    } catch (err) {
+      this.store.forget();
+      throw err;
+    }
   }
 
   /** chunk_updated for every changed chunk: this one directly, the others through their actors. */
@@ -427,4 +570,14 @@ export class Chunk extends RealtimeActor {
   private graceMs(): number {
     return this.config('handoffGraceMs') ?? HANDOFF_GRACE_MS;
   }
+}
+
+/** `map`'s value for `key`, made once. */
+function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }

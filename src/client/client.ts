@@ -816,6 +816,9 @@ export class EdgeRoomsClient {
         // An explicit resync answer is the end of the replay.
         this.#finishResync();
         return;
+      case 'batch':
+        for (const frame of decoded.frames) this.#handle(frame);
+        return;
       case 'redirect':
         this.#emit('control', { name: decoded.name, data: decoded.data, raw: decoded.raw });
         this.#redirect(decoded.query, decoded.lastEventId);

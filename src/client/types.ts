@@ -31,6 +31,8 @@ export type DecodedFrame =
       resumeId?: string;
       raw: unknown;
     }
+  /** Several frames in one (EarthRing's `players_moved` tick): each is handled in turn, as if it came alone. */
+  | { kind: 'batch'; frames: DecodedFrame[]; raw: unknown }
   /** Anything else the server says about the connection (welcome, server heartbeat, ...). */
   | { kind: 'control'; name: string; data: unknown; raw: unknown }
   /**

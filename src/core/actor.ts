@@ -494,7 +494,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     return Date.now();
   }
 
-  publish(inputs: EventInput[], options: { exclude?: string } = {}): LoggedEvent[] {
+  publish(inputs: EventInput[], options: { exclude?: string; deliver?: boolean } = {}): LoggedEvent[] {
     if (inputs.length === 0) return [];
     const now = Date.now();
     const events = this.ctx.storage.transactionSync(() => {
@@ -504,12 +504,15 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     });
     if (this.outbox.pending() > 0) void this.timers.scheduleNoLaterThan(TIMER_FLUSH, now + this.settings.flushDelayMs);
     // A burst goes out in one pass over one socket list, in log order: one frame per event, or one frame for the
-    // whole burst on the sockets that opted in to batches.
-    const single: Array<{ ws: WebSocket; att: Attachment }> = [];
-    const batched: Array<{ ws: WebSocket; att: Attachment }> = [];
-    for (const s of this.openSockets()) (s.att.batch ? batched : single).push(s);
-    for (const event of events) this.deliver(event, single, options.exclude);
-    if (batched.length) this.deliverBatch(events, batched, options.exclude);
+    // whole burst on the sockets that opted in to batches. `deliver: false` leaves the live fan-out to the caller
+    // (the Chunk's movement tick); polls and resync read the log either way.
+    if (options.deliver !== false) {
+      const single: Array<{ ws: WebSocket; att: Attachment }> = [];
+      const batched: Array<{ ws: WebSocket; att: Attachment }> = [];
+      for (const s of this.openSockets()) (s.att.batch ? batched : single).push(s);
+      for (const event of events) this.deliver(event, single, options.exclude);
+      if (batched.length) this.deliverBatch(events, batched, options.exclude);
+    }
     this.waiters.wake();
     return events;
   }

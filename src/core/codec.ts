@@ -49,10 +49,19 @@ export function decodeFrame(message: string | ArrayBuffer | ArrayBufferView): De
  */
 export const LZ4_THRESHOLD_BYTES = 512;
 
+/**
+ * A frame serialized as JSON once and sent to many connections (the Chunk's movement tick): the text codecs send
+ * the text as it is, MessagePack encodes what it parses to.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** Encodes one outgoing frame; undefined fields are dropped in every codec so the envelopes match. */
 export function encodeFrame(codec: Codec, frame: unknown): string | Uint8Array {
-  if (codec === 'msgpack') return msgpackEncode(frame, { ignoreUndefined: true });
-  const text = JSON.stringify(frame);
+  const pre = frame instanceof JsonText ? frame.text : null;
+  if (codec === 'msgpack') return msgpackEncode(pre === null ? frame : JSON.parse(pre), { ignoreUndefined: true });
+  const text = pre ?? JSON.stringify(frame);
   if (codec === 'lz4' && text.length > LZ4_THRESHOLD_BYTES / 3) {
     const bytes = encoder.encode(text);
     if (bytes.byteLength > LZ4_THRESHOLD_BYTES) return lz4Compress(bytes);

@@ -82,8 +82,11 @@ export interface BroadcastTarget {
 /** What the actor offers a dialect. Dialects keep no state: everything goes through here. */
 export interface DialectApi {
   now(): number;
-  /** Appends events to the log (durable on return) and delivers them to every transport, in order. */
-  publish(inputs: EventInput[], options?: { exclude?: string }): LoggedEvent[];
+  /**
+   * Appends events to the log (durable on return) and delivers them to every transport, in order. With
+   * `deliver: false` only the log is written: the caller sends them to live connections itself (a batched tick).
+   */
+  publish(inputs: EventInput[], options?: { exclude?: string; deliver?: boolean }): LoggedEvent[];
   /** Missed events after `ref`, or a snapshot with `truncated`. */
   resync(
     conn: Pick<Connection, 'dialect' | 'topics'>,

@@ -106,15 +106,39 @@ const earthringEnvelope = (type: string) => ({
   }),
 });
 
+/** A movement tick for a socket opened with `?batch=1`: the `player_moved` events it stands for, in log order. */
+const playersMoved: MessageDoc = {
+  name: 'players_moved',
+  summary: 'One movement tick (sockets opened with ?batch=1): the moves it sees in log order, each player in order',
+  schema: z.object({
+    type: z.literal('players_moved'),
+    data: z.object({
+      epoch: z.string().describe('a move’s eventId is `e<epoch>-<sequence>`'),
+      moves: z.array(
+        z.object({
+          player_id: z.number().int(),
+          position: z.object({ x: z.number(), y: z.number() }),
+          floor: z.number().int(),
+          rotation: z.number(),
+          sequence,
+        }),
+      ),
+    }),
+    eventId: eventId.describe('the last move’s: resume from it'),
+    sequence,
+  }),
+};
+
 const earthring: DialectMessages = {
   title: 'EarthRing game socket (seed 000)',
-  description: '`{type, id, data}` frames; JSON text (`earthring-v1`) or MessagePack binary (`earthring-v2`).',
+  description:
+    '`{type, id, data}` frames; JSON text (`earthring-v1`) or MessagePack binary (`earthring-v2`). Moves reach the area once per movement tick: one `player_moved` frame per move, or one `players_moved` frame per tick on a socket opened with `?batch=1`.',
   receive: CLIENT_TYPES.map((type) => ({
     name: type,
     summary: `${type} from the client`,
     schema: ClientEnvelope.extend({ type: z.literal(type) }),
   })),
-  send: [...SERVER_TYPES.map(earthringEnvelope), batchOf(SERVER_TYPES.map(earthringEnvelope))],
+  send: SERVER_TYPES.map((type) => (type === 'players_moved' ? playersMoved : earthringEnvelope(type))),
 };
 
 const RACE_EVENTS = ['racing_started', 'racing_update', 'racing_joined', 'racing_result', 'racing_finished'];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JsonText } from '../core/codec';
 import type { Connection, Dialect, DialectApi, FrameError } from '../core/dialect';
 import type { LoggedEvent, ResyncResult } from '../core/protocol';
 import type { Point } from '../domain/ring';
@@ -60,6 +61,8 @@ export interface ChunkWelcome {
   floor: number;
   version: number;
   players: StandingPlayer[];
+  /** The connection gets one `players_moved` frame per tick (`?batch=1`). */
+  batched: boolean;
 }
 
 /** A move the chunk accepted (the `player_move_ack` frame's data). */
@@ -76,6 +79,8 @@ export interface Handoff {
   lastEventId: string;
   from: string;
   seq: number;
+  /** The connection receives `players_moved`: the URL keeps `batch=1` so the next socket does too. */
+  batched?: boolean;
 }
 
 /**
@@ -151,6 +156,7 @@ export const SERVER_TYPES = [
   'chunk_data',
   'player_move_ack',
   'player_moved',
+  'players_moved',
   'chunk_updated',
   'chunk_handoff',
   'zone_created',
@@ -176,6 +182,41 @@ export function errorFrame(error: FrameError, id?: FrameId) {
 
 export const eventFrame = (e: LoggedEvent, data: unknown) => ({ type: e.type, data, eventId: e.eventId, sequence: e.sequence });
 
+/**
+ * One tick's moves for a connection that opted in (`?batch=1`): `{type:'players_moved', data:{epoch, moves},
+ * eventId, sequence}`. Each move is the seed's `player_moved` data plus its `sequence` (its `eventId` is
+ * `e<epoch>-<sequence>`), in log order, so each player's moves keep their order; the frame's `eventId` and
+ * `sequence` are its last move's, where a reconnect resumes.
+ */
+export function playersMovedFrame(epoch: string, moves: ReadonlyArray<{ event: LoggedEvent; data: Record<string, unknown> }>) {
+  const last = moves[moves.length - 1];
+  if (!last) throw new RangeError('players_moved needs at least one move');
+  return {
+    type: 'players_moved',
+    data: { epoch, moves: moves.map((m) => ({ ...m.data, sequence: m.event.sequence })) },
+    eventId: last.event.eventId,
+    sequence: last.event.sequence,
+  };
+}
+
+/**
+ * A frame already serialized as JSON, for `conn.send` (the core's codecs send it as it is): the tick renders each
+ * move once and concatenates per socket instead of serializing every move for every socket.
+ */
+export const jsonText = (text: string): JsonText => new JsonText(text);
+
+/** `playersMovedFrame` as JSON text, from each move's JSON (`moveJson`) rendered once per tick. */
+export function playersMovedText(epoch: string, moves: ReadonlyArray<{ event: LoggedEvent; json: string }>): string {
+  const last = moves[moves.length - 1];
+  if (!last) throw new RangeError('players_moved needs at least one move');
+  const list = moves.map((m) => m.json).join(',');
+  return `{"type":"players_moved","data":{"epoch":${JSON.stringify(epoch)},"moves":[${list}]},"eventId":${JSON.stringify(last.event.eventId)},"sequence":${last.event.sequence}}`;
+}
+
+/** One move as `players_moved` lists it, as JSON text. */
+export const moveJson = (event: LoggedEvent, data: Record<string, unknown>): string =>
+  JSON.stringify({ ...data, sequence: event.sequence });
+
 /** An answer to a client frame: `{type, id, data}`, the id echoed when the request had one. */
 export const replyFrame = (type: string, id: FrameId | undefined, data: unknown) => ({
   type,
@@ -185,7 +226,13 @@ export const replyFrame = (type: string, id: FrameId | undefined, data: unknown)
 
 /** Tells a client its player crossed into another chunk, and how to follow: the new socket's URL. */
 export function handoffFrame(h: Handoff) {
-  const resume = { chunk: h.chunkId, lastEventId: h.lastEventId, handoff_from: h.from, handoff_seq: String(h.seq) };
+  const resume: Record<string, string> = {
+    chunk: h.chunkId,
+    lastEventId: h.lastEventId,
+    handoff_from: h.from,
+    handoff_seq: String(h.seq),
+  };
+  if (h.batched) resume.batch = '1';
   return {
     type: 'chunk_handoff',
     data: {
@@ -211,6 +258,7 @@ function connectedFrame(api: DialectApi, conn: Connection, w: ChunkWelcome) {
       floor: w.floor,
       version: w.version,
       players: w.players,
+      batched: w.batched,
       last_event_id: api.latestEventId(),
       sequence: api.latestSequence(),
       epoch: api.epoch(),

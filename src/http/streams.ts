@@ -74,7 +74,11 @@ export const STREAM_ROUTES: StreamRoute[] = [
       token,
       ...resume,
       { name: 'chunk', in: 'query', description: "The player's chunk or a neighbour (after a hand-off)" },
-      batch,
+      {
+        name: 'batch',
+        in: 'query',
+        description: '`1`: one `players_moved` frame per movement tick instead of one `player_moved` frame per move',
+      },
     ],
   },
   {

@@ -183,4 +183,35 @@ describe('EarthRing dialect (seed 000)', () => {
       error: { code: 'UnknownMessageType', message: 'Human readable' },
     });
   });
+
+  it('unpacks a players_moved tick into the player_moved events it stands for, in order, each with its eventId', () => {
+    const move = (player_id: number, x: number, sequence: number) => ({
+      player_id,
+      position: { x, y: 0 },
+      floor: 0,
+      rotation: 0,
+      sequence,
+    });
+    const frame = {
+      type: 'players_moved',
+      data: { epoch: 'abc', moves: [move(7, 10, 41), move(8, 20, 42), move(7, 11, 44)] },
+      eventId: 'eabc-44',
+      sequence: 44,
+    };
+    const decoded = earthringDialect.decode(frame);
+    expect(decoded?.kind).toBe('batch');
+    const frames = decoded?.kind === 'batch' ? decoded.frames : [];
+    expect(frames.map((f) => (f.kind === 'event' ? [f.name, f.eventId, f.sequence] : f.kind))).toEqual([
+      ['player_moved', 'eabc-41', 41],
+      ['player_moved', 'eabc-42', 42],
+      ['player_moved', 'eabc-44', 44],
+    ]);
+    expect(frames[0]).toMatchObject({ data: { player_id: 7, position: { x: 10, y: 0 }, floor: 0, rotation: 0 } });
+    expect((frames[0] as { data: Record<string, unknown> }).data.sequence).toBeUndefined();
+    // Not a tick after all (no moves list): read like any other frame with an eventId.
+    expect(earthringDialect.decode({ type: 'players_moved', data: {}, eventId: 'eabc-1' })).toMatchObject({
+      kind: 'event',
+      name: 'players_moved',
+    });
+  });
 });

@@ -107,6 +107,7 @@ describe('connect context', () => {
       handedOffAt: null,
       skipOrigin: '0_4',
       skipUpto: 12,
+      batched: false,
     };
     expect(await read()).toEqual([expected]);
     await evictDurableObject(stub);

@@ -1,5 +1,19 @@
+import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_TYPES, errorFrame, frameId, negotiateProtocol, parseEnvelope } from '../../src/dialects/earthring';
+import { encodeFrame } from '../../src/core/codec';
+import type { LoggedEvent } from '../../src/core/protocol';
+import {
+  CLIENT_TYPES,
+  errorFrame,
+  frameId,
+  handoffFrame,
+  jsonText,
+  moveJson,
+  negotiateProtocol,
+  parseEnvelope,
+  playersMovedFrame,
+  playersMovedText,
+} from '../../src/dialects/earthring';
 import { isApiError } from '../../src/errors';
 
 const refusal = (fn: () => unknown) => {
@@ -75,5 +89,63 @@ describe('earthring envelope', () => {
     expect(errorFrame({ code: 'SERVER_ERROR', message: 'x' })).not.toHaveProperty('id');
     expect(frameId({ id: Number.NaN })).toBeUndefined();
     expect(frameId({ id: 4 })).toBe(4);
+  });
+});
+
+describe('players_moved (one frame per movement tick)', () => {
+  const logged = (sequence: number): LoggedEvent => ({
+    sequence,
+    eventId: `eep-${sequence}`,
+    timestamp: '2026-11-29T00:00:00.000Z',
+    epoch: 'ep',
+    scope: 'area',
+    type: 'player_moved',
+    data: {},
+  });
+  const data = (player_id: number, x: number) => ({ player_id, position: { x, y: 0 }, floor: 0, rotation: 0 });
+
+  it('lists the moves in order with their sequences; the frame resumes at the last one', () => {
+    const frame = playersMovedFrame('ep', [
+      { event: logged(3), data: data(1, 10) },
+      { event: logged(5), data: data(2, 20) },
+    ]);
+    expect(frame).toEqual({
+      type: 'players_moved',
+      data: {
+        epoch: 'ep',
+        moves: [
+          { ...data(1, 10), sequence: 3 },
+          { ...data(2, 20), sequence: 5 },
+        ],
+      },
+      eventId: 'eep-5',
+      sequence: 5,
+    });
+  });
+
+  it('refuses an empty tick (nothing is sent then)', () => {
+    expect(() => playersMovedFrame('ep', [])).toThrow(RangeError);
+    expect(() => playersMovedText('ep', [])).toThrow(RangeError);
+  });
+
+  it('renders the same frame as text from moves serialized once, written verbatim by JSON.stringify', () => {
+    const moves = [
+      { event: logged(3), data: data(1, 10) },
+      { event: logged(5), data: data(2, 20.5) },
+    ];
+    const text = playersMovedText(
+      'ep',
+      moves.map((m) => ({ event: m.event, json: moveJson(m.event, m.data) })),
+    );
+    expect(JSON.parse(text)).toEqual(playersMovedFrame('ep', moves));
+    // The text codecs send it as it is; MessagePack encodes the same frame.
+    expect(encodeFrame('json', jsonText(text))).toBe(text);
+    expect(decode(encodeFrame('msgpack', jsonText(text)) as Uint8Array)).toEqual(playersMovedFrame('ep', moves));
+  });
+
+  it('keeps batch=1 in the hand-off URL of a batched socket only', () => {
+    const h = { chunkId: '0_6', lastEventId: 'eep-9', from: '0_5', seq: 12 };
+    expect(new URL(`https://x${handoffFrame({ ...h, batched: true }).data.url}`).searchParams.get('batch')).toBe('1');
+    expect(new URL(`https://x${handoffFrame(h).data.url}`).searchParams.has('batch')).toBe(false);
   });
 });

@@ -9,12 +9,16 @@ import {
   handoffCloseAt,
   isWithheldCopy,
   MAX_FORWARD_HOPS,
+  MOVE_TICK_MS,
+  moveTickMs,
+  parseBatchOption,
   parseMove,
   parseRaceId,
   parseRotation,
   planDelivery,
   playerScope,
   visibleData,
+  visibleInTick,
 } from '../../src/domain/chunk-area';
 
 const area = (sequence: number, o: string, s: number | null, d: Record<string, unknown>, type = 'player_moved'): ChunkEvent => ({
@@ -47,6 +51,7 @@ describe('chunk area: connect state', () => {
       handedOffAt: null,
       skipOrigin: '0_4',
       skipUpto: 12,
+      batched: false,
     });
     expect(fresh()).toMatchObject({ protocol: 'earthring-v1', skipOrigin: null, skipUpto: 0 });
   });
@@ -146,5 +151,54 @@ describe('chunk area: deliveries and payloads', () => {
     for (const bad of [0, -1, 1.5, '1e3', null, undefined]) {
       expect(refusal(() => parseRaceId(bad))).toMatchObject({ code: 'INVALID_REQUEST', details: { field: 'event_id' } });
     }
+  });
+});
+
+describe('movement tick', () => {
+  it('?batch= is 1/true or 0/false; anything else is refused', () => {
+    expect(parseBatchOption(undefined)).toBe(false);
+    expect(parseBatchOption(null)).toBe(false);
+    expect(parseBatchOption('1')).toBe(true);
+    expect(parseBatchOption('true')).toBe(true);
+    expect(parseBatchOption('0')).toBe(false);
+    expect(parseBatchOption('false')).toBe(false);
+    for (const bad of ['', 'yes', '2', 'TRUE']) {
+      expect(refusal(() => parseBatchOption(bad))).toMatchObject({
+        code: 'INVALID_REQUEST',
+        details: { field: 'batch', issue: 'bad_value' },
+      });
+    }
+    expect(connectState(new URLSearchParams('batch_moves=1')).batched).toBe(true);
+    expect(connectState(new URLSearchParams()).batched).toBe(false);
+  });
+
+  it('the tick is the config, else CHUNK_TICK_MS, else 100 ms; values outside 0-1000 ms are ignored', () => {
+    expect(moveTickMs(undefined, undefined)).toBe(MOVE_TICK_MS);
+    expect(moveTickMs(200, '80')).toBe(200);
+    expect(moveTickMs(undefined, '80')).toBe(80);
+    expect(moveTickMs(0, undefined)).toBe(0);
+    expect(moveTickMs(-1, 'x')).toBe(MOVE_TICK_MS);
+    expect(moveTickMs(1.5, '5000')).toBe(MOVE_TICK_MS);
+    expect(moveTickMs(undefined, '')).toBe(MOVE_TICK_MS);
+  });
+
+  it('a tick shows a connection what it may see, in log order, within its topics', () => {
+    const me = '7';
+    const events = [
+      area(1, '0_5', null, { player_id: 8, position: { x: 1, y: 0 } }),
+      area(2, '0_5', null, { player_id: 7, position: { x: 2, y: 0 } }),
+      area(3, '0_6', 40, { player_id: 9, position: { x: 3, y: 0 } }),
+      area(4, '0_5', null, { player_id: 8, position: { x: 4, y: 0 } }),
+    ];
+    const seen = (state: HandoffState, topics: string[] = [AREA]) =>
+      visibleInTick(events, { state, userId: me, topics }).map((m) => m.event.sequence);
+    // Never the player's own moves.
+    expect(seen(fresh())).toEqual([1, 3, 4]);
+    // Being handed to 0_6: its copies are withheld; arrived from 0_6 up to 40: those were delivered there.
+    expect(seen({ ...fresh(), handoffTo: '0_6' })).toEqual([1, 4]);
+    expect(seen({ ...fresh(), skipOrigin: '0_6', skipUpto: 40 })).toEqual([1, 4]);
+    expect(seen({ ...fresh(), handedOff: '0_6', handedOffAt: 1 })).toEqual([]);
+    expect(seen(fresh(), [playerScope(me)])).toEqual([]);
+    expect(seen(fresh(), [])).toEqual([1, 3, 4]);
   });
 });

@@ -55,11 +55,15 @@ export class GameSocket extends TestSocket {
     }
   }
 
-  /** Logged events received, live or inside a resync frame, in arrival order. */
+  /**
+   * Logged events received, live, inside a resync frame or inside a tick's `players_moved` (one `player_moved`
+   * each, with its sequence), in arrival order.
+   */
   events(type?: string): Frame[] {
     const out: Frame[] = [];
     for (const f of this.frames) {
       if (f.type === 'resync') out.push(...(f.data.events as Frame[]));
+      else if (f.type === 'players_moved') out.push(...unpackMoves(f));
       else if (f.eventId !== undefined) out.push(f);
     }
     return type === undefined ? out : out.filter((e) => e.type === type);
@@ -81,6 +85,16 @@ export class GameSocket extends TestSocket {
   close(): void {
     this.ws.close(1000);
   }
+}
+
+/** A `players_moved` frame as the `player_moved` events it carries (`eventId` rebuilt from epoch and sequence). */
+export function unpackMoves(f: Frame): Frame[] {
+  return (f.data.moves as Frame[]).map(({ sequence, ...data }) => ({
+    type: 'player_moved',
+    data,
+    sequence,
+    eventId: `e${f.data.epoch}-${sequence}`,
+  }));
 }
 
 /** A game socket after its `connected` frame; `query` without the token. */

@@ -1,3 +1,4 @@
+import { formatEventId } from '../../core/protocol';
 import type { ClientDialect, DecodedFrame } from '../types';
 import { isRecord, num, readResync, str, toWireError } from './shared';
 
@@ -50,6 +51,11 @@ export const earthringDialect: ClientDialect = {
           raw: frame,
         };
       }
+      case 'players_moved': {
+        const moves = readMoves(frame);
+        if (moves) return { kind: 'batch', frames: moves, raw: frame };
+        break;
+      }
       case 'resync':
       case 'resync_response':
       case 'snapshot': {
@@ -65,6 +71,31 @@ export const earthringDialect: ClientDialect = {
     return decodeEvent(frame);
   },
 };
+
+/**
+ * A tick's `players_moved` (a connection opened with `?batch=1`) as the `player_moved` events it stands for, in
+ * order, each with its own `eventId` and `sequence`; null when the frame is not one.
+ */
+function readMoves(frame: Record<string, unknown>): DecodedFrame[] | null {
+  const d = frame.data;
+  if (!isRecord(d) || !Array.isArray(d.moves)) return null;
+  const epoch = str(d.epoch);
+  const events: DecodedFrame[] = [];
+  for (const move of d.moves) {
+    if (!isRecord(move)) continue;
+    const { sequence, ...data } = move;
+    const seq = num(sequence);
+    events.push({
+      kind: 'event',
+      name: 'player_moved',
+      data,
+      eventId: epoch !== undefined && seq !== undefined ? formatEventId(epoch, seq) : undefined,
+      sequence: seq,
+      raw: frame,
+    });
+  }
+  return events;
+}
 
 function decodeEvent(frame: unknown): DecodedFrame | null {
   if (!isRecord(frame) || typeof frame.type !== 'string') return null;

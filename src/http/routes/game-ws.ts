@@ -3,6 +3,7 @@ import { chunkActor } from '../../actors/keys';
 import { actorIdentity, forwardRequest } from '../../core/forward';
 import { findPlayer } from '../../db/players';
 import { DIALECT, negotiateProtocol, PROTOCOLS } from '../../dialects/earthring';
+import { parseBatchOption } from '../../domain/chunk-area';
 import { playerIdOf } from '../../domain/input';
 import { type ChunkRef, chunkIndexDelta, chunkOf, formatChunkId, parseChunkId } from '../../domain/ring';
 import { ApiError } from '../../errors';
@@ -46,6 +47,7 @@ gameWs.get('/ws', async (c) => {
       },
     );
   }
+  const batched = parseBatchOption(c.req.query('batch'));
   const playerId = playerIdOf(identity.userId);
   const player = playerId === null ? null : await findPlayer(c.env.DB, identity.tenantId, playerId);
   if (!player) {
@@ -74,6 +76,8 @@ gameWs.get('/ws', async (c) => {
   url.searchParams.set('topics', ['area', playerScope(identity.userId)].join(','));
   if (negotiated.protocol === 'earthring-v2') url.searchParams.set('codec', 'msgpack');
   url.searchParams.set('protocol', negotiated.protocol);
+  // The chunk's own opt-in (its movement tick), not the core's per-publish arrays (`batch`): see src/dialects/README.md.
+  if (batched) url.searchParams.set('batch_moves', '1');
   url.searchParams.set('px', String(player.current_position_x));
   url.searchParams.set('py', String(player.current_position_y));
   url.searchParams.set('pf', String(player.current_floor));
