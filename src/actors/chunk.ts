@@ -89,13 +89,14 @@ export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area
  *      `sB` and, for that connection's lifetime, skips A-origin copies up to `sA` (A already delivered them).
  * The old socket is closed by the client once the new one is open, or by A after `HANDOFF_GRACE_MS`.
  *
- * Movement tick, as a realtime game server runs it. A `player_move` is applied in memory and acked at once; with
+ * Movement tick, as a realtime game server runs it. A `player_move` is applied in memory at once (every read
+ * sees it) and acked once the tick that logs it has committed (group commit: the ack waits at most one tick); with
  * the tick (`MOVE_TICK_MS`, 100 ms; `CHUNK_TICK_MS` or the `moveTickMs` config) the moved players' rows are written
  * and the tick's moves logged in one commit, then each live socket gets the moves it may see in log order, as one
  * `players_moved` frame when it opted in (`?batch=1`), else one `player_moved` frame per move, and the chunk's own
  * moves go to each neighbour in one relay call. One commit per tick instead of one per move is what lets a crowded
- * chunk keep up; the price is that a crash loses at most the last tick's moves (never half of one: a move's row
- * and its log entry are written together, and no other player has seen it yet). Any other event (chunk updates, personal deliveries)
+ * chunk keep up; a crash loses at most the last tick's unacknowledged moves (never half of one: a move's row and
+ * its log entry are written together, and nobody, the mover included, has been told of it yet). Any other event (chunk updates, personal deliveries)
  * first runs the tick, then goes out at once, so every socket sees the log in order; hand-off, admission and
  * connects run it before they read or cut the log. The timer is in memory and set only while moves wait: a
  * Durable Object with a timer set does not hibernate, one without can.
@@ -138,6 +139,8 @@ export class Chunk extends RealtimeActor {
   private readonly watches: FarWatches;
   /** Moves applied (rows staged in the store) and acked, to be logged and sent with the coming tick, in order. */
   private pending: EventInput[] = [];
+  /** Acks waiting for the tick that commits their moves. */
+  private tickAcks: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
   private tick: ReturnType<typeof setTimeout> | null = null;
   private tickDue = 0;
   /**
@@ -239,6 +242,8 @@ export class Chunk extends RealtimeActor {
     }
     this.store.clearForward(identity.userId);
     this.movePlayer(identity, { position, floor, rotation });
+    // The answer tells the old chunk the player is here: it must not outrun the commit.
+    this.flushMoves();
     // Far watches now point here (or are dropped where the chunk became a neighbour); A forwards meanwhile.
     this.watches.adopt(identity.userId, input.watching, Date.now());
     return answer;
@@ -341,6 +346,7 @@ export class Chunk extends RealtimeActor {
     const target = chunkIdOf(to);
     if (target === this.chunkId) {
       this.movePlayer(conn.identity, to);
+      await this.committed();
       ack?.(target);
       return;
     }
@@ -463,6 +469,12 @@ export class Chunk extends RealtimeActor {
     }
   }
 
+  /** Resolves once the moves queued so far are committed (at once when none wait). */
+  private committed(): Promise<void> {
+    if (this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.tickAcks.push({ resolve, reject }));
+  }
+
   private onTick(): void {
     this.tick = null;
     try {
@@ -486,14 +498,24 @@ export class Chunk extends RealtimeActor {
     const inputs = this.pending;
     if (inputs.length === 0) return;
     this.pending = [];
-    this.atomically(() => {
-      for (const userId of this.store.writeStaged()) {
-        if (this.positionQueued.has(userId)) continue;
-        this.outbox.enqueue(OUTBOX_POSITION, { userId });
-        this.positionQueued.add(userId);
-      }
-    });
-    const events = this.publish(inputs, { deliver: false });
+    const acks = this.tickAcks;
+    this.tickAcks = [];
+    let events: LoggedEvent[];
+    try {
+      this.atomically(() => {
+        for (const userId of this.store.writeStaged()) {
+          if (this.positionQueued.has(userId)) continue;
+          this.outbox.enqueue(OUTBOX_POSITION, { userId });
+          this.positionQueued.add(userId);
+        }
+      });
+      events = this.publish(inputs, { deliver: false });
+    } catch (err) {
+      for (const a of acks) a.reject(err);
+      throw err;
+    }
+    // The acks leave behind the commit (the runtime's output gate holds them until it is durable).
+    for (const a of acks) a.resolve();
     const epoch = this.log.epoch;
     // JSON sockets get text rendered once per move and tick (the same for every socket that sees the move).
     const moves = new Map<LoggedEvent, string>();

@@ -1,4 +1,4 @@
-import { env, evictDurableObject } from 'cloudflare:test';
+import { abortAllDurableObjects, env, evictDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { chunkKey } from '../../src/actors/keys';
 import { call, uniqueTenant } from '../support/api';
@@ -6,7 +6,7 @@ import { type GameSocket, openGame, playerAt, upgradeGame } from '../support/gam
 import { type Frame, sleep } from '../support/sockets';
 
 /**
- * EarthRing's movement tick (src/actors/chunk.ts): moves are acked at once and reach the area once per tick, as one
+ * EarthRing's movement tick (src/actors/chunk.ts): moves are acked once their tick committed them and reach the area once per tick, as one
  * `players_moved` frame per recipient that opted in with `?batch=1`. Waits are generous and nothing asserts a time:
  * a long tick (configured per chunk) only makes several moves share one.
  */
@@ -244,6 +244,25 @@ describe('movement tick: hand-off, resync, eviction', () => {
     expect(xs(b.events('player_moved'))).toEqual([5601, 5602]);
     a.close();
     b.close();
+  });
+});
+
+describe('movement tick: an ack means durable', () => {
+  it('acks a move only after the tick that logs it has committed: an acked move survives a hard kill', async () => {
+    const t = uniqueTenant();
+    const stub = chunk(t, '0_5');
+    await stub.configure({ moveTickMs: 1000 });
+    const p = await playerAt(t, 5500);
+    const a = (await openGame(p.access_token)).socket;
+    const ack = await a.request('player_move', { position: { x: 5611, y: 0 }, floor: 0 });
+    expect(ack).toMatchObject({ type: 'player_move_ack', data: { chunk_id: '0_5' } });
+    // Every Durable Object's memory goes (the pending tick with it); only what was committed is left.
+    await abortAllDurableObjects();
+    const again = (await openGame(p.access_token)).socket;
+    expect(again.connected!.data.position).toEqual({ x: 5611, y: 0 });
+    expect(again.connected!.data.sequence).toBe(1);
+    again.close();
+    a.close();
   });
 });
 
