@@ -166,13 +166,23 @@ async function fanOut(members, roomId, rates, stepMs) {
   return { members: members.length, bestDeliveredPerSec: best?.deliveredPerSec ?? 0, bestP99: best?.p99 ?? null, steps };
 }
 
-const phase = (run) => run().catch((err) => ({ error: String(err?.message ?? err).slice(0, 300) }));
+/** Phases start only while the scenario is inside its own budget, so a slow server still reports what it did. */
+const BUDGET_MS = 270_000;
+let deadline = 0;
+const phase = (run) =>
+  now() > deadline
+    ? Promise.resolve({ error: `not started: the scenario's ${BUDGET_MS / 1000} s budget was spent` })
+    : run().catch((err) => ({ error: String(err?.message ?? err).slice(0, 300) }));
 
 /** Every socket joins `roomId` (50 in flight); milliseconds until the last ack. */
 export async function joinAll(sockets, roomId) {
   const t0 = now();
   await pool(sockets.length, 50, (i) =>
-    withTimeout(new Promise((resolve) => sockets[i].emit('join_room', { roomId }, resolve)), 120_000, 'join_room ack'),
+    withTimeout(
+      new Promise((resolve) => sockets[i].emit('join_room', { roomId }, resolve)),
+      Math.max(5000, Math.min(120_000, deadline - now())),
+      'join_room ack',
+    ),
   );
   return Math.round(now() - t0);
 }
@@ -180,6 +190,7 @@ export async function joinAll(sockets, roomId) {
 export async function hub(target, { quick }) {
   if (target.name === 'ws') return { notRun: 'the bare ws baseline has no Socket.IO hub' };
   const { base, headers } = endpoint(target);
+  deadline = now() + BUDGET_MS;
   const total = quick ? 400 : 1000;
   const bigRoom = quick ? 400 : 1000;
   // Distinct users per run and target: budgets and presence start fresh.
@@ -249,6 +260,7 @@ export async function hub(target, { quick }) {
  * room messages and `rate` direct messages, all acked, for `seconds`. Resolves to what was sent and delivered.
  */
 export async function hubLoad(base, headers, { clients, rate, seconds }) {
+  deadline = now() + BUDGET_MS;
   const tenant = `hubprof-${Date.now().toString(36)}`;
   const firstUser = 8_000_000 + (Date.now() % 1_000_000) * 10;
   const sockets = await pool(clients, 50, (i) => connectOne(base, headers(), firstUser + i, tenant));
