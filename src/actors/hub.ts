@@ -80,6 +80,8 @@ export class Hub extends SocketIoActor<HubSocketData> {
   private readonly classA: Coalescer<Delivery>;
   /** Deliveries to each other shard, coalesced: one RPC in flight per peer, the ones queued behind it go as one. */
   private readonly peers = new Map<number, CallBatcher<Delivery, string[]>>();
+  /** Whether this instance has set the log's expiry timer since it last fired (memory: a new instance sets it again). */
+  private expireArmed = false;
   /**
    * Deliveries on this shard, coalesced the same way: one batch's log rows are committed together (one SQLite
    * commit, awaited with `storage.sync()`), and deliveries that arrive meanwhile wait for the next batch.
@@ -380,6 +382,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
 
   protected override async onTimer(name: string, now: number): Promise<void> {
     if (name !== TIMER_EXPIRE) return;
+    this.expireArmed = false;
     this.store.expire(now, RECOVERY_WINDOW_MS);
     if (this.store.hasDetached()) await this.timers.schedule(TIMER_EXPIRE, now + 30_000);
   }
@@ -502,7 +505,11 @@ export class Hub extends SocketIoActor<HubSocketData> {
       if (targetKey) {
         const seq = this.store.append(tenantId, targetKey, delivery.packet, delivery.exclude, Date.now());
         args = [...args, String(seq)];
-        void this.timers.scheduleNoLaterThan(TIMER_EXPIRE, Date.now() + RECOVERY_WINDOW_MS + 1_000);
+        if (!this.expireArmed) {
+          // Armed once per firing: for later rows `scheduleNoLaterThan` would keep the earlier time anyway.
+          this.expireArmed = true;
+          void this.timers.scheduleNoLaterThan(TIMER_EXPIRE, Date.now() + RECOVERY_WINDOW_MS + 1_000);
+        }
       }
     }
     const prepared = this.preparePacket(eventPacket('/', String(delivery.packet[0]), args));
