@@ -4,6 +4,8 @@
 // Worker's V8 inspector (wrangler dev --inspector-port), records a CPU profile while `rate` events/s are
 // published, and prints the functions with the most self time. The raw profile goes to
 // bench/.tmp/fanout.cpuprofile (open it in Chrome DevTools). Every wait is bounded.
+// `--hub`: the load is seed 003's Socket.IO hub instead (bench/scenarios/hub.mjs `hubLoad`: `clients` sockets in
+// one room, `rate` room messages and `rate` direct messages a second, acked); the profile is bench/.tmp/hub.cpuprofile.
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,7 @@ import { makeEvent } from './lib/payload.mjs';
 import { killAllGroupsSync } from './lib/processes.mjs';
 import { EdgeTarget } from './lib/targets.mjs';
 import { pool, sleep, withTimeout } from './lib/util.mjs';
+import { hubLoad } from './scenarios/hub.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -21,6 +24,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '100' },
     rate: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '5' },
+    hub: { type: 'boolean', default: false },
   },
 });
 const clients = Math.min(Number(args.clients), 1000);
@@ -79,9 +83,33 @@ function topSelf(profile, n = 25) {
   return { total, rows };
 }
 
+/** The Worker's CPU profile while `hubLoad` runs against the hub. */
+async function profileHub() {
+  const headers = () => ({ 'CF-Connecting-IP': edge.addresses.next() });
+  const cdp = await inspector(edge.inspectorPort);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const load = await hubLoad(edge.base, headers, { clients, rate, seconds });
+  const { result } = await cdp.send('Profiler.stop');
+  cdp.close();
+  writeFileSync(join(tmp, 'hub.cpuprofile'), JSON.stringify(result.profile));
+  const { total, rows } = topSelf(result.profile, 40);
+  console.log(`hub profile: ${clients} clients, ${load.sent} messages acked in ${seconds} s, ${load.delivered} delivered`);
+  console.log(`sampled ${total.toFixed(0)} ms of the Worker's isolate; self time by function:`);
+  for (const [name, ms] of rows)
+    console.log(`${((100 * ms) / total).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${name}`);
+}
+
 try {
   await edge.start();
   await edge.setupPublishers(8);
+  if (args.hub) {
+    await profileHub();
+    await edge.stop().catch(() => {});
+    killAllGroupsSync();
+    process.exit(0);
+  }
   let delivered = 0;
   const subs = [];
   await pool(clients, 50, async () => {

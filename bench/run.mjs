@@ -20,6 +20,7 @@ import { connections } from './scenarios/connections.mjs';
 import { crafting } from './scenarios/crafting.mjs';
 import { earthRing } from './scenarios/earthring.mjs';
 import { fanOut } from './scenarios/fan-out.mjs';
+import { hub } from './scenarios/hub.mjs';
 import { rest } from './scenarios/rest.mjs';
 import { resync } from './scenarios/resync.mjs';
 import { roundTrip } from './scenarios/round-trip.mjs';
@@ -34,6 +35,7 @@ const SCENARIOS = [
   { n: 5, key: 'rest', title: 'REST', run: rest, budgetS: 120 },
   { n: 6, key: 'earthRing', title: 'EarthRing', run: earthRing, budgetS: 150 },
   { n: 7, key: 'crafting', title: 'crafting sync (seed 002)', run: crafting, budgetS: 150 },
+  { n: 8, key: 'hub', title: 'hub vs Socket.IO (seed 003)', run: hub, budgetS: 240 },
 ];
 
 const { values: args } = parseArgs({

@@ -1,4 +1,5 @@
 // Turns a run's JSON into the Markdown table, the issue's targets verdicts and the SVG chart.
+import { hubMarkdown } from './hub-report.mjs';
 
 const TARGETS = ['edgerooms', 'ws', 'socketio'];
 const LABELS = { edgerooms: 'EdgeRooms', ws: 'ws (bare Node)', socketio: 'Socket.IO 4' };
@@ -422,6 +423,7 @@ export function markdown(run) {
       '',
     );
   }
+  if (r.hub) parts.push(hubMarkdown(r.hub), '');
   return `${parts.join('\n')}\n`;
 }
 

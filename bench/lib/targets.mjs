@@ -304,7 +304,8 @@ class NodeBaseline {
   }
 
   async start() {
-    this.port = await freePort();
+    // BENCH_WS_PORT / BENCH_SOCKETIO_PORT pin the ports, as BENCH_PORT does EdgeRooms'.
+    this.port = Number(process.env[`BENCH_${this.name.toUpperCase()}_PORT`]) || (await freePort());
     this.child = spawnGroup(process.execPath, [join(this.root, 'bench', 'servers', this.script), '--port', String(this.port)], {
       cwd: this.root,
       env: this.env,

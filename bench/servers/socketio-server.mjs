@@ -5,6 +5,7 @@
 // others as `player_moved`. WebSocket transport only, no compression: the same wire conditions as the others.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
+import { attachHub } from './socketio-hub.mjs';
 
 const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
 const epoch = Math.random().toString(36).slice(2, 10);
@@ -23,7 +24,11 @@ const io = new Server(http, {
   connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true },
 });
 
+// Sockets with `auth.token` are the hub scenario's (socketio-hub.mjs); the others are handled below.
+attachHub(io);
+
 io.on('connection', (socket) => {
+  if (socket.data.hub) return;
   const { room = 'lobby', role, player } = socket.handshake.query;
   if (role !== 'publisher' && !socket.recovered) socket.join(String(room));
 

@@ -28,6 +28,20 @@ export { DEFAULT_ENGINE_SETTINGS, type EngineSession, type EngineSettings } from
 
 const TIMER_HEARTBEAT = 'eio:heartbeat';
 
+/** Messages encoded once: the packets (polling queues them) and their WebSocket frames. */
+/**
+ * The UTF-8 size of `text` where it matters for a `limit`: a UTF-16 unit takes at most 3 bytes, so a text of at
+ * most limit/3 units is within it without encoding (its length stands in); longer ones are encoded and measured.
+ */
+function utf8Bound(text: string, limit: number): number {
+  return text.length * 3 <= limit ? text.length : new TextEncoder().encode(text).byteLength;
+}
+
+export interface PreparedMessages {
+  packets: EnginePacket[];
+  frames: Array<string | Uint8Array>;
+}
+
 /**
  * An Engine.IO v4 server as a Durable Object: handshake over polling or WebSocket, polling GET/POST with one of
  * each in flight, upgrade, heartbeat (the server pings, a missed pong closes), `maxPayload`. WebSocket sessions
@@ -48,6 +62,8 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   /** When each WebSocket session was last pinged (memory: after a wake, its open time stands in). */
   private readonly lastPing = new Map<string, number>();
   private overrides: Partial<EngineSettings>;
+  /** `settings()` computed once (every packet reads it), until `configureEngine` changes the overrides. */
+  private merged: EngineSettings | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -61,6 +77,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   /** RPC for operators and tests: overrides this actor's Engine.IO settings (heartbeat, maxPayload); `{}` resets. */
   async configureEngine(patch: Partial<EngineSettings>): Promise<EngineSettings> {
     this.overrides = patch;
+    this.merged = undefined;
     this.sql.exec('INSERT OR REPLACE INTO _eio_config (id, value) VALUES (1, ?)', JSON.stringify(patch));
     const settings = this.settings();
     // The next beat follows the new interval.
@@ -70,7 +87,8 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
 
   /** The subclass's settings with this actor's overrides. */
   protected settings(): EngineSettings {
-    return { ...this.engineSettings(), ...this.overrides };
+    this.merged ??= { ...this.engineSettings(), ...this.overrides };
+    return this.merged;
   }
 
   // ---- hooks ------------------------------------------------------------------------------------------------
@@ -96,20 +114,33 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     );
   }
 
-  protected sendPackets(session: EngineSession<S>, packets: EnginePacket[]): void {
+  /**
+   * Engine.IO `message` packets encoded once for many sessions (a broadcast): `sendPrepared` hands every session
+   * the same frames instead of encoding per recipient.
+   */
+  protected prepareMessages(messages: Array<string | Uint8Array>): PreparedMessages {
+    const packets = messages.map((data): EnginePacket => ({ type: 'message', data }));
+    return { packets, frames: packets.map(encodeFrame) };
+  }
+
+  protected sendPrepared(session: EngineSession<S>, prepared: PreparedMessages): void {
     if (session.closed) return;
     if (session.transport === 'websocket' && session.ws) {
-      for (const p of packets) {
+      for (const frame of prepared.frames) {
         try {
-          session.ws.send(encodeFrame(p));
+          session.ws.send(frame);
         } catch {
           // the close handler cleans up
         }
       }
       return;
     }
-    session.queue.push(...packets);
+    session.queue.push(...prepared.packets);
     flushPoll(session);
+  }
+
+  protected sendPackets(session: EngineSession<S>, packets: EnginePacket[]): void {
+    this.sendPrepared(session, { packets, frames: packets.map(encodeFrame) });
   }
 
   /** Saves the session's state with its WebSocket, so that it survives hibernation. Polling: nothing to do. */
@@ -291,7 +322,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
       ws.close(1011, 'Unknown connection');
       return;
     }
-    const size = typeof message === 'string' ? new TextEncoder().encode(message).byteLength : message.byteLength;
+    const size = typeof message === 'string' ? utf8Bound(message, settings.maxPayload) : message.byteLength;
     const packet = decodeFrame(message);
     if (att.probe) {
       const session = this.session(att.sid);

@@ -38,7 +38,36 @@ export interface PresenceState {
 
 type Row = Record<string, SqlStorageValue>;
 
+/** A room's members on this shard, as delivery reads them. */
+export interface RoomMembers {
+  /** Connected members with their Engine.IO session. */
+  connected: SocketRow[];
+  userIds: string[];
+  /** Whether a detached member (a recovery session) waits: its packets must be logged. */
+  detached: boolean;
+}
+
+interface MemberRow {
+  socketId: string;
+  userId: string;
+  /** The member's session while connected. */
+  sid: string | null;
+}
+
+/** Rooms (and users, and sockets' room lists) held in memory at most (caches: the rows in SQLite are the truth). */
+const CACHED_ROOMS = 10_000;
+
 export class HubStore {
+  /**
+   * Room members read from SQLite once and then kept in step with `join` and `leave`, so a delivery reads no
+   * rows; any change to a socket as a whole (connect, detach, forget, hand-over, expiry) drops the whole cache.
+   */
+  private readonly members = new Map<string, { rows: Map<string, MemberRow>; view: RoomMembers | null }>();
+  /** `roomsOf` per socket, in step with `join` and `leave` the same way. */
+  private readonly socketRooms = new Map<string, string[]>();
+  /** A user's connected sockets here and whether a recovery session of theirs waits (dropped with the rest). */
+  private readonly users = new Map<string, { sockets: SocketRow[]; detached: boolean }>();
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS hub_sockets (
       socket_id TEXT PRIMARY KEY, sid TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL)`);
@@ -68,6 +97,7 @@ export class HubStore {
 
   /** Records a connected socket and its recovery session (a recovered session keeps its pid and socket id). */
   connect(row: Omit<RecoveryRow, 'disconnectedAt' | 'movedTo'>): void {
+    this.dropCaches();
     this.sql.exec(
       'INSERT OR REPLACE INTO hub_sockets (socket_id, sid, tenant_id, user_id) VALUES (?, ?, ?, ?)',
       row.socketId,
@@ -90,6 +120,7 @@ export class HubStore {
 
   /** The socket dropped: it stays in its rooms (logged for, not delivered to) until recovered or expired. */
   detach(socketId: string, now: number): void {
+    this.dropCaches();
     this.sql.exec('DELETE FROM hub_sockets WHERE socket_id = ?', socketId);
     this.sql.exec('UPDATE hub_members SET connected = 0 WHERE socket_id = ?', socketId);
     this.sql.exec(
@@ -101,6 +132,7 @@ export class HubStore {
 
   /** Forgets a socket entirely (explicit disconnect: nothing to recover). */
   forget(socketId: string): void {
+    this.dropCaches();
     this.sql.exec('DELETE FROM hub_sockets WHERE socket_id = ?', socketId);
     this.sql.exec('DELETE FROM hub_members WHERE socket_id = ?', socketId);
     this.sql.exec('DELETE FROM hub_recovery WHERE socket_id = ? AND moved_to IS NULL', socketId);
@@ -154,30 +186,38 @@ export class HubStore {
     read(`u:${row.userId}`, from);
     for (const m of memberships) read(`r:${m.room_id}`, Math.max(offset, m.since_seq));
     packets.sort((a, b) => a.seq - b.seq);
+    this.dropCaches();
     this.sql.exec('DELETE FROM hub_members WHERE socket_id = ?', row.socketId);
     this.sql.exec('DELETE FROM hub_sockets WHERE socket_id = ?', row.socketId);
     this.sql.exec('UPDATE hub_recovery SET moved_to = ?, sid = NULL WHERE pid = ?', movedTo, row.pid);
     return { rooms: memberships.map((m) => m.room_id), packets };
   }
 
-  socketsOfUser(tenantId: string, userId: string): SocketRow[] {
-    return this.sql
-      .exec<Row>('SELECT socket_id, sid, user_id FROM hub_sockets WHERE tenant_id = ? AND user_id = ?', tenantId, userId)
-      .toArray()
-      .map(toSocketRow);
-  }
-
-  /** Whether recovery sessions of this user wait here (their packets are logged). */
-  hasDetachedUser(tenantId: string, userId: string): boolean {
-    return (
-      this.sql
-        .exec(
-          'SELECT 1 FROM hub_recovery WHERE tenant_id = ? AND user_id = ? AND disconnected_at IS NOT NULL AND moved_to IS NULL LIMIT 1',
-          tenantId,
-          userId,
-        )
-        .toArray().length > 0
-    );
+  /**
+   * A user's connected sockets here, and whether a recovery session of theirs waits here (its packets are then
+   * logged). Cached per user until a socket connects, drops or leaves (read only).
+   */
+  userSockets(tenantId: string, userId: string): { sockets: readonly SocketRow[]; detached: boolean } {
+    const key = roomKey(tenantId, userId);
+    let cached = this.users.get(key);
+    if (!cached) {
+      const sockets = this.sql
+        .exec<Row>('SELECT socket_id, sid, user_id FROM hub_sockets WHERE tenant_id = ? AND user_id = ?', tenantId, userId)
+        .toArray()
+        .map(toSocketRow);
+      const detached =
+        this.sql
+          .exec(
+            'SELECT 1 FROM hub_recovery WHERE tenant_id = ? AND user_id = ? AND disconnected_at IS NOT NULL AND moved_to IS NULL LIMIT 1',
+            tenantId,
+            userId,
+          )
+          .toArray().length > 0;
+      if (this.users.size >= CACHED_ROOMS) this.users.clear();
+      cached = { sockets, detached };
+      this.users.set(key, cached);
+    }
+    return cached;
   }
 
   allSockets(): Array<SocketRow & { tenantId: string }> {
@@ -189,7 +229,8 @@ export class HubStore {
 
   // ---- rooms ----------------------------------------------------------------------------------------------
 
-  join(tenantId: string, roomId: string, socketId: string, userId: string, sinceSeq: number): boolean {
+  /** Adds a connected socket (its session `sid`) to a room; false when it was there already. */
+  join(tenantId: string, roomId: string, socketId: string, userId: string, sid: string, sinceSeq: number): boolean {
     const before = this.sql
       .exec('SELECT 1 FROM hub_members WHERE tenant_id = ? AND room_id = ? AND socket_id = ?', tenantId, roomId, socketId)
       .toArray().length;
@@ -202,6 +243,12 @@ export class HubStore {
       userId,
       sinceSeq,
     );
+    const cached = this.members.get(roomKey(tenantId, roomId));
+    if (cached) {
+      cached.rows.set(socketId, { socketId, userId, sid });
+      cached.view = null;
+    }
+    this.socketRooms.delete(socketId);
     return true;
   }
 
@@ -209,35 +256,71 @@ export class HubStore {
     const had = this.sql
       .exec('SELECT 1 FROM hub_members WHERE tenant_id = ? AND room_id = ? AND socket_id = ?', tenantId, roomId, socketId)
       .toArray().length;
-    if (had)
+    if (had) {
       this.sql.exec('DELETE FROM hub_members WHERE tenant_id = ? AND room_id = ? AND socket_id = ?', tenantId, roomId, socketId);
+      const cached = this.members.get(roomKey(tenantId, roomId));
+      if (cached) {
+        cached.rows.delete(socketId);
+        cached.view = null;
+      }
+      this.socketRooms.delete(socketId);
+    }
     return had > 0;
   }
 
-  roomsOf(socketId: string): string[] {
-    return this.sql
-      .exec<{ room_id: string }>('SELECT room_id FROM hub_members WHERE socket_id = ? ORDER BY room_id', socketId)
-      .toArray()
-      .map((r) => r.room_id);
+  /** The rooms a socket is in, sorted (do not modify the array: it is cached). */
+  roomsOf(socketId: string): readonly string[] {
+    let rooms = this.socketRooms.get(socketId);
+    if (!rooms) {
+      rooms = this.sql
+        .exec<{ room_id: string }>('SELECT room_id FROM hub_members WHERE socket_id = ? ORDER BY room_id', socketId)
+        .toArray()
+        .map((r) => r.room_id);
+      if (this.socketRooms.size >= CACHED_ROOMS) this.socketRooms.clear();
+      this.socketRooms.set(socketId, rooms);
+    }
+    return rooms;
   }
 
-  /** Members of a room here: connected ones with their session, and whether any detached one waits. */
-  roomMembers(tenantId: string, roomId: string): { connected: SocketRow[]; userIds: string[]; detached: boolean } {
-    const rows = this.sql
-      .exec<Row>(
-        `SELECT m.socket_id, m.user_id, m.connected, s.sid FROM hub_members m
-         LEFT JOIN hub_sockets s ON s.socket_id = m.socket_id WHERE m.tenant_id = ? AND m.room_id = ?`,
-        tenantId,
-        roomId,
-      )
-      .toArray();
-    const connected: SocketRow[] = [];
-    let detached = false;
-    for (const r of rows) {
-      if (r.connected === 1 && typeof r.sid === 'string') connected.push(toSocketRow(r));
-      else detached = true;
+  /** Members of a room here: connected ones with their session, and whether any detached one waits (cached: read only). */
+  roomMembers(tenantId: string, roomId: string): RoomMembers {
+    const key = roomKey(tenantId, roomId);
+    let cached = this.members.get(key);
+    if (!cached) {
+      const rows = new Map<string, MemberRow>();
+      for (const r of this.sql
+        .exec<Row>(
+          `SELECT m.socket_id, m.user_id, m.connected, s.sid FROM hub_members m
+           LEFT JOIN hub_sockets s ON s.socket_id = m.socket_id WHERE m.tenant_id = ? AND m.room_id = ?`,
+          tenantId,
+          roomId,
+        )
+        .toArray()) {
+        const sid = r.connected === 1 && typeof r.sid === 'string' ? r.sid : null;
+        rows.set(r.socket_id as string, { socketId: r.socket_id as string, userId: r.user_id as string, sid });
+      }
+      if (this.members.size >= CACHED_ROOMS) this.members.clear();
+      cached = { rows, view: null };
+      this.members.set(key, cached);
     }
-    return { connected, userIds: [...new Set(rows.map((r) => r.user_id as string))], detached };
+    if (!cached.view) {
+      const connected: SocketRow[] = [];
+      const userIds = new Set<string>();
+      let detached = false;
+      for (const m of cached.rows.values()) {
+        userIds.add(m.userId);
+        if (m.sid !== null) connected.push({ socketId: m.socketId, sid: m.sid, userId: m.userId });
+        else detached = true;
+      }
+      cached.view = { connected, userIds: [...userIds], detached };
+    }
+    return cached.view;
+  }
+
+  private dropCaches(): void {
+    this.members.clear();
+    this.socketRooms.clear();
+    this.users.clear();
   }
 
   // ---- the packet log -------------------------------------------------------------------------------------
@@ -268,6 +351,7 @@ export class HubStore {
       .toArray()
       .map((r) => this.recovery(r.pid as string))
       .filter((r): r is RecoveryRow => r !== null);
+    if (expired.length > 0) this.dropCaches();
     for (const r of expired) {
       if (r.movedTo === null) this.sql.exec('DELETE FROM hub_members WHERE socket_id = ?', r.socketId);
       this.sql.exec('DELETE FROM hub_recovery WHERE pid = ?', r.pid);
@@ -361,6 +445,8 @@ export class HubStore {
     this.sql.exec('DELETE FROM hub_presence WHERE tenant_id = ? AND user_id = ?', tenantId, userId);
   }
 }
+
+const roomKey = (tenantId: string, roomId: string): string => `${tenantId}\u0000${roomId}`;
 
 function toSocketRow(r: Row): SocketRow {
   return { socketId: r.socket_id as string, sid: r.sid as string, userId: r.user_id as string };

@@ -1,5 +1,6 @@
 import { verifyAccessToken } from '../auth/tokens';
 import { Budgets } from '../core/budgets';
+import { CallBatcher } from '../core/call-batcher';
 import { eventPacket, type SocketPacket } from '../dialects/socketio';
 import { Coalescer } from '../domain/coalesce';
 import {
@@ -77,6 +78,19 @@ export class Hub extends SocketIoActor<HubSocketData> {
   private readonly budgets: Budgets;
   /** Class A messages, latest wins per sender, target and type (in memory: class A is never stored). */
   private readonly classA: Coalescer<Delivery>;
+  /** Deliveries to each other shard, coalesced: one RPC in flight per peer, the ones queued behind it go as one. */
+  private readonly peers = new Map<number, CallBatcher<Delivery, string[]>>();
+  /** Whether this instance has set the log's expiry timer since it last fired (memory: a new instance sets it again). */
+  private expireArmed = false;
+  /**
+   * Deliveries on this shard, coalesced the same way: one batch's log rows are committed together (one SQLite
+   * commit, awaited with `storage.sync()`), and deliveries that arrive meanwhile wait for the next batch.
+   */
+  private readonly local = new CallBatcher<Delivery, string[]>(async (deliveries) => {
+    const reached = deliveries.map((d) => this.deliver(d));
+    await this.ctx.storage.sync();
+    return reached;
+  });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -171,7 +185,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
     await this.home(data).userRoomChange(data.tenantId, data.userId, '*', 1);
     if (recovered) {
       for (const roomId of recovered.rooms) {
-        if (this.store.join(data.tenantId, roomId, socket.id, data.userId, this.store.headSeq())) {
+        if (this.store.join(data.tenantId, roomId, socket.id, data.userId, session.sid, this.store.headSeq())) {
           await this.roomPresence(socket, roomId, 1);
         }
       }
@@ -321,7 +335,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
         details: { roomId, limit: MAX_ROOMS_PER_SOCKET },
       });
     }
-    if (this.store.join(socket.data.tenantId, roomId, socket.id, socket.data.userId, this.store.headSeq())) {
+    if (this.store.join(socket.data.tenantId, roomId, socket.id, socket.data.userId, session.sid, this.store.headSeq())) {
       await this.roomPresence(socket, roomId, 1);
     }
     this.emit(session, socket, 'room_joined', [{ roomId }]);
@@ -368,6 +382,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
 
   protected override async onTimer(name: string, now: number): Promise<void> {
     if (name !== TIMER_EXPIRE) return;
+    this.expireArmed = false;
     this.store.expire(now, RECOVERY_WINDOW_MS);
     if (this.store.hasDetached()) await this.timers.schedule(TIMER_EXPIRE, now + 30_000);
   }
@@ -433,18 +448,32 @@ export class Hub extends SocketIoActor<HubSocketData> {
   /** Delivers on every shard (each to its own members); the user ids of the members reached or waiting. */
   private async fanout(delivery: Delivery): Promise<string[]> {
     const total = this.shardTotal();
-    const calls: Array<Promise<string[]> | string[]> = [];
-    for (let i = 0; i < total; i++) {
-      const peer = this.shard(i);
-      calls.push(peer ? peer.deliver(delivery) : this.deliver(delivery));
-    }
+    const calls: Array<Promise<string[]>> = [];
+    // Peers first: their calls leave before this shard's own log rows are written.
+    for (let i = 0; i < total; i++) if (i !== this.shardIndex()) calls.push(this.peerDeliveries(i).submit(delivery));
+    calls.push(this.local.submit(delivery));
     return [...new Set((await Promise.all(calls)).flat())];
   }
 
-  /** RPC: delivers one packet to this shard's matching sockets (logging it first when asked). */
+  private peerDeliveries(index: number): CallBatcher<Delivery, string[]> {
+    let batcher = this.peers.get(index);
+    if (!batcher) {
+      // A fresh handle per call: a handle whose call threw may stay broken.
+      batcher = new CallBatcher((deliveries) => hubActor(this.env, index).deliverAll(deliveries));
+      this.peers.set(index, batcher);
+    }
+    return batcher;
+  }
+
+  /** RPC: `deliver` for each delivery, in order (a peer's coalesced batch). */
+  deliverAll(deliveries: Delivery[]): string[][] {
+    return deliveries.map((d) => this.deliver(d));
+  }
+
+  /** Delivers one packet to this shard's matching sockets (logging it first when asked); also an RPC. */
   deliver(delivery: Delivery): string[] {
     const { tenantId, target } = delivery;
-    let sockets: Array<{ socketId: string; sid: string; userId: string }> = [];
+    let sockets: ReadonlyArray<{ socketId: string; sid: string; userId: string }> = [];
     let userIds: string[] = [];
     let waiting = false;
     if ('room' in target) {
@@ -453,18 +482,21 @@ export class Hub extends SocketIoActor<HubSocketData> {
       userIds = members.userIds;
       waiting = members.detached;
     } else if ('userId' in target) {
-      sockets = this.store.socketsOfUser(tenantId, target.userId);
-      waiting = this.store.hasDetachedUser(tenantId, target.userId);
+      const here = this.store.userSockets(tenantId, target.userId);
+      sockets = here.sockets;
+      waiting = here.detached;
       if (sockets.length || waiting) userIds = [target.userId];
     } else {
       const seen = new Set<string>();
+      const reached: Array<{ socketId: string; sid: string; userId: string }> = [];
       for (const room of target.rooms) {
         for (const s of this.store.roomMembers(tenantId, room).connected) {
           if (s.userId === target.excludeUserId || seen.has(s.socketId)) continue;
           seen.add(s.socketId);
-          sockets.push(s);
+          reached.push(s);
         }
       }
+      sockets = reached;
     }
     if (sockets.length === 0 && !waiting) return userIds;
     let args = delivery.packet.slice(1);
@@ -473,14 +505,18 @@ export class Hub extends SocketIoActor<HubSocketData> {
       if (targetKey) {
         const seq = this.store.append(tenantId, targetKey, delivery.packet, delivery.exclude, Date.now());
         args = [...args, String(seq)];
-        void this.timers.scheduleNoLaterThan(TIMER_EXPIRE, Date.now() + RECOVERY_WINDOW_MS + 1_000);
+        if (!this.expireArmed) {
+          // Armed once per firing: for later rows `scheduleNoLaterThan` would keep the earlier time anyway.
+          this.expireArmed = true;
+          void this.timers.scheduleNoLaterThan(TIMER_EXPIRE, Date.now() + RECOVERY_WINDOW_MS + 1_000);
+        }
       }
     }
-    const packet = eventPacket('/', String(delivery.packet[0]), args);
+    const prepared = this.preparePacket(eventPacket('/', String(delivery.packet[0]), args));
     for (const s of sockets) {
       if (s.socketId === delivery.exclude) continue;
       const session = this.session(s.sid);
-      if (session?.state.sockets['/']?.id === s.socketId) this.sendPacket(session, packet);
+      if (session?.state.sockets['/']?.id === s.socketId) this.sendPrepared(session, prepared);
     }
     return userIds;
   }

@@ -11,7 +11,7 @@ import {
   reconstructPacket,
   type SocketPacket,
 } from '../dialects/socketio';
-import { EngineIoActor, type EngineSession } from './engineio-actor';
+import { EngineIoActor, type EngineSession, type PreparedMessages } from './engineio-actor';
 
 /** One Socket.IO socket: a client connected to one namespace over an Engine.IO session. */
 export interface SocketRecord<D> {
@@ -86,6 +86,11 @@ export abstract class SocketIoActor<D> extends EngineIoActor<SocketIoState<D>> {
 
   protected sendPacket(session: EngineSession<SocketIoState<D>>, packet: SocketPacket): void {
     this.sendMessages(session, encodePacket(packet));
+  }
+
+  /** A packet encoded once for many sessions (`sendPrepared`): a broadcast costs one encoding, not one per socket. */
+  protected preparePacket(packet: SocketPacket): PreparedMessages {
+    return this.prepareMessages(encodePacket(packet));
   }
 
   protected emit(session: EngineSession<SocketIoState<D>>, socket: SocketRecord<D>, event: string, args: unknown[]): void {

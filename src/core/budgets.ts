@@ -33,6 +33,8 @@ interface Stored {
 export class Budgets {
   private readonly entries = new Map<string, Entry>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last hit was committed (the idle flush counts from it). */
+  private lastHitAt = 0;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -85,15 +87,30 @@ export class Budgets {
     }
   }
 
+  /**
+   * The idle flush runs IDLE_FLUSH_MS after the last hit. A busy object does not re-arm a timer per hit (that cost
+   * a clearTimeout and a setTimeout on every message): the timer, when it fires early, waits out the remainder.
+   */
   private scheduleFlush(): void {
-    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.lastHitAt = Date.now();
+    if (this.flushTimer !== undefined) return;
+    this.armFlush(IDLE_FLUSH_MS);
+  }
+
+  private armFlush(ms: number): void {
     this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      const idle = Date.now() - this.lastHitAt;
+      if (idle < IDLE_FLUSH_MS) {
+        this.armFlush(IDLE_FLUSH_MS - idle);
+        return;
+      }
       try {
         this.flush();
       } catch (err) {
         console.error('budget flush failed', err);
       }
-    }, IDLE_FLUSH_MS);
+    }, ms);
   }
 
   private entry(key: string, now: number): Entry {
