@@ -410,7 +410,14 @@ describe('hand-off between chunk actors', () => {
     for (const p of placed) expect((await p).status).toBe(201);
     await l.waitFor((f) => f.id === `mv${N - 1}`);
     await r.waitFor((f) => f.id === `mv${N - 1}`);
-    await sleep(400);
+    // Moves reach the area with the chunk's tick and the neighbour through a relay: wait for the count, not a time.
+    const movesSeen = () =>
+      [...m.events(), ...next.events()].filter(
+        (e) => e.type === 'player_moved' && (e.data.player_id === left.user_id || e.data.player_id === right.user_id),
+      ).length;
+    for (const end = Date.now() + 10_000; movesSeen() < 2 * N && Date.now() < end; ) await sleep(50);
+    // A late duplicate would show up here.
+    await sleep(300);
 
     // Nothing was delivered on the old socket after the hand-off frame.
     const handoffAt = m.frames.indexOf(handoff);
