@@ -128,6 +128,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * so this count is the only measure of a backlog the actor has.
    */
   private readonly unread = new WeakMap<WebSocket, { bytes: number; since: number }>();
+  /** `maxUnreadBytes` per dialect, so the send path does not rebuild the limits for every frame. */
+  private readonly unreadLimits = new Map<string, number>();
 
   /** The wire formats this actor speaks, by name; a connection picks one at connect time. */
   protected abstract readonly dialects: Record<string, Dialect>;
@@ -172,6 +174,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   /** Changes actor-wide settings (ring size, limits, intervals); the Worker never exposes this to clients. */
   configure(patch: Partial<ActorConfig>): ActorConfig {
     this.settings = { ...this.settings, ...patch };
+    this.unreadLimits.clear();
     this.sql.exec(
       "INSERT INTO _core_meta (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       JSON.stringify(this.settings),
@@ -848,7 +851,11 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       unread = { bytes: 0, since: Date.now() };
       this.unread.set(ws, unread);
     }
-    const limit = this.limitsFor(att.dialect).maxUnreadBytes;
+    let limit = this.unreadLimits.get(att.dialect);
+    if (limit === undefined) {
+      limit = this.limitsFor(att.dialect).maxUnreadBytes;
+      this.unreadLimits.set(att.dialect, limit);
+    }
     if (unread.bytes + size > limit) {
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
       if (pinged >= unread.since) {
