@@ -149,19 +149,24 @@ export function markdown(run) {
   if (r.fanOut) {
     const rows = [];
     for (const size of ['100', '1000']) {
-      for (const name of TARGETS) {
+      // EdgeRooms twice: one frame per event, then (`<size>:batched`) one frame per published batch.
+      const series = TARGETS.flatMap((name) => [
+        [name, size, LABELS[name]],
+        ...(r.fanOut[name]?.[`${size}:batched`] ? [[name, `${size}:batched`, `${LABELS[name]}, batched frames`]] : []),
+      ]);
+      for (const [name, key, label] of series) {
         const x = r.fanOut[name];
         const why = absent(x);
         if (why) {
-          rows.push([`${size}`, LABELS[name], why, '', '', '', '', '']);
+          rows.push([`${size}`, label, why, '', '', '', '', '']);
           continue;
         }
-        const room = x[size];
+        const room = x[key];
         const last = room.steps.filter((s) => !s.stopped).at(-1);
         const stop = room.steps.find((s) => s.stopped);
         rows.push([
           size,
-          LABELS[name],
+          label,
           String(room.maxDeliveredPerSecond),
           last ? `${last.rate}/s: ${fmt(last.p50)} / ${fmt(last.p99)}` : '–',
           stop
