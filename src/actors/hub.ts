@@ -1,6 +1,9 @@
+import type { Identity } from '../auth/identity';
+import { redeemTicket } from '../auth/tickets';
 import { verifyAccessToken } from '../auth/tokens';
 import { Budgets } from '../core/budgets';
 import { CallBatcher } from '../core/call-batcher';
+import { revokedAmong } from '../db/revocations';
 import { eventPacket, type SocketPacket } from '../dialects/socketio';
 import { Coalescer } from '../domain/coalesce';
 import {
@@ -37,7 +40,15 @@ export interface HubSocketData {
   username: string;
   role: string;
   clientId: string;
+  /** The access token's `exp` (seconds), `jti` and session: the socket is disconnected at `exp` or on revocation. */
+  exp?: number;
+  jti?: string;
+  sessionId?: string;
 }
+
+/** How often open sockets' sessions are checked against D1 for revocation (logout, role change, reuse). */
+export const HUB_SESSION_CHECK_MS = 5_000;
+const TIMER_SESSIONS = 'hub:sessions';
 
 type Session = EngineSession<SocketIoState<HubSocketData>>;
 type Socket = SocketRecord<HubSocketData>;
@@ -138,13 +149,19 @@ export class Hub extends SocketIoActor<HubSocketData> {
     _nsp: string,
     auth: Record<string, unknown>,
   ): Promise<ConnectResult<HubSocketData>> {
+    // A connection ticket (POST /api/auth/ticket) in `auth.ticket` or `?ticket=` keeps the JWT out of URLs.
+    const ticket = typeof auth.ticket === 'string' && auth.ticket ? auth.ticket : session.query.ticket;
     const token = auth.token;
-    if (typeof token !== 'string' || token.length === 0) {
-      return { ok: false, message: 'Authentication token required in auth.token', data: { code: 'AUTH_FAILED' } };
+    if (!ticket && (typeof token !== 'string' || token.length === 0)) {
+      return {
+        ok: false,
+        message: 'Authentication required: auth.token (an access token) or auth.ticket (a connection ticket)',
+        data: { code: 'AUTH_FAILED' },
+      };
     }
-    let identity: Awaited<ReturnType<typeof verifyAccessToken>>;
+    let identity: Identity;
     try {
-      identity = await verifyAccessToken(this.env, token);
+      identity = ticket ? await redeemTicket(this.env, ticket) : await verifyAccessToken(this.env, token as string);
     } catch (err) {
       if (isApiError(err)) return { ok: false, message: err.message, data: errorEvent(err) };
       console.error('hub: token verification failed', err);
@@ -158,8 +175,10 @@ export class Hub extends SocketIoActor<HubSocketData> {
       username: identity.username,
       role: identity.role,
       clientId,
+      ...sessionOf(identity),
     };
     const now = Date.now();
+    this.watchSessions(data, now);
 
     const recovered = typeof auth.pid === 'string' ? await this.recover(data, auth.pid, auth.offset) : null;
     const socket: Socket = recovered
@@ -252,13 +271,23 @@ export class Hub extends SocketIoActor<HubSocketData> {
     args: unknown[],
     ack: Ack | null,
   ): Promise<void> {
+    const now = Date.now();
+    // An event never extends a session: past `exp` the socket ends, whatever it sends (a late `auth` too).
+    if (socket.data.exp !== undefined && socket.data.exp * 1000 <= now) {
+      await this.endSocket(session, socket, 'Access token expired');
+      return;
+    }
+    if (event === 'auth') {
+      // In-band re-authentication before `exp` (as `{"type":"auth"}` on the other dialects): not counted.
+      await this.reauthenticate(session, socket, args[0], ack);
+      return;
+    }
     if (event === 'ping') {
       // Infrastructure heartbeat (the seed's "N/A" class): answered, never counted.
       this.emit(session, socket, 'pong', []);
       ack?.([]);
       return;
     }
-    const now = Date.now();
     // Per user in this shard, not per socket: a reconnect does not hand out a fresh budget.
     const decision = this.budgets.spend(
       `msg|${socket.data.tenantId}|${socket.data.userId}`,
@@ -381,10 +410,80 @@ export class Hub extends SocketIoActor<HubSocketData> {
   }
 
   protected override async onTimer(name: string, now: number): Promise<void> {
+    if (name === TIMER_SESSIONS) return this.checkSessions(now);
     if (name !== TIMER_EXPIRE) return;
     this.expireArmed = false;
     this.store.expire(now, RECOVERY_WINDOW_MS);
     if (this.store.hasDetached()) await this.timers.schedule(TIMER_EXPIRE, now + 30_000);
+  }
+
+  // ---- token lifetime: expiry, revocation, in-band refresh --------------------------------------------------
+
+  /** Wakes the session check at the earlier of the token's `exp` and the next revocation read. */
+  private watchSessions(data: HubSocketData, now: number): void {
+    if (data.exp === undefined && data.jti === undefined) return;
+    const at = Math.min(data.exp !== undefined ? data.exp * 1000 : Number.POSITIVE_INFINITY, now + HUB_SESSION_CHECK_MS);
+    void this.timers.scheduleNoLaterThan(TIMER_SESSIONS, at);
+  }
+
+  /**
+   * Disconnects sockets whose token expired (`AUTH_FAILED` "Access token expired") or whose token or session was
+   * revoked (`AUTH_FAILED` "Session revoked"), reading every open socket's revocation in one D1 query.
+   */
+  private async checkSessions(now: number): Promise<void> {
+    const open: Array<{ session: Session; socket: Socket }> = [];
+    for (const session of this.allSessions()) {
+      for (const socket of Object.values(session.state.sockets)) {
+        if (socket.data.exp !== undefined && socket.data.exp * 1000 <= now)
+          await this.endSocket(session, socket, 'Access token expired');
+        else if (socket.data.jti) open.push({ session, socket });
+      }
+    }
+    if (open.length === 0) return;
+    let revoked = new Set<string>();
+    try {
+      revoked = await revokedAmong(
+        this.env.DB,
+        open.map(({ socket }) => ({ jti: socket.data.jti as string, sessionId: socket.data.sessionId })),
+      );
+    } catch (err) {
+      console.error('hub: revocation check failed; retrying', err);
+    }
+    for (const { session, socket } of open) {
+      if (revoked.has(socket.data.jti as string)) await this.endSocket(session, socket, 'Session revoked');
+      else this.watchSessions(socket.data, now);
+    }
+  }
+
+  /** Tells the socket why (seed 003's `error` event) and disconnects it (the client does not reconnect by itself). */
+  private async endSocket(session: Session, socket: Socket, message: string): Promise<void> {
+    this.emit(session, socket, 'error', [{ code: 'AUTH_FAILED', message }]);
+    await this.disconnectSocket(session, socket, message === 'Access token expired' ? 'token expired' : 'session revoked');
+  }
+
+  /** `auth` event `{token}`: a fresh access token of the same user replaces the socket's; the ack says `exp`. */
+  private async reauthenticate(session: Session, socket: Socket, raw: unknown, ack: Ack | null): Promise<void> {
+    try {
+      const token = (raw as { token?: unknown } | null)?.token;
+      if (typeof token !== 'string' || !token) {
+        throw new ApiError('INVALID_REQUEST', 'auth needs { token: <access token> }', { details: { field: 'token' } });
+      }
+      const fresh = await verifyAccessToken(this.env, token);
+      if (fresh.tenantId !== socket.data.tenantId || fresh.userId !== socket.data.userId) {
+        throw new ApiError('AUTHORIZATION_FAILED', "The new token is another user's", { details: { field: 'token' } });
+      }
+      Object.assign(socket.data, sessionOf(fresh), { role: fresh.role });
+      this.persist(session);
+      this.watchSessions(socket.data, Date.now());
+      const answer = { ok: true, exp: fresh.exp };
+      this.emit(session, socket, 'auth_ok', [answer]);
+      ack?.([answer]);
+    } catch (err) {
+      const apiError = isApiError(err) ? err : new ApiError('SERVER_ERROR', 'Internal error checking the token');
+      const payload = errorEvent(apiError);
+      this.emit(session, socket, 'error', [payload]);
+      ack?.([payload]);
+    }
   }
 
   // ---- presence: the user's home shard ----------------------------------------------------------------------
@@ -529,4 +628,13 @@ export class Hub extends SocketIoActor<HubSocketData> {
       ]),
     );
   }
+}
+
+/** The parts of an identity that bound a socket's life. */
+function sessionOf(identity: Identity): Pick<HubSocketData, 'exp' | 'jti' | 'sessionId'> {
+  return {
+    ...(identity.exp !== undefined ? { exp: identity.exp } : {}),
+    ...(identity.jti ? { jti: identity.jti } : {}),
+    ...(identity.sessionId ? { sessionId: identity.sessionId } : {}),
+  };
 }

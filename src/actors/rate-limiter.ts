@@ -1,7 +1,24 @@
 import { DurableObject } from 'cloudflare:workers';
 import { Budgets } from '../core/budgets';
 import type { RateDecision, RateRule } from '../core/limiter';
+import { accessRevocation, type Revocation } from '../db/revocations';
 import type { Env } from '../env';
+
+/**
+ * How long a user's limiter trusts a revocation answer it read from D1. Every write that revokes (logout, a
+ * role change, refresh-token reuse) also tells this object to forget, so this only bounds the staleness when
+ * that message is lost (the Worker died between the D1 write and the call).
+ */
+export const REVOCATION_CACHE_MS = 10_000;
+
+/** Tokens whose answer is cached per user: a user has a handful of live tokens; more are read again. */
+const REVOCATION_CACHE_SIZE = 32;
+
+/** The token a request is made with, for the revocation check folded into the user's limiter call. */
+export interface SessionRef {
+  jti: string;
+  sessionId?: string;
+}
 
 /** A rule as the limiter object sees it: its id names the stored state (`global`, `auth`, `zone_create`, ...). */
 export interface NamedRule extends RateRule {
@@ -19,6 +36,8 @@ export interface RuleDecision extends RateDecision {
  */
 export class RateLimiter extends DurableObject<Env> {
   private readonly budgets: Budgets;
+  /** Revocation answers by `jti`, oldest first (see `REVOCATION_CACHE_MS`). */
+  private readonly revocations = new Map<string, { revoked: Revocation; at: number }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -41,6 +60,34 @@ export class RateLimiter extends DurableObject<Env> {
     }
     for (const r of rules) this.budgets.commit(r.id, r, now, cost);
     return decisions;
+  }
+
+  /**
+   * The per-user limits and the revocation check of one REST request in one call: a revoked token is refused
+   * before any rule is counted (`revoked` set, no decisions). The answer is read from D1 at most once per
+   * `REVOCATION_CACHE_MS` per token, and at once after `forgetRevocations()`.
+   */
+  async admit(
+    rules: NamedRule[],
+    cost: number,
+    session: SessionRef,
+  ): Promise<{ revoked: Revocation; decisions: RuleDecision[] }> {
+    const now = Date.now();
+    let cached = this.revocations.get(session.jti);
+    if (!cached || now - cached.at >= REVOCATION_CACHE_MS) {
+      const revoked = await accessRevocation(this.env.DB, session.jti, session.sessionId);
+      cached = { revoked, at: now };
+      this.revocations.delete(session.jti);
+      this.revocations.set(session.jti, cached);
+      if (this.revocations.size > REVOCATION_CACHE_SIZE) this.revocations.delete(this.revocations.keys().next().value as string);
+    }
+    if (cached.revoked) return { revoked: cached.revoked, decisions: [] };
+    return { revoked: null, decisions: await this.hit(rules, cost) };
+  }
+
+  /** Drops every cached revocation answer: called right after a write that revokes one of this user's tokens. */
+  async forgetRevocations(): Promise<void> {
+    this.revocations.clear();
   }
 
   /** Persists the exact windows now (tests: what the idle flush does two seconds after the last hit). */

@@ -57,8 +57,20 @@ export async function startSession(env: Env, user: UserRow, nowMs = Date.now()):
 
 const refused = (message: string, reason: string) => new ApiError('AUTHENTICATION_REQUIRED', message, { details: { reason } });
 
-async function reuseDetected(env: Env, familyId: string, now: string): Promise<never> {
-  await revokeFamilyStatement(env.DB, familyId, 'reuse', now).run();
+/** Whose refresh family was just revoked, for whoever caches revocations (the user's limiter object). */
+export interface RevokedFamily {
+  tenantId: string;
+  userId: number;
+}
+
+async function reuseDetected(
+  env: Env,
+  family: { familyId: string } & RevokedFamily,
+  now: string,
+  onRevoked?: (family: RevokedFamily) => Promise<void>,
+): Promise<never> {
+  await revokeFamilyStatement(env.DB, family.familyId, 'reuse', now).run();
+  await onRevoked?.({ tenantId: family.tenantId, userId: family.userId });
   throw refused(
     'Refresh token reuse detected: this token was already used or revoked, so its whole session has been revoked. Log in again.',
     'reuse_detected',
@@ -74,12 +86,14 @@ export async function refreshSession(
   presented: string,
   headerTenant: string | undefined,
   nowMs = Date.now(),
+  onRevoked?: (family: RevokedFamily) => Promise<void>,
 ): Promise<SessionTokens> {
   const now = new Date(nowMs).toISOString();
   const oldHash = await hashRefreshToken(presented);
   const row = await findRefreshToken(env.DB, oldHash);
   if (!row) throw refused('Refresh token is invalid', 'invalid');
-  if (row.used_at || row.revoked_at) return reuseDetected(env, row.family_id, now);
+  const family = { familyId: row.family_id, tenantId: row.tenant_id, userId: row.user_id };
+  if (row.used_at || row.revoked_at) return reuseDetected(env, family, now, onRevoked);
   if (row.expires_at <= now) throw refused('Refresh token has expired; log in again', 'expired');
   if (headerTenant !== undefined && headerTenant !== row.tenant_id) {
     throw new ApiError('TENANT_VIOLATION', `X-Tenant-ID "${headerTenant}" does not match the token's tenant`, {
@@ -98,7 +112,7 @@ export async function refreshSession(
     now,
   );
   // Lost a race with another refresh of the same token: the same replay as above.
-  if (!won) return reuseDetected(env, row.family_id, now);
+  if (!won) return reuseDetected(env, family, now, onRevoked);
   return tokensFor(env, user, row.family_id, next, nowMs);
 }
 

@@ -111,12 +111,30 @@ function stringClaim(payload: Record<string, unknown>, name: string): string {
   return value;
 }
 
+/** The 401 for a token that was revoked (`token`: logged out) or whose session was ended (`session`). */
+export function revokedError(revoked: 'token' | 'session'): ApiError {
+  return revoked === 'token'
+    ? unauthenticated('Access token has been revoked (logged out)', 'revoked')
+    : unauthenticated('Access token has been revoked: its session was ended', 'revoked');
+}
+
 /**
  * Verifies signature (HS256 only), expiry, issuer and audience, the claims' shape, and that neither the
  * token (logout) nor its session (logout, refresh reuse, role change) was revoked.
  * Throws `ApiError('AUTHENTICATION_REQUIRED')` saying which of these failed.
  */
 export async function verifyAccessToken(env: Env, token: string): Promise<Identity> {
+  const identity = await verifyAccessTokenClaims(env, token);
+  const revoked = await accessRevocation(env.DB, identity.jti, identity.sessionId);
+  if (revoked) throw revokedError(revoked);
+  return identity;
+}
+
+/**
+ * `verifyAccessToken` without the revocation read: for callers that learn revocation another way (the REST
+ * middleware asks the user's limiter object, which caches it; see `RateLimiter.admit`).
+ */
+export async function verifyAccessTokenClaims(env: Env, token: string): Promise<Identity> {
   if (typeof token !== 'string' || token.split('.').length !== 3) throw unauthenticated('Access token is malformed', 'malformed');
   const key = signingKey(env);
   let payload: Record<string, unknown>;
@@ -151,10 +169,6 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Identi
     exp: payload.exp as number,
   };
   if (typeof payload.sid === 'string') identity.sessionId = payload.sid;
-
-  const revoked = await accessRevocation(env.DB, identity.jti, identity.sessionId);
-  if (revoked === 'token') throw unauthenticated('Access token has been revoked (logged out)', 'revoked');
-  if (revoked === 'session') throw unauthenticated('Access token has been revoked: its session was ended', 'revoked');
   return identity;
 }
 

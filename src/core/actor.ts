@@ -124,6 +124,14 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
   /** When each socket's attachment was last written, to persist per-frame bookkeeping lazily. */
   private readonly persistedAt = new WeakMap<WebSocket, number>();
+  /**
+   * Bytes sent to each socket since it last spoke (a frame, or a `ping` the runtime answered), and since when.
+   * workerd buffers what a peer does not read without bound and exposes no `bufferedAmount` on the server side,
+   * so this count is the only measure of a backlog the actor has.
+   */
+  private readonly unread = new WeakMap<WebSocket, { bytes: number; since: number }>();
+  /** `maxUnreadBytes` per dialect, so the send path does not rebuild the limits for every frame. */
+  private readonly unreadLimits = new Map<string, number>();
 
   /** The wire formats this actor speaks, by name; a connection picks one at connect time. */
   protected abstract readonly dialects: Record<string, Dialect>;
@@ -176,6 +184,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   /** Changes actor-wide settings (ring size, limits, intervals); the Worker never exposes this to clients. */
   configure(patch: Partial<ActorConfig>): ActorConfig {
     this.settings = { ...this.settings, ...patch };
+    this.unreadLimits.clear();
     this.sql.exec(
       "INSERT INTO _core_meta (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       JSON.stringify(this.settings),
@@ -418,6 +427,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       safeClose(ws, CLOSE.INTERNAL_ERROR, 'Unknown dialect');
       return;
     }
+    this.unread.delete(ws);
     const limits = this.limitsFor(att.dialect);
     countFrame(this.meter, att.dialect, 'in', message);
     if (exceedsBytes(message, limits.maxMessageBytes)) {
@@ -536,9 +546,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       const frame = build(this.socketConnection(ws, att));
       if (frame === null || frame === undefined) continue;
       const data = encodeFrame(att.codec, frame);
-      if (!sendEncoded(ws, data)) continue;
+      if (!this.sendTo(ws, att, data)) continue;
       sent += 1;
-      countFrame(this.meter, att.dialect, 'out', data);
     }
     for (const stream of this.matchingStreams(target)) {
       const dialect = this.dialects[stream.dialect];
@@ -711,7 +720,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         encoded = frame === null ? null : encodeFrame(att.codec, frame);
         cache.set(key, encoded);
       }
-      if (encoded !== null && sendEncoded(ws, encoded)) countFrame(this.meter, att.dialect, 'out', encoded);
+      if (encoded !== null) this.sendTo(ws, att, encoded);
     }
     for (const stream of this.sse.all()) {
       if (stream.types.size && !stream.types.has(event.type)) continue;
@@ -745,7 +754,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         encoded = frames.length ? encodeFrame(att.codec, frames) : null;
         cache.set(key, encoded);
       }
-      if (encoded !== null && sendEncoded(ws, encoded)) countFrame(this.meter, att.dialect, 'out', encoded);
+      if (encoded !== null) this.sendTo(ws, att, encoded);
     }
   }
 
@@ -767,8 +776,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         return att.state;
       },
       send: (frame) => {
-        const data = encodeFrame(att.codec, frame);
-        if (sendEncoded(ws, data)) countFrame(this.meter, att.dialect, 'out', data);
+        this.sendTo(ws, att, encodeFrame(att.codec, frame));
       },
       close: (code = CLOSE.NORMAL, reason = 'Closed') => {
         this.closeSocket(ws, att, code, reason);
@@ -874,6 +882,45 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   }
 
   /** Closes a socket from the server side and runs the same cleanup as a client close, once. */
+  /**
+   * Sends one encoded frame to a socket unless its peer is more than `maxUnreadBytes` behind: then the frame is
+   * dropped and the socket closed with 4008 (after the current send loop, so no broadcast re-enters itself).
+   * A `ping` the runtime answered since the count started counts as the peer speaking.
+   */
+  private sendTo(ws: WebSocket, att: Attachment, data: string | Uint8Array): boolean {
+    if (this.closing.has(att.id)) return false;
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    let unread = this.unread.get(ws);
+    if (!unread) {
+      unread = { bytes: 0, since: Date.now() };
+      this.unread.set(ws, unread);
+    }
+    let limit = this.unreadLimits.get(att.dialect);
+    if (limit === undefined) {
+      limit = this.limitsFor(att.dialect).maxUnreadBytes;
+      this.unreadLimits.set(att.dialect, limit);
+    }
+    if (unread.bytes + size > limit) {
+      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+      if (pinged >= unread.since) {
+        unread.bytes = 0;
+        unread.since = Date.now();
+      } else {
+        this.meter.inc('edgerooms_slow_consumers_total', { dialect: att.dialect });
+        this.closing.add(att.id);
+        queueMicrotask(() => {
+          this.closing.delete(att.id);
+          this.closeSocket(ws, att, CLOSE.SLOW_CONSUMER, `Slow consumer: over ${limit} bytes unread`);
+        });
+        return false;
+      }
+    }
+    if (!sendEncoded(ws, data)) return false;
+    unread.bytes += size;
+    countFrame(this.meter, att.dialect, 'out', data);
+    return true;
+  }
+
   private closeSocket(ws: WebSocket, att: Attachment, code: number, reason: string): void {
     if (this.closing.has(att.id)) return;
     this.closing.add(att.id);

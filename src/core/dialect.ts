@@ -27,6 +27,8 @@ export interface ConnectionLimits {
   rateLimitStrikes: number;
   /** No frame (and no auto-answered ping) for this long closes the socket with 1000. */
   idleTimeoutMs: number;
+  /** Bytes sent to a socket without a frame (or an auto-answered `ping`) from it; past this, close 4008. */
+  maxUnreadBytes: number;
 }
 
 export const DEFAULT_LIMITS: ConnectionLimits = {
@@ -34,6 +36,7 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   messagesPerMinute: 100,
   rateLimitStrikes: 10,
   idleTimeoutMs: 120_000,
+  maxUnreadBytes: 8 * 1024 * 1024,
 };
 
 export type { ConnectContext, StateUpdate } from './connection';

@@ -82,6 +82,11 @@ export const CLOSE = {
   TOKEN_EXPIRED: 4001,
   /** The connection's session ended: logout, refresh-token reuse (family revoked) or a role change. */
   SESSION_REVOKED: 4003,
+  /**
+   * The peer fell too far behind: more than `maxUnreadBytes` were sent to it without a frame (or a `ping`) back.
+   * The runtime buffers unread frames without bound and tells nobody, so the actor counts them itself.
+   */
+  SLOW_CONSUMER: 4008,
 } as const;
 
 /**

@@ -1,9 +1,10 @@
-import { env, runDurableObjectAlarm } from 'cloudflare:test';
+import { env, runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collabRoomKey } from '../../src/actors/keys';
 import { issueAccessToken } from '../../src/auth/tokens';
+import { createClient, roomsDialect, type WebSocketLike } from '../../src/client';
 import { CLOSE } from '../../src/core/protocol';
-import { call, registerUser, type Session } from '../support/api';
+import { call, nextIp, registerUser, type Session } from '../support/api';
 import { freshRoom, openRoom } from '../support/rooms';
 import { sleep } from '../support/sockets';
 
@@ -69,5 +70,51 @@ describe('sessions end when their tokens do, on open connections', () => {
     // Other sessions stay.
     await other.ok('room.state');
     other.close();
+  });
+
+  it('the SDK presents a fresh token on its open socket before exp by itself: the socket outlives its first token', async () => {
+    const room = freshRoom('sdk-refresh');
+    const { token: first, exp } = await shortToken(8);
+    const handed: string[] = [];
+    const closes: number[] = [];
+    const client = createClient({
+      url: `wss://edge.test/ws/rooms/${room}`,
+      dialect: roomsDialect,
+      // The first connection gets an 8 s token; the refresh asks again and gets a 15 min one.
+      token: async () => {
+        const next = handed.length === 0 ? first : alice.access_token;
+        handed.push(next);
+        return next;
+      },
+      openWebSocket: async (url) => {
+        const res = await SELF.fetch(url.replace(/^ws/, 'http'), {
+          headers: { Upgrade: 'websocket', 'CF-Connecting-IP': nextIp() },
+        });
+        const ws = res.webSocket;
+        if (!ws) throw new Error(`upgrade refused: ${res.status}`);
+        ws.accept();
+        ws.addEventListener('close', (e) => {
+          closes.push(e.code);
+        });
+        return ws as unknown as WebSocketLike;
+      },
+      heartbeatInterval: 0,
+    });
+    const authOk = new Promise<unknown>((resolve) =>
+      client.on('control', (c: { name: string; data: unknown; raw: unknown }) => {
+        if (c.name === 'auth_ok') resolve(c.raw);
+      }),
+    );
+    await client.connect();
+    await client.request('room.join');
+    // Refreshed in-band 2 s before exp (a quarter of a short lifetime, at most 60 s).
+    expect(await authOk).toMatchObject({ type: 'auth_ok' });
+    await sleep(exp * 1000 + 500 - Date.now());
+    await runDurableObjectAlarm(roomActor(room));
+    await client.request('chat.send', { text: 'after the first exp' });
+    // One connection all along: the token source was asked twice (connect, refresh) and no socket closed.
+    expect(handed).toEqual([first, alice.access_token]);
+    expect(closes).toEqual([]);
+    client.disconnect();
   });
 });

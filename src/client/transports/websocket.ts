@@ -1,8 +1,27 @@
 import { decodeFrame, encodeFrame } from '../codec';
+import { authFrame, TokenRefresher } from '../token-refresh';
 import type { SocketEventLike, Transport, TransportContext, WebSocketLike } from '../types';
 import { withQuery } from './url';
 
 const OPEN = 1;
+
+/**
+ * The server closes a socket (4008) that was sent more than 8 MiB without a frame back, since it cannot see
+ * what the peer has read. A client that only listens says "still reading" with the runtime-answered `ping`
+ * text frame every this many bytes received.
+ */
+export const READ_ACK_BYTES = 1024 * 1024;
+const AUTO_PING = 'ping';
+const AUTO_PONG = 'pong';
+
+const sizeOf = (data: unknown): number =>
+  typeof data === 'string'
+    ? data.length
+    : data instanceof ArrayBuffer || ArrayBuffer.isView(data)
+      ? data.byteLength
+      : typeof Blob !== 'undefined' && data instanceof Blob
+        ? data.size
+        : 0;
 
 /**
  * The WebSocket transport: `?token=&lastEventId=&codec=&batch=` in the URL (a browser cannot set headers on an
@@ -16,8 +35,19 @@ export function openWebSocketTransport(ctx: TransportContext): Transport {
   let finished = false;
   // Decoding may be asynchronous (Blob data); a chain keeps frames in arrival order regardless.
   let inbound: Promise<void> = Promise.resolve();
+  // Bytes received since this client last wrote to the socket (see READ_ACK_BYTES).
+  let unacked = 0;
+  // Presents a fresh token on the open socket before this one expires (`{"type":"auth"}`), so 4001 never comes.
+  const refresher = new TokenRefresher(ctx.token, ctx.refreshToken, (token) => write(authFrame(token)));
+  const write = (data: string | Uint8Array): boolean => {
+    if (!socket || socket.readyState !== OPEN) return false;
+    socket.send(data);
+    unacked = 0;
+    return true;
+  };
 
   const finish = (info: { code?: number; reason?: string; error?: unknown }) => {
+    refresher.stop();
     if (finished || closedByUs) return;
     finished = true;
     sink.closed({ established, ...info });
@@ -45,11 +75,15 @@ export function openWebSocketTransport(ctx: TransportContext): Transport {
     const onOpen = () => {
       if (established || finished || closedByUs) return;
       established = true;
+      refresher.start();
       sink.open();
     };
     ws.addEventListener('open', onOpen);
     ws.addEventListener('message', (event: SocketEventLike) => {
       const data = event.data;
+      if (data === AUTO_PONG) return;
+      unacked += sizeOf(data);
+      if (unacked >= READ_ACK_BYTES) write(AUTO_PING);
       inbound = inbound.then(async () => {
         if (finished || closedByUs) return;
         let frame: unknown;
@@ -87,10 +121,10 @@ export function openWebSocketTransport(ctx: TransportContext): Transport {
   return {
     kind: 'websocket',
     send(frame) {
-      if (!socket || socket.readyState !== OPEN) throw new Error('WebSocket is not open');
-      socket.send(encodeFrame(frame, ctx.codec));
+      if (!write(encodeFrame(frame, ctx.codec))) throw new Error('WebSocket is not open');
     },
     close() {
+      refresher.stop();
       if (closedByUs) return;
       closedByUs = true;
       try {

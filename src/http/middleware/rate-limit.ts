@@ -1,8 +1,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { ipLimiterKey, rateLimiterActor, tenantLimiterKey, userLimiterKey } from '../../actors/keys';
 import type { Identity } from '../../auth/identity';
+import { revokedError } from '../../auth/tokens';
 import { mostRestrictive, type RateDecision } from '../../core/limiter';
 import { LIMITS, type LimitName, type LimitScope, retryAfterSeconds } from '../../core/limits';
+import { accessRevocation, type Revocation } from '../../db/revocations';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../context';
 
@@ -34,6 +36,16 @@ function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>)
   }
 }
 
+/** Tells the user's limiter object that one of their tokens or sessions was just revoked (see `admitUser`). */
+export async function forgetRevocations(c: Context<AppEnv>, tenantId: string, userId: string | number): Promise<void> {
+  try {
+    await rateLimiterActor(c.env, userLimiterKey(tenantId, String(userId))).forgetRevocations();
+  } catch (err) {
+    // The cached answer then lives out its REVOCATION_CACHE_MS; sockets learn from D1 in their own sweep.
+    console.error('could not tell the user limiter of a revocation', err);
+  }
+}
+
 /** Durable Object key: one limiter object per IP, per (tenant, user) or per tenant. */
 function limiterKey(c: Context<AppEnv>, by: LimitScope): string {
   const identity = c.get('identity') as Identity | undefined;
@@ -51,16 +63,42 @@ function limiterKey(c: Context<AppEnv>, by: LimitScope): string {
  */
 export async function spendLimits(c: Context<AppEnv>, names: LimitName[], by: LimitScope, cost = 1): Promise<void> {
   const rules = names.map((n) => LIMITS[n]);
+  const named = rules.map(({ id, limit, windowMs }) => ({ id, limit, windowMs }));
   let decisions: RateDecision[] = [];
   try {
-    decisions = await rateLimiterActor(c.env, limiterKey(c, by)).hit(
-      rules.map(({ id, limit, windowMs }) => ({ id, limit, windowMs })),
-      cost,
-    );
+    decisions = await rateLimiterActor(c.env, limiterKey(c, by)).hit(named, cost);
   } catch (err) {
     // Fail open: an unreachable limiter must not take the API down with it.
     console.error(`rate limiter ${rules.map((r) => r.id).join('+')} unavailable`, err);
   }
+  refuseOver(c, rules, decisions);
+}
+
+/**
+ * The user limits of an authenticated request and its token's revocation check in ONE call to the user's
+ * limiter object (which caches the revocation answer; no D1 read per request). A revoked token is 401 and
+ * counts nothing.
+ */
+export async function admitUser(c: Context<AppEnv>, identity: Identity, names: LimitName[]): Promise<void> {
+  const rules = names.map((n) => LIMITS[n]);
+  const named = rules.map(({ id, limit, windowMs }) => ({ id, limit, windowMs }));
+  const actor = rateLimiterActor(c.env, userLimiterKey(identity.tenantId, identity.userId));
+  const session = identity.sessionId ? { jti: identity.jti, sessionId: identity.sessionId } : { jti: identity.jti };
+  let answer: { revoked: Revocation; decisions: RateDecision[] };
+  try {
+    answer = await actor.admit(named, 1, session);
+  } catch (err) {
+    // The limiter is unreachable: the limits fail open, the revocation check must not, so ask D1 directly.
+    console.error(`rate limiter ${names.join('+')} unavailable`, err);
+    const revoked = await accessRevocation(c.env.DB, identity.jti, identity.sessionId);
+    answer = { revoked, decisions: [] };
+  }
+  if (answer.revoked) throw revokedError(answer.revoked);
+  refuseOver(c, rules, answer.decisions);
+}
+
+/** Records the decisions for the `X-RateLimit-*` headers; throws 429 naming the first refusing rule. */
+function refuseOver(c: Context<AppEnv>, rules: Array<(typeof LIMITS)[LimitName]>, decisions: RateDecision[]): void {
   for (const d of decisions) c.set('rateLimit', mostRestrictive(c.get('rateLimit'), d));
   const refusedAt = decisions.findIndex((d) => !d.allowed);
   const decision = decisions[refusedAt];

@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { changeRole, mintServiceToken } from '../../auth/admin';
 import { RoleRequest, RoleResponse, ServiceTokenRequest, ServiceTokenResponse, UserIdParam } from '../../auth/schemas';
 import { requireAuth, requireRole } from '../middleware/auth';
+import { forgetRevocations } from '../middleware/rate-limit';
 import { errorContent as error, jsonRequest as json } from '../openapi';
 import { router } from '../validation';
 
@@ -44,7 +45,11 @@ admin
   .openapi(roleRoute, async (c) => {
     const { id } = c.req.valid('param');
     const { role } = c.req.valid('json');
-    return c.json(await changeRole(c.env, c.get('identity'), Number(id), role), 200);
+    const admin = c.get('identity');
+    const change = await changeRole(c.env, admin, Number(id), role);
+    // The user's sessions were revoked: their next request must see it, not a cached answer.
+    if (change.role !== change.previous_role) await forgetRevocations(c, admin.tenantId, change.user_id);
+    return c.json(change, 200);
   })
   .openapi(serviceTokenRoute, async (c) => {
     const { name, expires_in } = c.req.valid('json');

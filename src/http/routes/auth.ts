@@ -13,6 +13,7 @@ import { resolveTenant } from '../../auth/tenants';
 import { issueTicket, TICKET_TTL_SECONDS } from '../../auth/tickets';
 import { ApiError } from '../../errors';
 import { requireAuth } from '../middleware/auth';
+import { forgetRevocations } from '../middleware/rate-limit';
 import { errorContent as error, jsonRequest as json } from '../openapi';
 import { router } from '../validation';
 
@@ -123,10 +124,16 @@ auth
   })
   .openapi(refreshRoute, async (c) => {
     const token = presentedRefreshToken(c.req.header('authorization'), c.req.valid('json'));
-    return c.json(await refreshSession(c.env, token, c.req.valid('header')['x-tenant-id']), 200);
+    const tenant = c.req.valid('header')['x-tenant-id'];
+    return c.json(
+      await refreshSession(c.env, token, tenant, Date.now(), (family) => forgetRevocations(c, family.tenantId, family.userId)),
+      200,
+    );
   })
   .openapi(ticketRoute, async (c) => c.json(await issueTicket(c.env, c.get('identity')), 201))
   .openapi(logoutRoute, async (c) => {
-    await logout(c.env, c.get('identity'));
+    const identity = c.get('identity');
+    await logout(c.env, identity);
+    await forgetRevocations(c, identity.tenantId, identity.userId);
     return c.json({ message: 'Logged out successfully' }, 200);
   });

@@ -8,6 +8,7 @@ import { MATERIAL_IDS, MAX_QUANTITY, RECIPES, STARTER_KIT, totalDurationMs } fro
 import { DEFAULT_MAX_RUNNING, MAX_QUEUE_LENGTH } from '../../domain/crafting-queue';
 import { ApiError, fromReply, type Reply } from '../../errors';
 import type { AppEnv } from '../context';
+import { idempotent } from '../idempotency';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { errorContent as error, jsonContent, jsonRequest } from '../openapi';
 import { handshakeIdentity, requireUpgrade } from '../realtime';
@@ -230,6 +231,7 @@ const adjustRoute = createRoute({
 
 const api = router();
 api.use('*', requireAuth);
+api.on('POST', '/sessions', idempotent());
 api.post('/materials/:player_id', requireRole('service', 'admin'));
 
 api

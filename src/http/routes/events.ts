@@ -5,6 +5,7 @@ import { eventBusActor } from '../../actors/keys';
 import type { PublishInput } from '../../domain/event-bus';
 import { ApiError, fromReply } from '../../errors';
 import type { AppEnv } from '../context';
+import { idempotent } from '../idempotency';
 import { requireAuth, requireRole } from '../middleware/auth';
 import { rateLimitBy, spendLimit } from '../middleware/rate-limit';
 import { bearer, errorContent as error, jsonContent, jsonRequest } from '../openapi';
@@ -187,7 +188,7 @@ export const events = router();
 
 events.use('*', requireAuth);
 events.use('/poll', rateLimitBy('EVENTS_POLL', 'user'));
-events.on('POST', '/', requireRole('service', 'admin'));
+events.on('POST', '/', requireRole('service', 'admin'), idempotent());
 events.use('/groups', requireRole('service', 'admin'));
 events.use('/groups/:group/dead-letters', requireRole('admin'));
 events.use('/groups/:group/dead-letters/*', requireRole('admin'));

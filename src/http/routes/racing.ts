@@ -12,6 +12,7 @@ import { MAX_CHECKPOINTS, MAX_LAPS, parseRaceDraft, planRace, trackKeyOf } from 
 import { VEHICLE_PROFILES } from '../../domain/racing';
 import { ApiError, fromReply, type Reply } from '../../errors';
 import type { AppEnv } from '../context';
+import { idempotent } from '../idempotency';
 import { requireAuth } from '../middleware/auth';
 import { documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import {
@@ -268,6 +269,7 @@ const messagesRoute = createRoute({
 export const racing = router();
 
 racing.use('/api/racing/*', requireAuth);
+racing.on('POST', '/api/racing/events', idempotent());
 
 const api = router()
   .openapi(createRaceRoute, async (c) => {

@@ -12,6 +12,7 @@ import { parseChunkIndex, parseFloor, RING_CIRCUMFERENCE } from '../../domain/ri
 import { parseStructurePatch, STRUCTURE_TYPES } from '../../domain/structures';
 import { ApiError } from '../../errors';
 import { assertZonePlacement, parseModelData, placeStructureFor } from '../../world/structures';
+import { idempotent } from '../idempotency';
 import { requireAuth, requireAuthLimited } from '../middleware/auth';
 import { jsonRequest as body, documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
@@ -76,7 +77,7 @@ const placeRoute = createRoute({
   path: '/',
   summary: 'Place a structure (20/min per user)',
   security,
-  middleware: [requireAuthLimited('STRUCTURE_PLACE')] as const,
+  middleware: [requireAuthLimited('STRUCTURE_PLACE'), idempotent()] as const,
   request: { body: body(StructurePlace) },
   responses: {
     201: ok(Structure, 'Placed'),

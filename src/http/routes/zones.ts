@@ -8,6 +8,7 @@ import { structureChunk } from '../../domain/structures';
 import { parseZoneAreaQuery, parseZonePatch, pointInZone, ZONE_TYPES, type ZoneShape } from '../../domain/zones';
 import { ApiError } from '../../errors';
 import { createZoneFor } from '../../world/zones';
+import { idempotent } from '../idempotency';
 import { requireAuth, requireAuthLimited } from '../middleware/auth';
 import { jsonRequest as body, documented as doc, errorContent as error, jsonContent as ok, bearer as security } from '../openapi';
 import { router } from '../validation';
@@ -92,7 +93,7 @@ const createZoneRoute = createRoute({
   path: '/',
   summary: 'Create a zone (10/min per user)',
   security,
-  middleware: [requireAuthLimited('ZONE_CREATE')] as const,
+  middleware: [requireAuthLimited('ZONE_CREATE'), idempotent()] as const,
   request: { body: body(ZoneCreate) },
   responses: {
     201: ok(Zone, 'Created'),
