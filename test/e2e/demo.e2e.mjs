@@ -2,7 +2,7 @@
 // Two users, each in their own browser context (own session, own network switch, own client IP), share one room.
 // Page state is read through `window.edgeDemo.info()` and the DOM (`#canvas[data-ops-count]`, pixels, the feed).
 import { join } from 'node:path';
-import { assert, assertEqual, pageState, uniqueRoom, WAIT_MS } from './pages.mjs';
+import { assert, assertEqual, pageState, randomIp, uniqueRoom, WAIT_MS } from './pages.mjs';
 
 const WIDTH = 1200;
 const HEIGHT = 800;
