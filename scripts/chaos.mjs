@@ -1,29 +1,34 @@
 #!/usr/bin/env node
 // `npm run test:chaos`: hard kills of the local runtime mid-burst, then checks that nothing acknowledged was lost
-// or duplicated. Starts `wrangler dev` on a free port with its own state directory, publishes orchestrator events
-// (each with an Idempotency-Key) from several clients, `kill -9`s the whole runtime in the middle of the burst,
-// restarts it on the same state, retries every publish that got no answer (same key), and checks:
-//   - every acknowledged event is in the log exactly once, with the sequence it was acknowledged with;
-//   - no sequence is used twice; a retried key answers its first answer;
-//   - a client resumes by WebSocket resync (lastEventId), by SSE (Last-Event-ID) and by polling with nothing missing.
-// Prints `N passed, N failed`; exits 1 on any failure. Bounded: each round has its own deadline.
-import { spawn, spawnSync } from 'node:child_process';
+// or duplicated, in every realtime actor type. Starts the Worker (scripts/lib/worker.mjs) on free ports with its own
+// state directory (actors in test/chaos/actors.mjs, clients and checks in test/chaos/kit.mjs); each round, several users drive every actor at once:
+//   orchestrator  admin publishes with Idempotency-Key (HTTP)
+//   room          chat and canvas shapes over /ws/rooms, chat as HTTP frames with Idempotency-Key
+//   chunk         player moves and a zone over /ws (EarthRing), watched live by a third player
+//   race          racing_update over /ws/racing and as HTTP frames with Idempotency-Key
+//   hub           Socket.IO class B and C messages with acks into a room (socket.io-client), and
+//   event bus     POST /api/events batches (idempotent on eventId)
+//   crafting      material grants to a player's CraftingQueue (watched live on /ws/queue) and a crafting session
+// The runtime is `kill -9`ed (its whole process group) once every actor has had a random number of operations
+// acknowledged (never after a time), restarted on the same state, and every publish that got no answer and has a
+// key is retried with it. Then, per actor: every acknowledged op is in its durable record exactly once, no sequence
+// (or position, or version) is used twice, and clients resume by WebSocket resync, SSE and polling with nothing
+// missing, where the actor offers them. Prints `N passed, N failed`; exits 1 on any failure.
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
+import { join } from 'node:path';
+import { chaosActors } from '../test/chaos/actors.mjs';
+import { chaosKit } from '../test/chaos/kit.mjs';
+import { freePort, root, sleep, startServer, waitForServer } from './lib/worker.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 3);
-const CLIENTS = 4;
-/** Each round's runtime is killed after this many publishes (a random number between the two). */
-const KILL_AFTER_MIN = 30;
-const KILL_AFTER_MAX = 90;
-const DEADLINE = Date.now() + 5 * 60_000;
+/** A fallback only: an actor that cannot reach its target at all is a failure, not a reason to wait forever. */
+const STALL_MS = 90_000;
+const RUN_TIMEOUT_MS = 6 * 60_000;
+const PASSWORD = 'ChaosPass123!';
 
 if (!existsSync(join(root, '.dev.vars'))) copyFileSync(join(root, '.dev.vars.example'), join(root, '.dev.vars'));
 const vars = Object.fromEntries(
@@ -39,24 +44,31 @@ const vars = Object.fromEntries(
     ]),
 );
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-let passed = 0;
-let failed = 0;
-const check = (ok, what) => {
-  if (ok) passed++;
-  else failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-};
+// ---- the runtime ---------------------------------------------------------------------------------------------
 
 const state = mkdtempSync(join(tmpdir(), 'edgerooms-chaos-'));
+let server = null;
+const killRuntime = () => {
+  if (!server) return;
+  try {
+    process.kill(-server.child.pid, 'SIGKILL'); // its own process group: npm, wrangler and workerd at once
+  } catch {
+    // already gone
+  }
+};
+const cleanup = () => {
+  killRuntime();
+  rmSync(state, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
+const watchdog = setTimeout(() => {
+  console.log(`FAIL the run took longer than ${RUN_TIMEOUT_MS / 1000} s`);
+  console.log(`${kit.results.passed} passed, ${kit.results.failed + 1} failed`);
+  process.exit(1);
+}, RUN_TIMEOUT_MS);
+watchdog.unref();
+
 const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
   cwd: root,
   env,
@@ -67,219 +79,104 @@ if (migrate.status !== 0) {
   process.exit(1);
 }
 
-async function start(port) {
-  const child = spawn(
-    wrangler,
-    ['dev', '--local', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', state],
-    {
-      cwd: root,
-      env,
-      stdio: 'ignore',
-      detached: true, // its own process group, so kill -9 takes the whole runtime down at once
-    },
-  );
-  const base = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (Date.now() > DEADLINE) throw new Error('runtime did not start in time');
-    try {
-      if ((await fetch(`${base}/health`)).ok) return { child, base };
-    } catch {
-      // not up yet
-    }
-    await sleep(300);
-  }
-}
-const kill9 = (child) => {
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-};
-
-const post = async (base, path, body, headers = {}) => {
-  const r = await fetch(base + path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
-};
-
-/** Every orchestrator event from the start, by polling (100 a page). */
-async function pollAll(base, token) {
-  const all = [];
-  let r = await (
-    await fetch(`${base}/api/orchestrator/events?lastSequence=0&limit=100`, { headers: { Authorization: `Bearer ${token}` } })
-  ).json();
-  for (;;) {
-    if (!Array.isArray(r.events)) throw new Error(`polling the orchestrator log failed: ${JSON.stringify(r).slice(0, 200)}`);
-    all.push(...r.events);
-    if (!r.hasMore || !r.nextEventId) return all;
-    r = await (
-      await fetch(`${base}/api/orchestrator/events?lastEventId=${r.nextEventId}&limit=100`, {
-        headers: { Authorization: `Bearer ${token}` },
-      })
-    ).json();
-  }
-}
-
 const port = await freePort();
-let { child, base } = await start(port);
-const login = await post(base, '/api/auth/login', { username: vars.ADMIN_USERNAME, password: vars.ADMIN_PASSWORD });
-if (!login.body?.access_token) {
-  console.error('[chaos] admin login failed', login);
-  kill9(child);
-  process.exit(1);
+const base = `http://127.0.0.1:${port}`;
+const kit = chaosKit(base);
+const { check, post } = kit;
+const log = (what) => console.log(`[chaos] ${what}`);
+
+async function startRuntime() {
+  server = startServer(port, await freePort(), ['--persist-to', state]);
+  try {
+    await waitForServer(base, server);
+  } catch (err) {
+    console.error(server.output.join('').slice(-3000));
+    throw err;
+  }
 }
-const token = login.body.access_token;
-const auth = { Authorization: `Bearer ${token}` };
-/** key -> the acknowledged answer (eventId, sequence) */
-const acked = new Map();
-const unanswered = new Set();
-let counter = 0;
+async function kill9() {
+  const child = server.child;
+  const gone = new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+  killRuntime();
+  await gone;
+  // workerd may outlive npm by a moment: wait until the port is free again.
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`${base}/health`, { signal: AbortSignal.timeout(500) });
+    } catch {
+      return;
+    }
+    await sleep(100);
+  }
+}
+
+// ---- users ------------------------------------------------------------------------------------------------------
+
+const users = [];
+/**
+ * The admin and four players. Seed 000 allows 5 logins or registrations a minute per IP: the admin's login and four
+ * registrations fit; the tokens (15 minutes) outlive the run, so nobody logs in again.
+ */
+async function setupUsers() {
+  const a = await post('/api/auth/login', null, { username: vars.ADMIN_USERNAME, password: vars.ADMIN_PASSWORD });
+  if (!a.body?.access_token) throw new Error(`admin login failed: ${JSON.stringify(a)}`);
+  const admin = { token: a.body.access_token, id: String(a.body.user_id) };
+  const tag = Date.now().toString(36);
+  for (let i = 1; i <= 4; i++) {
+    const username = `chaos_${tag}_${i}`;
+    const r = await post('/api/auth/register', null, { username, email: `${username}@example.com`, password: PASSWORD });
+    if (!r.body?.access_token) throw new Error(`registering ${username} failed: ${JSON.stringify(r)}`);
+    users.push({ token: r.body.access_token, id: String(r.body.user_id), username });
+  }
+  return admin;
+}
+
+// ---- the run -----------------------------------------------------------------------------------------------------
 
 try {
+  await startRuntime();
+  const admin = await setupUsers();
+  const actors = chaosActors(kit, admin, users);
+
+  const totals = Object.fromEntries(actors.map((x) => [x.name, 0]));
   for (let round = 1; round <= ROUNDS; round++) {
-    // A burst from several clients; the runtime is killed in the middle of it, after a random number of publishes
-    // (not after a time: how many fit in a second depends on the machine, and the limits are exact: the admin may
-    // publish 500 a minute, every client of this machine together 1,000).
-    let stop = false;
-    const killAt = KILL_AFTER_MIN + Math.floor(Math.random() * (KILL_AFTER_MAX - KILL_AFTER_MIN));
-    let sent = 0;
-    let killed;
-    const killed$ = new Promise((resolve) => {
-      killed = resolve;
+    for (const x of actors) await x.setup(round);
+    const running = actors.flatMap((x) => x.clients.map((c) => c()));
+    let stall;
+    const stalled = new Promise((resolve) => {
+      stall = setTimeout(() => resolve('stalled'), STALL_MS);
     });
-    const client = async (c) => {
-      while (!stop) {
-        if (++sent === killAt) killed();
-        const key = `chaos-${round}-${c}-${counter++}`;
-        unanswered.add(key);
-        try {
-          const r = await post(
-            base,
-            '/api/orchestrator/events',
-            { type: 'planning_output', payload: { output: key } },
-            { ...auth, 'Idempotency-Key': key },
-          );
-          if (r.status === 201) {
-            acked.set(key, { eventId: r.body.eventId, sequence: r.body.sequence });
-            unanswered.delete(key);
-          }
-        } catch {
-          return; // the runtime is gone
-        }
-      }
-    };
-    const clients = Array.from({ length: CLIENTS }, (_, c) => client(c));
-    await Promise.race([killed$, sleep(20_000)]);
-    kill9(child);
-    stop = true;
-    await Promise.all(clients);
-    console.log(`[chaos] round ${round}: killed mid-burst; ${acked.size} acknowledged so far, ${unanswered.size} unanswered`);
-    ({ child, base } = await start(port));
-
-    // Retry every unanswered publish with its key: it is published once, whether or not it was committed.
-    for (const key of [...unanswered]) {
-      const r = await post(
-        base,
-        '/api/orchestrator/events',
-        { type: 'planning_output', payload: { output: key } },
-        { ...auth, 'Idempotency-Key': key },
-      );
-      if (r.status === 201) {
-        acked.set(key, { eventId: r.body.eventId, sequence: r.body.sequence });
-        unanswered.delete(key);
+    const armed = await Promise.race([Promise.all(actors.map((x) => x.lane.reached)), stalled]);
+    clearTimeout(stall);
+    await kill9();
+    for (const x of actors) x.lane.stopped = true;
+    for (const x of actors) x.down();
+    await Promise.all(running);
+    const counts = actors.map((x) => `${x.name} ${x.lane.acked}/${x.lane.target}`).join(', ');
+    check(armed !== 'stalled', `round ${round}: every actor reached its number of acknowledged ops before the kill (${counts})`);
+    for (const x of actors) totals[x.name] += x.lane.acked;
+    log(`round ${round}: in flight at the kill: ${actors.map((x) => `${x.name} ${x.unanswered?.size ?? 0}`).join(', ')}`);
+    log(`round ${round}: killed mid-burst (acked/target: ${counts}); restarting`);
+    await startRuntime();
+    for (const x of actors) await x.retry();
+    for (const x of actors) {
+      try {
+        await x.verify(round);
+      } catch (err) {
+        check(false, `round ${round} ${x.name}: ${err.message}`);
       }
     }
-    // A retry of an acknowledged key answers its first answer.
-    const [someKey, first] = [...acked][Math.floor(Math.random() * acked.size)] ?? [];
-    if (someKey) {
-      const again = await post(
-        base,
-        '/api/orchestrator/events',
-        { type: 'planning_output', payload: { output: someKey } },
-        { ...auth, 'Idempotency-Key': someKey },
-      );
-      check(
-        again.body?.eventId === first.eventId && again.body?.sequence === first.sequence,
-        `round ${round}: a retried key answers its first answer`,
-      );
-    }
-
-    const events = await pollAll(base, token);
-    const byOutput = new Map();
-    for (const e of events) byOutput.set(e.payload.output, (byOutput.get(e.payload.output) ?? 0) + 1);
-    const lost = [...acked.keys()].filter((k) => !byOutput.has(k));
-    const doubled = [...byOutput].filter(([, n]) => n > 1);
-    const sequences = events.map((e) => e.sequence);
-    check(
-      lost.length === 0,
-      `round ${round}: every acknowledged event is there (${acked.size} acknowledged, ${lost.length} lost)`,
-    );
-    check(doubled.length === 0, `round ${round}: no event twice (${doubled.length} duplicated)`);
-    check(new Set(sequences).size === sequences.length, `round ${round}: no sequence reused (${sequences.length} events)`);
-    check(
-      [...acked].every(([k, a]) => events.find((e) => e.payload.output === k)?.sequence === a.sequence),
-      `round ${round}: each event keeps the sequence it was acknowledged with`,
-    );
-
-    // Resume from the middle of the log by WebSocket resync, SSE and polling: the same events after it.
-    // Within the one-frame replay limit (100), so the WebSocket resync answers events, not a snapshot.
-    const mid = events[Math.max(0, events.length - 60)];
-    const expected = events.filter((e) => e.sequence > mid.sequence).map((e) => e.eventId);
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws/orchestrator?token=${token}&lastEventId=${mid.eventId}`);
-    const wsIds = await new Promise((resolve) => {
-      const ids = [];
-      ws.on('message', (m) => {
-        const f = JSON.parse(String(m));
-        if (f.type === 'resync_response') {
-          for (const e of f.payload?.missedEvents ?? []) ids.push(e.eventId);
-          ws.close();
-          resolve(ids);
-        }
-      });
-      ws.on('error', () => resolve(ids));
-      setTimeout(() => resolve(ids), 10_000);
-    });
-    check(
-      wsIds.length > 0 && JSON.stringify(wsIds) === JSON.stringify(expected),
-      `round ${round}: WebSocket resync resumes with nothing missing (${wsIds.length} events)`,
-    );
-    const sse = await fetch(`${base}/sse/orchestrator?token=${token}`, {
-      headers: { 'Last-Event-ID': mid.eventId },
-      signal: AbortSignal.timeout(15_000),
-    });
-    const reader = sse.body.getReader();
-    let text = '';
-    const sseIds = [];
-    while (sseIds.length < expected.length) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-      const parts = text.split('\n\n');
-      text = parts.pop();
-      for (const p of parts) {
-        const id = /^id: (.+)$/m.exec(p)?.[1];
-        if (id) sseIds.push(id);
-      }
-    }
-    await reader.cancel();
-    check(
-      JSON.stringify(sseIds) === JSON.stringify(expected),
-      `round ${round}: SSE resumes from Last-Event-ID with nothing missing (${sseIds.length} events)`,
-    );
-    const polled = (await pollAll(base, token)).filter((e) => e.sequence > mid.sequence).map((e) => e.eventId);
-    check(JSON.stringify(polled) === JSON.stringify(expected), `round ${round}: polling resumes with nothing missing`);
   }
+  log(
+    `acknowledged over ${ROUNDS} rounds: ${Object.entries(totals)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 } catch (err) {
-  failed++;
-  console.log(`FAIL ${err.message}`);
-} finally {
-  kill9(child);
-  rmSync(state, { recursive: true, force: true });
+  kit.results.failed++;
+  console.log(`FAIL ${err.stack ?? err.message}`);
+  if (server) console.log(server.output.join('').slice(-3000));
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+killRuntime();
+console.log(`${kit.results.passed} passed, ${kit.results.failed} failed`);
+process.exit(kit.results.failed ? 1 : 0);

@@ -150,9 +150,11 @@ export class CraftingQueue extends RealtimeActor {
       const before = this.state.materials;
       const next = adjustMaterials(this.state, changes);
       this.commit(next, [this.materialEvent(before, next, reason ?? 'adjusted')]);
+      // The answer is this grant's own write: other grants may land while the sessions are told (the awaits below).
+      const answer = { playerId: this.playerId, ...this.materialsCopy() };
       await this.pump();
       await this.notifySessions();
-      return { playerId: this.playerId, materials: this.state.materials, version: this.state.materialsVersion };
+      return answer;
     });
   }
 

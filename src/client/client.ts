@@ -62,6 +62,11 @@ export interface ClientOptions {
   heartbeatTimeout?: number;
   /** Default `request` timeout, ms (default 10,000). */
   requestTimeout?: number;
+  /**
+   * After a switch (a hand-off, a probe back), how long the old connection stays open for answers to requests that
+   * left on it, ms (default 10,000, the server's hand-off grace); unanswered ones then fail with CONNECTION_LOST.
+   */
+  drainTimeout?: number;
   /** Event ids remembered for duplicate detection (default 1,000, the server's ring size). */
   dedupWindow?: number;
   /** Frames kept while offline (default 1,000; past it the oldest is dropped). */
@@ -160,6 +165,8 @@ const DEFAULTS = {
   pollLimit: 100,
   pollWait: 25,
   pollEmptyDelay: 1000,
+  /** How long a superseded transport stays open for answers to requests that left on it. */
+  drainTimeout: 10_000,
 };
 
 const OPENERS: Record<TransportKind, (ctx: TransportContext) => Transport> = {
@@ -193,6 +200,8 @@ export class EdgeRoomsClient {
   #generations = 0;
   #generation = 0;
   #probeGeneration: number | null = null;
+  /** Superseded transports kept open until the requests that left on them are answered (make before break). */
+  readonly #draining = new Map<number, { transport: Transport; timer: ReturnType<typeof setTimeout> }>();
   #fallback: FallbackState;
   #attempt = 0;
   #lastEventId: string | null;
@@ -295,6 +304,7 @@ export class EdgeRoomsClient {
     this.#stopProbe();
     this.#transport?.close();
     this.#transport = null;
+    for (const generation of [...this.#draining.keys()]) this.#endDrain(generation);
     this.#nextAttemptAt = null;
     const error = new ConnectionError('DISCONNECTED', 'Client disconnected');
     for (const [id, request] of this.#requests) this.#settle(id, request, () => request.reject(error));
@@ -447,6 +457,7 @@ export class EdgeRoomsClient {
       closed: (info) => {
         if (probing()) this.#onProbeFailed();
         else if (current()) this.#onClosed(generation, kind, info);
+        else if (this.#draining.has(generation)) this.#endDrain(generation, 'closed');
       },
     };
   }
@@ -589,9 +600,10 @@ export class EdgeRoomsClient {
       return;
     }
     const old = this.#transport;
+    const oldGeneration = this.#generation;
     this.#generation = generation;
     this.#transport = probe;
-    old.close();
+    this.#drain(old, oldGeneration);
     this.#fallback = afterOpen(probe.kind);
     this.#lastTransport = probe.kind;
     this.#lastConnected = new Date().toISOString();
@@ -626,6 +638,40 @@ export class EdgeRoomsClient {
     this.#redirecting = true;
     this.#stopProbe();
     void this.#startProbe(transport.kind);
+  }
+
+  /**
+   * A superseded transport stays open while requests that left on it are unanswered (a hand-off's old chunk still
+   * answers them), until `drainTimeout`; then those requests fail with CONNECTION_LOST, never silently.
+   */
+  #drain(transport: Transport, generation: number): void {
+    if (!this.#inFlightOn(generation)) {
+      transport.close();
+      return;
+    }
+    const ms = this.#options.drainTimeout ?? DEFAULTS.drainTimeout;
+    const timer = setTimeout(() => this.#endDrain(generation, 'retired after drainTimeout'), ms);
+    this.#draining.set(generation, { transport, timer });
+  }
+
+  #inFlightOn(generation: number): boolean {
+    for (const request of this.#requests.values()) if (request.sentOn === generation) return true;
+    return false;
+  }
+
+  /** Closes a draining transport; what is still unanswered on it fails with `why`. */
+  #endDrain(generation: number, why?: string): void {
+    const draining = this.#draining.get(generation);
+    if (!draining) return;
+    this.#draining.delete(generation);
+    clearTimeout(draining.timer);
+    draining.transport.close();
+    if (why === undefined) return;
+    for (const [id, request] of this.#requests) {
+      if (request.sentOn !== generation) continue;
+      const error = new ConnectionError('CONNECTION_LOST', `Connection ${why} before ${request.method} was answered`);
+      this.#settle(id, request, () => request.reject(error));
+    }
   }
 
   #stopProbe(): void {
@@ -859,6 +905,8 @@ export class EdgeRoomsClient {
     clearTimeout(request.timer);
     this.#requests.delete(id);
     act();
+    const on = request.sentOn;
+    if (on !== null && this.#draining.has(on) && !this.#inFlightOn(on)) this.#endDrain(on);
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------------------

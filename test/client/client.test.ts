@@ -7,6 +7,7 @@ import {
   type ConnectionState,
   createClient,
   type EdgeRoomsClient,
+  earthringDialect,
   orchestratorDialect,
   RequestError,
   RequestTimeoutError,
@@ -396,6 +397,60 @@ describe('request/response', () => {
     net.lastSocket.open();
     await flush();
     expect(net.lastSocket.sent).toEqual([]);
+  });
+});
+
+describe('a server redirect (EarthRing hand-off): make before break', () => {
+  const handoff = { type: 'chunk_handoff', data: { chunk_id: '0_6', handoff_from: '0_5', handoff_seq: 4 } };
+
+  async function handedOff(extra: Partial<ClientOptions> = {}) {
+    const client = make({ url: 'wss://edge.test/ws', dialect: earthringDialect, ...extra });
+    await connectOpen(client);
+    const old = net.lastSocket;
+    // Sent on the old socket after the move's ack but before the hand-off frame arrived (the race CI once lost).
+    const pending = client.request('chunk_request', { chunks: ['0_6'] }, 60_000);
+    const sent = old.sent[0] as { id: string };
+    old.push(handoff);
+    await flush();
+    const fresh = net.lastSocket;
+    expect(fresh).not.toBe(old);
+    expect(fresh.params.get('chunk')).toBe('0_6');
+    fresh.open();
+    await flush();
+    return { client, old, fresh, pending, sent };
+  }
+
+  it('keeps the old socket open until a request that left on it is answered there, then closes it', async () => {
+    const { client, old, fresh, pending, sent } = await handedOff();
+    expect(old.closedByClient).toBe(false);
+    const next = client.request('player_move', { position: { x: 6010, y: 0 } });
+    expect(fresh.sent).toHaveLength(1);
+    expect(old.sent).toHaveLength(1);
+    old.push({ type: 'chunk_data', id: sent.id, data: { chunks: [{ id: '0_6' }] } });
+    await expect(pending).resolves.toEqual({ chunks: [{ id: '0_6' }] });
+    await flush();
+    expect(old.closedByClient).toBe(true);
+    fresh.push({ type: 'player_move_ack', id: (fresh.sent[0] as { id: string }).id, data: { chunk_id: '0_6' } });
+    await expect(next).resolves.toEqual({ chunk_id: '0_6' });
+    expect(client.state).toBe('connected');
+  });
+
+  it('fails such a request with CONNECTION_LOST when the old socket closes or drainTimeout passes unanswered', async () => {
+    const closed = await handedOff();
+    const lost = closed.pending.catch((e: unknown) => e);
+    closed.old.drop(1000, 'Moved to chunk 0_6');
+    await flush();
+    expect(await lost).toMatchObject({ code: 'CONNECTION_LOST' });
+    expect(closed.client.state).toBe('connected');
+
+    const timedOut = await handedOff({ drainTimeout: 2000 });
+    const outcome = timedOut.pending.catch((e: unknown) => e);
+    await flush(1999);
+    expect(timedOut.old.closedByClient).toBe(false);
+    await flush(1);
+    expect(await outcome).toMatchObject({ code: 'CONNECTION_LOST' });
+    expect(timedOut.old.closedByClient).toBe(true);
+    expect(timedOut.client.state).toBe('connected');
   });
 });
 

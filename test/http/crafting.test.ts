@@ -1,6 +1,6 @@
 import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectError } from '../support/api';
+import { expectError, registerUser } from '../support/api';
 import {
   advance,
   api,
@@ -65,6 +65,27 @@ describe('materials', () => {
     );
     const after = (await api(path, t.bob.access_token)).body;
     expect(after).toEqual(granted.body);
+  });
+  it('answers each of concurrent grants with the version it wrote, as its material_update says (found by test:chaos)', async () => {
+    // A running session makes every grant await the session actors, so grants interleave in the queue actor.
+    const carol = await registerUser({ tenant: t.tenant });
+    await startSession(carol.access_token, 'plank', 1);
+    const path = `/api/crafting/materials/${carol.user_id}`;
+    const since = (await api(path, carol.access_token)).body.version as number;
+    const watcher = await openCraftSocket(`/ws/queue/${carol.user_id}`, carol.access_token);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        api(path, t.admin.access_token, { method: 'POST', body: { changes: { herb: 1 }, reason: `grant-${i}` } }),
+      ),
+    );
+    for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
+    const updates = await Promise.all(
+      answers.map((_, i) => watcher.waitFor((f) => f.type === 'material_update' && f.data.reason === `grant-${i}`)),
+    );
+    expect(answers.map((a) => a.body.version)).toEqual(updates.map((u) => u.data.version));
+    expect(new Set(answers.map((a) => a.body.version)).size).toBe(6);
+    expect(Math.min(...answers.map((a) => a.body.version))).toBe(since + 1);
+    watcher.close();
   });
 });
 
