@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [-- --only=1,2] [-- --targets=edgerooms,ws] [-- --note "..."] [-- --no-save]`
-// Starts EdgeRooms (as `npm run dev` does) and the two baselines on loopback, runs the scenarios of issue 6
-// against each with the same clients, writes bench/results/<timestamp>.json, latest.json, latest.md and
-// fanout.svg, and prints the table. Every wait is bounded; the child process groups are stopped at the end.
+// `npm run bench [-- --quick] [-- --only=1,2] [-- --targets=edgerooms,ws] [-- --runtime=dev] [-- --no-pin]
+//  [-- --note "..."] [-- --no-save]`
+// Starts EdgeRooms (on `npm start`, or `npm run dev` with --runtime=dev) and the baselines on loopback, servers
+// pinned to one half of the cores and the harness (the load generator) to the other, runs the scenarios against
+// each with the same clients, writes bench/results/<timestamp>.json, latest.json, latest.md and fanout.svg, and
+// prints the table. Every wait is bounded; the child process groups are stopped at the end.
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EdgeRooms } from './lib/edgerooms.mjs';
-import { killAllGroupsSync } from './lib/processes.mjs';
+import { killAllGroupsSync, pinServersTo } from './lib/processes.mjs';
 import { markdown, svgChart } from './lib/report.mjs';
 import { EdgeTarget, SocketIoTarget, WsTarget } from './lib/targets.mjs';
 import { round, sleep, withTimeout } from './lib/util.mjs';
@@ -26,10 +28,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const SCENARIOS = [
   { n: 1, key: 'roundTrip', title: 'round trip', run: roundTrip, budgetS: 120 },
-  { n: 2, key: 'fanOut', title: 'fan-out', run: fanOut, budgetS: 240 },
-  { n: 3, key: 'connections', title: 'many connections', run: connections, budgetS: 180 },
+  { n: 2, key: 'fanOut', title: 'fan-out', run: fanOut, budgetS: 420 },
+  { n: 3, key: 'connections', title: 'many connections', run: connections, budgetS: 220 },
   { n: 4, key: 'resync', title: 'resync', run: resync, budgetS: 90 },
-  { n: 5, key: 'rest', title: 'REST', run: rest, budgetS: 60 },
+  { n: 5, key: 'rest', title: 'REST', run: rest, budgetS: 120 },
   { n: 6, key: 'earthRing', title: 'EarthRing', run: earthRing, budgetS: 150 },
   { n: 7, key: 'crafting', title: 'crafting sync (seed 002)', run: crafting, budgetS: 150 },
 ];
@@ -41,6 +43,8 @@ const { values: args } = parseArgs({
     targets: { type: 'string', default: 'edgerooms,ws,socketio' },
     note: { type: 'string', multiple: true, default: [] },
     'no-save': { type: 'boolean', default: false },
+    runtime: { type: 'string', default: 'start' },
+    'no-pin': { type: 'boolean', default: false },
   },
 });
 const selected = args.only
@@ -82,6 +86,25 @@ function machine() {
   };
 }
 
+/**
+ * Servers under test on the upper half of the cores, the harness (every client, autocannon) on the lower half, so
+ * neither steals the other's core. Null (no pinning) with --no-pin, one core, or no `taskset` (util-linux).
+ */
+function pinning() {
+  const n = availableParallelism();
+  if (args['no-pin'] || n < 2) return null;
+  const half = Math.floor(n / 2);
+  const range = (a, b) => (a === b ? String(a) : `${a}-${b}`);
+  const cores = { servers: range(half, n - 1), harness: range(0, half - 1) };
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cores.harness, String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  pinServersTo(cores.servers);
+  return cores;
+}
+
 /** Share of CPU time the machine spent busy over `ms`: other work on the machine skews every figure. */
 async function busyShare(ms) {
   const read = () => {
@@ -109,23 +132,32 @@ async function main() {
   };
   const info = machine();
   const busy = await busyShare(1000);
+  const pinned = pinning();
   const notes = [
-    'EdgeRooms runs under `wrangler dev` (local workerd, local SQLite for D1 and the actors), started as `npm run dev` does. ' +
-      "Its traffic passes a proxy workerd in front of the Worker's workerd; a deployed Worker has neither that hop nor local storage.",
+    args.runtime === 'dev'
+      ? 'EdgeRooms runs under `wrangler dev` (the dev loop: local workerd, local SQLite for D1 and the actors), started as `npm run dev` does. ' +
+        "Its traffic passes a proxy workerd in front of the Worker's workerd; a deployed Worker has neither that hop nor local storage."
+      : 'EdgeRooms runs on `npm start`: the production bundle (`wrangler deploy --dry-run`) on one workerd process through ' +
+        "Miniflare's API, no dev proxy, no inspector, no local observability; D1 and the actors on local SQLite (Cloudflare's storage is replicated instead).",
+    pinned
+      ? `Every server under test runs on core(s) ${pinned.servers} (\`taskset -c\`), the harness and its clients on core(s) ${pinned.harness}. ` +
+        "CPU per request or per delivered message is the server's CPU time (user + system of every process of the server, from /proc/<pid>/stat) over the step, divided."
+      : 'No core pinning (--no-pin, one core, or no `taskset`): servers and the harness share every core.',
     'Clients and servers share this machine: the harness (one Node process) competes with the server under test for the same cores, ' +
       'so the client side caps every server at high rates.',
     'Rooms on EdgeRooms are the orchestrator stream of seed 004 (`/ws/orchestrator`, one Room actor per tenant): the collaboration ' +
       "rooms (`/ws/rooms/{roomId}`) were not served when this harness was written. Scenario 3's 100 rooms are 100 tenants.",
-    'EdgeRooms publishes over `POST /api/orchestrator/events` (its only publish path), rotating over 8 service accounts because the ' +
-      'per-user REST limit (500/min) would otherwise cap one publisher at 8 requests/s; the baselines publish over their socket. ' +
-      'Every target gets the same batches (20 a second) of the same 100-byte events.',
+    'In fan-out every target publishes over a socket: EdgeRooms with `publish` frames (at most 100 events each, acknowledged ' +
+      'after the log append) on one socket per service account (8: a dialect budget of 100 frames a minute each); its ' +
+      "'batched frames' rows are the same series with subscribers on `?batch=1`. Resync publishes over `POST /api/orchestrator/events`, " +
+      'rotating over the same accounts. Every target gets the same batches (20 a second) of the same 100-byte events.',
     'Virtual clients carry distinct `CF-Connecting-IP` addresses (the per-IP limits are per client on Cloudflare); each address ' +
       'makes at most 400 requests in the run, under the 1,000/min per-IP limit.',
     `CPU busy share in the second before the run: ${Math.round(busy * 100)}%${busy > 0.2 ? ' (other work was running: figures are pessimistic; rerun on an idle machine)' : ''}.`,
     ...args.note,
   ];
 
-  const edge = new EdgeRooms({ root, log, env });
+  const edge = new EdgeRooms({ root, log, env, runtime: args.runtime });
   const all = {
     edgerooms: () => new EdgeTarget(edge),
     ws: () => new WsTarget({ root, log, env }),
@@ -151,7 +183,7 @@ async function main() {
       `[bench] ${args.quick ? 'quick' : 'full'} run: scenarios ${selected.map((s) => s.n).join(',')}, targets ${targetNames.join(',')}`,
     );
     if (targetNames.includes('edgerooms')) {
-      console.log('[bench] starting EdgeRooms (npm run dev) ...');
+      console.log(`[bench] starting ${edge.label} ...`);
       await edge.start();
       await edge.setupPublishers(8);
     }
@@ -192,7 +224,8 @@ async function main() {
     durationSeconds: Math.round((finished - started) / 1000),
     scenarios: selected.map((s) => s.n),
     targets: targets.map((t) => ({ name: t.name, label: t.label })),
-    machine: { ...info, cpuBusyShareAtStart: busy },
+    machine: { ...info, cpuBusyShareAtStart: busy, pinnedCores: pinned },
+    edgeRoomsRuntime: args.runtime,
     notes,
     results,
   };

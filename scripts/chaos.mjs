@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run test:chaos`: hard kills of the local runtime mid-burst, then checks that nothing acknowledged was lost
-// or duplicated, in every realtime actor type. Starts the Worker (scripts/lib/worker.mjs) on free ports with its own
-// state directory (actors in test/chaos/actors.mjs, clients and checks in test/chaos/kit.mjs); each round, several users drive every actor at once:
+// or duplicated, in every realtime actor type. Starts `npm start`'s runtime (scripts/start.mjs through
+// scripts/lib/worker.mjs: the production bundle on workerd, what a single-machine deployment runs) on a free port
+// with its own state directory (actors in test/chaos/actors.mjs, clients and checks in test/chaos/kit.mjs); each round, several users drive every actor at once:
 //   orchestrator  admin publishes with Idempotency-Key (HTTP)
 //   room          chat and canvas shapes over /ws/rooms, chat as HTTP frames with Idempotency-Key
 //   chunk         player moves and a zone over /ws (EarthRing), watched live by a third player
@@ -14,16 +15,13 @@
 // key is retried with it. Then, per actor: every acknowledged op is in its durable record exactly once, no sequence
 // (or position, or version) is used twice, and clients resume by WebSocket resync, SSE and polling with nothing
 // missing, where the actor offers them. Prints `N passed, N failed`; exits 1 on any failure.
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chaosActors } from '../test/chaos/actors.mjs';
 import { chaosKit } from '../test/chaos/kit.mjs';
-import { freePort, root, sleep, startServer, waitForServer } from './lib/worker.mjs';
+import { freePort, root, sleep, startProductionServer, waitForServer } from './lib/worker.mjs';
 
-const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
-const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 3);
 /** A fallback only: an actor that cannot reach its target at all is a failure, not a reason to wait forever. */
 const STALL_MS = 90_000;
@@ -51,7 +49,7 @@ let server = null;
 const killRuntime = () => {
   if (!server) return;
   try {
-    process.kill(-server.child.pid, 'SIGKILL'); // its own process group: npm, wrangler and workerd at once
+    process.kill(-server.child.pid, 'SIGKILL'); // its own process group: Node and workerd at once
   } catch {
     // already gone
   }
@@ -69,16 +67,6 @@ const watchdog = setTimeout(() => {
 }, RUN_TIMEOUT_MS);
 watchdog.unref();
 
-const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], {
-  cwd: root,
-  env,
-  stdio: 'ignore',
-});
-if (migrate.status !== 0) {
-  console.error('[chaos] applying migrations failed');
-  process.exit(1);
-}
-
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const kit = chaosKit(base);
@@ -86,7 +74,8 @@ const { check, post } = kit;
 const log = (what) => console.log(`[chaos] ${what}`);
 
 async function startRuntime() {
-  server = startServer(port, await freePort(), ['--persist-to', state]);
+  // scripts/start.mjs applies the migrations to `state` first (on a restart: nothing left to apply).
+  server = startProductionServer(port, ['--persist-to', state]);
   try {
     await waitForServer(base, server);
   } catch (err) {

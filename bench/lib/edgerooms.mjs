@@ -1,16 +1,20 @@
-// EdgeRooms under test: started exactly as `npm run dev` does (scripts/dev.mjs -> wrangler dev -> workerd, local
-// D1), with its state in bench/.tmp/state so a bench run never touches the developer's .wrangler/state.
+// EdgeRooms under test: by default on `npm start` (scripts/start.mjs: the production bundle on workerd through
+// Miniflare, no dev proxy), or with `runtime: 'dev'` exactly as `npm run dev` starts it (wrangler dev, the dev
+// loop). Either way its state is in bench/.tmp/state, so a bench run never touches the developer's .wrangler/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { groupProcesses, spawnGroup, stopGroup } from './processes.mjs';
+import { parseEnv } from 'node:util';
+import { groupCpuSeconds, groupProcesses, spawnGroup, stopGroup } from './processes.mjs';
 import { AddressPool, freePort, sleep } from './util.mjs';
 
 export const PASSWORD = 'SecurePass123!';
 const ADMIN = { username: 'admin', password: 'EdgeRooms-Admin-1' };
 
 export class EdgeRooms {
-  constructor({ root, log, env }) {
+  constructor({ root, log, env, runtime = 'start' }) {
+    if (runtime !== 'start' && runtime !== 'dev') throw new Error(`unknown EdgeRooms runtime ${runtime} (start, dev)`);
+    this.runtime = runtime;
     this.root = root;
     this.log = log;
     this.env = env;
@@ -25,49 +29,74 @@ export class EdgeRooms {
     this.published = 0;
   }
 
+  get label() {
+    return this.runtime === 'start' ? 'EdgeRooms (npm start)' : 'EdgeRooms (wrangler dev, the dev loop)';
+  }
+
   async start() {
     rmSync(this.state, { recursive: true, force: true });
-    // `npm run dev` runs its pre-script first (the demo page bundle the Worker imports): so does the bench.
-    const predev = join(this.root, 'scripts', 'build-web.mjs');
-    if (existsSync(predev)) {
-      const built = spawnSync(process.execPath, [predev], { cwd: this.root, env: this.env, encoding: 'utf8', timeout: 120_000 });
+    // `npm start` and `npm run dev` run their pre-script first (the demo page bundle the Worker imports): so does the bench.
+    const prestep = join(this.root, 'scripts', 'build-web.mjs');
+    if (existsSync(prestep)) {
+      const built = spawnSync(process.execPath, [prestep], { cwd: this.root, env: this.env, encoding: 'utf8', timeout: 120_000 });
       this.log.write(`${built.stdout ?? ''}${built.stderr ?? ''}`);
-      if (built.status !== 0) throw new Error('scripts/build-web.mjs (the predev step) failed (see bench/.tmp/run.log)');
+      if (built.status !== 0) throw new Error('scripts/build-web.mjs (the pre-script) failed (see bench/.tmp/run.log)');
     }
-    const wrangler = join(this.root, 'node_modules', '.bin', 'wrangler');
-    // scripts/dev.mjs migrates the default state dir; the bench's own dir is migrated here, the same way.
-    const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', this.state], {
-      cwd: this.root,
-      env: this.env,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    this.log.write(migrate.stdout ?? '');
-    this.log.write(migrate.stderr ?? '');
-    if (migrate.status !== 0) throw new Error('applying D1 migrations to bench/.tmp/state failed (see bench/.tmp/run.log)');
-
+    if (this.runtime === 'dev') {
+      const wrangler = join(this.root, 'node_modules', '.bin', 'wrangler');
+      // scripts/dev.mjs migrates the default state dir; the bench's own dir is migrated here, the same way
+      // (scripts/start.mjs migrates the dir it is given itself).
+      const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', this.state], {
+        cwd: this.root,
+        env: this.env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      this.log.write(migrate.stdout ?? '');
+      this.log.write(migrate.stderr ?? '');
+      if (migrate.status !== 0) throw new Error('applying D1 migrations to bench/.tmp/state failed (see bench/.tmp/run.log)');
+    }
     // BENCH_PORT / BENCH_INSPECTOR_PORT pin the ports (machines where each engineer has a range of their own).
     this.port = Number(process.env.BENCH_PORT) || (await freePort());
-    const inspector = Number(process.env.BENCH_INSPECTOR_PORT) || (await freePort());
-    this.inspectorPort = inspector;
+    this.inspectorPort = Number(process.env.BENCH_INSPECTOR_PORT) || (await freePort());
     this.base = `http://127.0.0.1:${this.port}`;
     this.wsBase = `ws://127.0.0.1:${this.port}`;
-    const args = ['scripts/dev.mjs', '--port', String(this.port), '--ip', '127.0.0.1', '--persist-to', this.state];
-    args.push('--inspector-port', String(inspector), '--show-interactive-dev-session=false', '--log-level', 'warn');
+    await this.launch({ inspector: this.runtime === 'dev' });
+  }
+
+  /** Starts the runtime on the state as it is; `inspector` opens the Worker isolate's inspector (wrangler dev always does). */
+  async launch({ inspector }) {
+    this.inspecting = inspector;
+    const args =
+      this.runtime === 'start'
+        ? ['scripts/start.mjs', '--port', String(this.port), '--ip', '127.0.0.1', '--persist-to', this.state]
+        : ['scripts/dev.mjs', '--port', String(this.port), '--ip', '127.0.0.1', '--persist-to', this.state];
+    if (inspector || this.runtime === 'dev') args.push('--inspector-port', String(this.inspectorPort));
+    if (this.runtime === 'dev') args.push('--show-interactive-dev-session=false', '--log-level', 'warn');
     this.child = spawnGroup(process.execPath, args, { cwd: this.root, env: this.env, log: this.log });
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null)
-        throw new Error(`npm run dev exited with ${this.child.exitCode} (see bench/.tmp/run.log)`);
+        throw new Error(`${this.label} exited with ${this.child.exitCode} (see bench/.tmp/run.log)`);
       try {
         const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
-        if (res.ok) break;
+        if (res.ok) return;
       } catch {
         // not listening yet
       }
       await sleep(250);
     }
-    if (Date.now() >= deadline) throw new Error('EdgeRooms did not answer /health within 120 s');
+    throw new Error(`${this.label} did not answer /health within 120 s`);
+  }
+
+  /**
+   * Restarts the runtime on the same state (users, tokens and actors survive), with or without the isolate's
+   * inspector: the JS heap figures need it, nothing else should run with it.
+   */
+  async restart({ inspector }) {
+    if (this.runtime === 'dev' || this.inspecting === inspector) return;
+    await stopGroup(this.child);
+    await this.launch({ inspector });
   }
 
   async stop() {
@@ -75,14 +104,38 @@ export class EdgeRooms {
   }
 
   /**
-   * The workerd processes: wrangler runs the Worker in one (`--inspector-addr`) behind a proxy workerd that
-   * owns the public port. Both carry every WebSocket, so both are reported.
+   * The workerd processes. `npm start` runs one; `wrangler dev` runs the Worker in one (`--inspector-addr`)
+   * behind a proxy workerd that owns the public port: both carry every WebSocket, so both are reported.
    */
   runtimeProcesses() {
     if (!this.child) return [];
     return groupProcesses(this.child.pid)
       .filter((p) => /workerd(\s|$)/.test(p.cmdline.split(' ')[0]) || p.cmdline.includes('/workerd '))
-      .map((p) => ({ pid: p.pid, role: p.cmdline.includes('--inspector-addr') ? 'worker' : 'proxy' }));
+      .map((p) => ({
+        pid: p.pid,
+        role: this.runtime === 'start' ? 'workerd' : p.cmdline.includes('--inspector-addr') ? 'worker' : 'proxy',
+      }));
+  }
+
+  /** CPU seconds used so far by every process of the runtime (Node launcher, wrangler, each workerd). */
+  cpuSeconds() {
+    return this.child ? groupCpuSeconds(this.child.pid) : 0;
+  }
+
+  /** The local D1 database's SQLite file (the one with the `players` table), for the REST baseline's snapshot. */
+  d1File() {
+    const dir = join(this.state, 'v3', 'd1', 'miniflare-D1DatabaseObject');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite');
+    if (files.length !== 1) throw new Error(`expected one D1 database in ${dir}, found ${files.length}`);
+    return join(dir, files[0]);
+  }
+
+  /** The Worker's JWT settings (wrangler.toml vars, .dev.vars secret): what the REST baseline verifies with. */
+  jwtSettings() {
+    const toml = readFileSync(join(this.root, 'wrangler.toml'), 'utf8');
+    const secrets = parseEnv(readFileSync(join(this.root, '.dev.vars'), 'utf8'));
+    const v = (name) => new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(toml)?.[1];
+    return { JWT_SECRET: secrets.JWT_SECRET, JWT_ISSUER: v('JWT_ISSUER'), JWT_AUDIENCE: v('JWT_AUDIENCE') };
   }
 
   async request(method, path, { token, body, ip, auth = false } = {}) {

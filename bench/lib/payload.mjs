@@ -32,3 +32,15 @@ export function sentAtOfPayload(payload) {
   if (typeof output !== 'string' || output[0] !== 'T') return null;
   return Number(output.slice(1, output.indexOf('|')));
 }
+
+/** Every publisher timestamp in a frame's text: a batched frame (`?batch=1`) is an array of event frames. */
+export function eachSentAtOfText(text, fn) {
+  let i = text.indexOf(MARK);
+  while (i >= 0) {
+    const start = i + MARK.length;
+    const end = text.indexOf('|', start);
+    if (end < 0) return;
+    fn(Number(text.slice(start, end)));
+    i = text.indexOf(MARK, end);
+  }
+}

@@ -1,13 +1,22 @@
 // Child processes of the run: each in its own process group so the whole tree (wrangler -> workerd) can be
 // stopped at the end, found by group for memory readings, and never outlives the harness.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { sleep } from './util.mjs';
 
 const children = new Set();
+/** The cores every server under test runs on (`taskset -c` list), or null: set once by run.mjs. */
+let serverCores = null;
+
+/** From now on each server is started under `taskset -c cores` (the harness pins itself to the other cores). */
+export function pinServersTo(cores) {
+  serverCores = cores;
+}
 
 /** Spawns `cmd args` detached (own process group), output appended to `log` (a writable stream). */
 export function spawnGroup(cmd, args, { cwd, env, log, ipc = false }) {
+  // taskset execs the command: the pid (and so the process group) is the server's own.
+  if (serverCores !== null) [cmd, args] = ['taskset', ['-c', serverCores, cmd, ...args]];
   const child = spawn(cmd, args, {
     cwd,
     env,
@@ -72,3 +81,20 @@ export function groupProcesses(pgid) {
 }
 
 export const groupPids = (pgid) => groupProcesses(pgid).map((p) => p.pid);
+
+let clockTicks = null;
+/** CPU seconds (user + system, all threads) used so far by `pid`, from /proc/<pid>/stat; 0 when it is gone. */
+export function cpuSeconds(pid) {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the file, 12 and 13 after the command name.
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used so far by every process of group `pgid`: read before and after a step, the difference is its cost. */
+export const groupCpuSeconds = (pgid) => groupPids(pgid).reduce((sum, pid) => sum + cpuSeconds(pid), 0);

@@ -2,6 +2,12 @@
 
 const TARGETS = ['edgerooms', 'ws', 'socketio'];
 const LABELS = { edgerooms: 'EdgeRooms', ws: 'ws (bare Node)', socketio: 'Socket.IO 4' };
+
+/** EdgeRooms' label names the runtime it ran on (npm start, or wrangler dev: the dev loop). */
+function labelsOf(run) {
+  const edge = run.targets?.find((t) => t.name === 'edgerooms')?.label;
+  if (edge) LABELS.edgerooms = edge;
+}
 const COLORS = { edgerooms: '#f38020', ws: '#2b6cb0', socketio: '#2f855a' };
 
 const fmt = (x, digits = 2) =>
@@ -55,6 +61,18 @@ export function targetsVerdicts(results, quick) {
       value: kib(per),
       met: per !== null && per < 10_000,
     });
+    const heap = conn.isolateHeap?.bytesPerExtraConnectionAfterIdle ?? conn.isolateHeap?.bytesPerExtraConnection;
+    if (typeof heap === 'number') {
+      out.push({ target: "Project's JS heap per idle socket under 2 KB (issue 15)", value: `${heap} B`, met: heap < 2048 });
+    }
+  }
+  const rest = results.rest?.edgerooms;
+  if (typeof rest?.ratioToHonoNode === 'number') {
+    out.push({
+      target: 'Authenticated GET ≥ 0.5× Hono on Node, p99 no worse (issue 15)',
+      value: `${rest.mean.requestsPerSecond} vs ${rest.honoNode.mean.requestsPerSecond} req/s (${rest.ratioToHonoNode}×), p99 ${rest.mean.p99} vs ${rest.honoNode.mean.p99} ms`,
+      met: rest.ratioToHonoNode >= 0.5 && rest.mean.p99 <= rest.honoNode.mean.p99,
+    });
   }
   for (const size of ['100', '1000']) {
     const e = results.fanOut?.edgerooms?.[size]?.maxDeliveredPerSecond;
@@ -71,6 +89,7 @@ export function targetsVerdicts(results, quick) {
 }
 
 export function markdown(run) {
+  labelsOf(run);
   const r = run.results;
   const m = run.machine;
   const parts = [
@@ -86,7 +105,7 @@ export function markdown(run) {
   const verdicts = targetsVerdicts(r, run.mode === 'quick');
   if (verdicts.length) {
     parts.push(
-      '## Targets (issue 6)',
+      '## Targets (issues 6 and 15)',
       '',
       table(
         ['target', 'measured', 'met'],
@@ -149,21 +168,27 @@ export function markdown(run) {
   if (r.fanOut) {
     const rows = [];
     for (const size of ['100', '1000']) {
-      for (const name of TARGETS) {
+      // EdgeRooms twice: one frame per event, then (`<size>:batched`) one frame per published batch.
+      const series = TARGETS.flatMap((name) => [
+        [name, size, LABELS[name]],
+        ...(r.fanOut[name]?.[`${size}:batched`] ? [[name, `${size}:batched`, `${LABELS[name]}, batched frames`]] : []),
+      ]);
+      for (const [name, key, label] of series) {
         const x = r.fanOut[name];
         const why = absent(x);
         if (why) {
-          rows.push([`${size}`, LABELS[name], why, '', '', '', '', '']);
+          rows.push([`${size}`, label, why, '', '', '', '', '', '']);
           continue;
         }
-        const room = x[size];
+        const room = x[key];
         const last = room.steps.filter((s) => !s.stopped).at(-1);
         const stop = room.steps.find((s) => s.stopped);
         rows.push([
           size,
-          LABELS[name],
+          label,
           String(room.maxDeliveredPerSecond),
           last ? `${last.rate}/s: ${fmt(last.p50)} / ${fmt(last.p99)}` : '–',
+          fmt(last?.cpuMicrosPerDelivered),
           stop
             ? `${stop.rate}/s (loss ${(stop.loss * 100).toFixed(1)}%, p99 ${fmt(stop.p99)} ms)`
             : 'none within the rates tried',
@@ -182,6 +207,7 @@ export function markdown(run) {
           'server',
           'max delivered msg/s (no stop)',
           'at that rate p50 / p99 ms',
+          'server CPU µs per delivered msg',
           'stopped at',
           '÷ ws',
           '÷ Socket.IO',
@@ -190,7 +216,7 @@ export function markdown(run) {
         rows,
       ),
       '',
-      'Every step of every series is in `latest.json` (`results.fanOut`); the chart plots them.',
+      "Every step of every series is in `latest.json` (`results.fanOut`, with each step's server CPU); the chart plots them.",
       '',
     );
   }
@@ -234,6 +260,18 @@ export function markdown(run) {
       ),
       '',
     );
+    const h = r.connections.edgerooms?.isolateHeap;
+    if (h) {
+      const mib = (x) => (typeof x?.usedBytes === 'number' ? (x.usedBytes / 2 ** 20).toFixed(1) : '–');
+      parts.push(
+        `EdgeRooms' own share: the Worker isolate's V8 heap after a forced GC (inspector \`Runtime.getHeapUsage\`, this scenario only) was ` +
+          `${mib(h.before)} MiB before, ${mib(h.rooms)} MiB with one socket per room, ${mib(h.after)} MiB with all` +
+          `${h.afterIdle ? ` and ${mib(h.afterIdle)} MiB after 15 s idle` : ''}: ${fmt(h.bytesPerRoom, 0)} B per room, ` +
+          `${fmt(h.bytesPerExtraConnection, 0)} B per further socket${h.afterIdle ? ` (${fmt(h.bytesPerExtraConnectionAfterIdle, 0)} B idle)` : ''}. ` +
+          "The rest of the RSS per socket is the runtime's native connection state; on Cloudflare hibernated sockets are held by the platform, not by the isolate.",
+        '',
+      );
+    }
   }
 
   if (r.resync) {
@@ -261,28 +299,54 @@ export function markdown(run) {
   if (r.rest) {
     const v = r.rest.edgerooms;
     const why = absent(v);
+    const row = (label, path, x, ratioCell) => [
+      label,
+      `GET ${path}`,
+      x.connections,
+      x.requestsPerSecond,
+      x.p50,
+      x.p99,
+      x.max,
+      fmt(x.cpuMillisPerRequest, 3),
+      `${x.non2xx} ${JSON.stringify(x.statuses)}`,
+      x.errors,
+      ratioCell,
+    ];
+    const rows = [];
+    if (!why) {
+      const node = v.honoNode;
+      const nodeRuns = node?.runs ?? [];
+      (v.runs ?? [v]).forEach((x, i) => {
+        rows.push(row(LABELS.edgerooms, v.path, x, ratio(x.requestsPerSecond, nodeRuns[i]?.requestsPerSecond)));
+        if (nodeRuns[i]) rows.push(row('Hono on Node (node:sqlite)', node.path, nodeRuns[i], '1×'));
+      });
+      if (node?.error) rows.push(['Hono on Node (node:sqlite)', `failed: ${node.error}`, ...Array(9).fill('')]);
+    }
     parts.push(
       '## 5. REST: authenticated GET under load (autocannon)',
       '',
       why
         ? `EdgeRooms: ${why}`
         : table(
-            ['route', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
             [
-              [
-                `GET ${v.path}`,
-                v.connections,
-                v.requestsPerSecond,
-                v.p50,
-                v.p99,
-                v.max,
-                `${v.non2xx} ${JSON.stringify(v.statuses)}`,
-                v.errors,
-              ],
+              'server',
+              'route',
+              'connections',
+              'req/s',
+              'p50 ms',
+              'p99 ms',
+              'max ms',
+              'server CPU ms/req',
+              'non-2xx',
+              'errors',
+              '÷ Hono on Node',
             ],
+            rows,
           ),
       '',
-      'No baseline: the `ws` and Socket.IO servers serve no REST API.',
+      'The baseline (`bench/servers/rest-node.mjs`) does what the route does (the same JWT verify with jose, the same revocation and ' +
+        "player reads, on a snapshot of EdgeRooms' own D1 file) on Hono with `@hono/node-server` and `node:sqlite`, without a rate " +
+        `limiter; the same autocannon clients and ${v?.users ?? 'the same'} users, runs alternated.`,
       '',
     );
   }
@@ -363,6 +427,7 @@ export function markdown(run) {
 
 /** Scenario 2 as a chart: p99 end-to-end latency against delivered messages/s, log-log, one line per server and room size. */
 export function svgChart(run) {
+  labelsOf(run);
   const series = [];
   for (const name of TARGETS) {
     const x = run.results.fanOut?.[name];

@@ -6,13 +6,15 @@
 import { join } from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
-import { sentAtOfPayload, sentAtOfText } from './payload.mjs';
-import { spawnGroup, stopGroup } from './processes.mjs';
+import { eachSentAtOfText, sentAtOfPayload, sentAtOfText } from './payload.mjs';
+import { groupCpuSeconds, spawnGroup, stopGroup } from './processes.mjs';
 import { freePort, sleep, withTimeout } from './util.mjs';
 
 const CONNECT_TIMEOUT_MS = 20_000;
 const noop = () => {};
-const emptyHandlers = () => ({ event: noop, pong: noop, autoPong: noop, moved: noop, error: noop });
+const emptyHandlers = () => ({ event: noop, pong: noop, autoPong: noop, moved: noop, error: noop, answer: noop });
+/** Events per EdgeRooms `publish` frame (as per `POST /api/orchestrator/events`). */
+const PUBLISH_MAX = 100;
 
 /** A raw `ws` client for EdgeRooms and the `ws` baseline: both speak the orchestrator envelope in text frames. */
 class WsClient {
@@ -45,6 +47,12 @@ class WsClient {
 
   onMessage(text) {
     if (typeof text !== 'string') return;
+    if (text.charCodeAt(0) === 91) {
+      // `[`: EdgeRooms' batched frame (`?batch=1`), the array of one publish's event frames.
+      if (this.track) this.trackRef(text.slice(text.lastIndexOf('{"type":')));
+      eachSentAtOfText(text, (t) => this.handlers.event(t));
+      return;
+    }
     const t = sentAtOfText(text);
     if (t !== null && !text.startsWith('{"type":"resync_response"')) {
       if (this.track) this.trackRef(text);
@@ -74,8 +82,11 @@ class WsClient {
       this.handlers.pong(frame.payload?.timestamp);
     } else if (frame.type === 'resync_response') {
       for (const e of frame.payload?.missedEvents ?? []) this.handlers.event(sentAtOfPayload(e.payload));
+    } else if (frame.type === 'publish_ack') {
+      this.handlers.answer(frame);
     } else if (frame.type === 'error') {
       this.handlers.error(text);
+      if (frame.id !== undefined) this.handlers.answer(frame);
     }
   }
 
@@ -158,7 +169,7 @@ class SioClient {
 export class EdgeTarget {
   constructor(edge) {
     this.name = 'edgerooms';
-    this.label = 'EdgeRooms';
+    this.label = edge.label;
     this.edge = edge;
     this.next = 0;
   }
@@ -167,11 +178,16 @@ export class EdgeTarget {
     return this.edge.runtimeProcesses();
   }
 
+  cpuSeconds() {
+    return this.edge.cpuSeconds();
+  }
+
   /** A room is a tenant's orchestrator stream (`/ws/orchestrator`): one Room actor per tenant. */
-  async connect(room, { resume, handlers, track } = {}) {
+  async connect(room, { resume, handlers, track, batch } = {}) {
     const token = await this.edge.userToken(room);
     const params = new URLSearchParams({ token });
     if (resume?.lastEventId) params.set('lastEventId', resume.lastEventId);
+    if (batch) params.set('batch', '1');
     const client = new WsClient(`${this.edge.wsBase}/ws/orchestrator?${params}`, {
       headers: { 'CF-Connecting-IP': this.edge.addresses.next() },
       handlers,
@@ -202,7 +218,65 @@ export class EdgeTarget {
     if (!client.closed) client.autoPing();
   }
 
-  /** Publishing is `POST /api/orchestrator/events` (its only publish path), rotating over the service accounts. */
+  /** Subscribers may opt in to one frame per published batch (`?batch=1`). */
+  get batches() {
+    return true;
+  }
+
+  /**
+   * Publishing over the socket, as the baselines do: `publish` frames of at most 100 events on one socket per
+   * service account (each account has its own frame budget), rotating; each answered by its `publish_ack`.
+   * The publishers subscribe to a scope the bench never publishes (`?topics=config`), so they receive no events.
+   */
+  async socketPublisher(room) {
+    if (room !== 'default') throw new Error('EdgeRooms publishers publish to the default tenant (the admin’s)');
+    const waiting = new Map();
+    const answer = (frame) => {
+      const settle = waiting.get(frame.id);
+      if (!settle) return;
+      waiting.delete(frame.id);
+      settle(frame.type === 'publish_ack' ? { ok: true, status: 0 } : { ok: false, status: frame.payload?.code ?? 'error' });
+    };
+    const sockets = await Promise.all(
+      this.edge.serviceTokens.map(async (token) => {
+        const params = new URLSearchParams({ token, topics: 'config' });
+        const client = new WsClient(`${this.edge.wsBase}/ws/orchestrator?${params}`, {
+          headers: { 'CF-Connecting-IP': this.edge.addresses.next() },
+          handlers: { answer },
+        });
+        await withTimeout(client.ready, CONNECT_TIMEOUT_MS, 'EdgeRooms publisher connect');
+        return client;
+      }),
+    );
+    let next = 0;
+    let ids = 0;
+    const sendOne = (events) =>
+      new Promise((resolve) => {
+        const id = ++ids;
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          resolve({ ok: false, status: 'timeout' });
+        }, CONNECT_TIMEOUT_MS);
+        waiting.set(id, (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        });
+        sockets[next++ % sockets.length].send({ type: 'publish', id, events });
+      });
+    return {
+      publish: async (events) => {
+        const chunks = [];
+        for (let i = 0; i < events.length; i += PUBLISH_MAX) chunks.push(events.slice(i, i + PUBLISH_MAX));
+        const answers = await Promise.all(chunks.map(sendOne));
+        return answers.find((a) => !a.ok) ?? { ok: true, status: 0 };
+      },
+      close: () => {
+        for (const s of sockets) s.close();
+      },
+    };
+  }
+
+  /** Publishing through `POST /api/orchestrator/events`, rotating over the service accounts. */
   async publisher(room) {
     if (room !== 'default') throw new Error('EdgeRooms publishers publish to the default tenant (the admin’s)');
     const edge = this.edge;
@@ -250,6 +324,10 @@ class NodeBaseline {
 
   pids() {
     return this.child ? [{ pid: this.child.pid, role: 'server' }] : [];
+  }
+
+  cpuSeconds() {
+    return this.child ? groupCpuSeconds(this.child.pid) : 0;
   }
 }
 

@@ -2,6 +2,10 @@
 // for a fixed time on a fixed schedule (20 batches a second, the same batches for every target), then waits for
 // the deliveries to drain. A step "stops" the series when more than 1% of deliveries are missing or the p99
 // end-to-end latency (publisher's clock in the payload to receipt) passes 1 s.
+// Every server is published to over a socket (EdgeRooms: `publish` frames of service accounts, each acknowledged
+// after the log append). A target that offers batched delivery (EdgeRooms' `?batch=1`) runs each room size twice:
+// subscribers receiving one frame per event (`100`, `1000`), then subscribers that opted in to one frame per
+// published batch (`100:batched`, `1000:batched`).
 import { makeEvent } from '../lib/payload.mjs';
 import { closeAll } from '../lib/targets.mjs';
 import { now, pool, round, sleep, summarize, waitFor } from '../lib/util.mjs';
@@ -88,7 +92,7 @@ async function step(clients, publisher, rate, seconds, counters) {
   };
 }
 
-async function room(target, size, rates, seconds) {
+async function room(target, size, rates, seconds, { batch = false } = {}) {
   const counters = { received: 0, latencies: [], lastReceipt: null };
   const handlersFor = (i) => ({
     event: (sentAt) => {
@@ -100,12 +104,14 @@ async function room(target, size, rates, seconds) {
     },
   });
   const connectStarted = now();
-  const clients = await pool(size, 100, (i) => target.connect('default', { handlers: handlersFor(i) }));
+  const clients = await pool(size, 100, (i) =>
+    target.connect('default', { handlers: handlersFor(i), ...(batch ? { batch: true } : {}) }),
+  );
   const connectMs = now() - connectStarted;
   const heartbeat = setInterval(() => {
     for (const c of clients) target.keepalive(c);
   }, KEEPALIVE_MS);
-  const publisher = await target.publisher('default');
+  const publisher = target.socketPublisher ? await target.socketPublisher('default') : await target.publisher('default');
   // Settle: the first event reaches every subscriber only once the server has worked off the connection storm.
   const settleStarted = now();
   counters.received = 0;
@@ -117,7 +123,14 @@ async function room(target, size, rates, seconds) {
   const steps = [];
   try {
     for (const rate of rates) {
+      const cpuBefore = target.cpuSeconds?.();
       const result = await step(clients, publisher, rate, seconds, counters);
+      if (cpuBefore !== undefined) {
+        // The server's CPU over the step (publishing, delivering, draining), per message delivered.
+        const cpu = target.cpuSeconds() - cpuBefore;
+        result.cpuSeconds = round(cpu, 3);
+        result.cpuMicrosPerDelivered = result.delivered ? round((cpu * 1e6) / result.delivered, 2) : null;
+      }
       steps.push(result);
       if (result.stopped) break;
       await sleep(300);
@@ -147,6 +160,10 @@ export async function fanOut(target, { quick }) {
   for (const size of [100, 1000]) {
     out[size] = await room(target, size, rates[size], seconds);
     await sleep(1000);
+    if (target.batches) {
+      out[`${size}:batched`] = await room(target, size, rates[size], seconds, { batch: true });
+      await sleep(1000);
+    }
   }
   return out;
 }

@@ -1,5 +1,5 @@
-// Starting and stopping the Worker (`npm run dev`) on free ports for the scripts that test against it
-// (scripts/e2e.mjs, scripts/lint-api.mjs, scripts/test-sdk.mjs, scripts/socketio-test.mjs).
+// Starting and stopping the Worker (`npm run dev`, or `npm start`'s runtime) on free ports for the scripts that test
+// against it (scripts/e2e.mjs, scripts/lint-api.mjs, scripts/test-sdk.mjs, scripts/socketio-test.mjs; chaos.mjs on npm start).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -45,6 +45,31 @@ export function startServer(port, inspectorPort, extraArgs = []) {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', BROWSER: 'none' },
+    },
+  );
+  const output = [];
+  const keep = (chunk) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return { child, output };
+}
+
+/**
+ * `npm start`'s runtime (scripts/start.mjs: the production bundle on workerd, D1 migrated by it) in its own process
+ * group, with the same `{ child, output }` as `startServer`; `extraArgs` go to scripts/start.mjs (`--persist-to`).
+ */
+export function startProductionServer(port, extraArgs = []) {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'scripts', 'start.mjs'), '--port', String(port), '--ip', '127.0.0.1', ...extraArgs],
+    {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
     },
   );
   const output = [];

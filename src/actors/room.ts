@@ -12,7 +12,7 @@ import {
   ephemeralFrame,
   REQUESTS_PER_MINUTE,
 } from '../dialects/collab';
-import { DIALECT as ORCHESTRATOR, orchestratorDialect } from '../dialects/orchestrator';
+import { createOrchestratorDialect, DIALECT as ORCHESTRATOR, type PublishedEvent } from '../dialects/orchestrator';
 import type { Activity } from '../domain/activity';
 import {
   EVENT_PAYLOADS,
@@ -21,7 +21,7 @@ import {
   PLANNING_KEEPALIVE_MS,
   planningActive,
   planningKeepalive,
-  reduce,
+  reduceAll,
   validatePublish,
   view,
 } from '../domain/orchestrator';
@@ -44,7 +44,10 @@ import { CollabStore } from './collab-store';
 import { parseRoomKey, type RoomKind } from './keys';
 
 const KEEPALIVE_TIMER = 'orchestrator:keepalive';
+/** One outbox row per published event: only rows queued before batches existed still have this kind. */
 const OUTBOX_ORCHESTRATOR = 'orchestrator_event';
+/** One outbox row per published batch: its events' D1 rows. */
+const OUTBOX_ORCHESTRATOR_BATCH = 'orchestrator_events';
 /** Flushes batched pen strokes and coalesced cursors when the domain's `nextDeadline` comes. */
 const TICK_TIMER = 'collab:tick';
 const OUTBOX_ACTIVITY = 'activity';
@@ -63,13 +66,7 @@ export interface OrchestratorEventRow {
   timestamp: string;
 }
 
-export interface Published {
-  eventId: string;
-  sequence: number;
-  type: string;
-  scope: string;
-  timestamp: string;
-}
+export type Published = PublishedEvent;
 
 /**
  * A room actor: a collaboration room (`<tenantId>:room:<roomId>`, seed 001, dialect `collab`), or the
@@ -78,7 +75,9 @@ export interface Published {
  */
 export class Room extends RealtimeActor {
   protected readonly dialects: Record<string, Dialect> = {
-    [ORCHESTRATOR]: orchestratorDialect,
+    [ORCHESTRATOR]: createOrchestratorDialect({
+      publish: (conn, items, idempotencyKey) => this.publishAs(conn.identity, items, idempotencyKey),
+    }),
     [COLLAB]: createCollabDialect({
       request: (conn, method, params) => this.collabRequest(conn, method, params),
       closed: (conn) => this.collabClosed(conn),
@@ -98,16 +97,9 @@ export class Room extends RealtimeActor {
     this.sql.exec('CREATE TABLE IF NOT EXISTS room_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const row = this.sql.exec<{ value: string }>("SELECT value FROM room_state WHERE key = 'orchestrator'").toArray()[0];
     this.orchestrator = row ? (JSON.parse(row.value) as OrchestratorState) : initialState();
-    this.outbox.register(OUTBOX_ORCHESTRATOR, (db, r) => {
-      const e = r as OrchestratorEventRow;
-      // Keyed by (tenant, event id): a replayed flush changes nothing.
-      return db
-        .prepare(
-          `INSERT INTO orchestrator_events (tenant_id, event_id, epoch, sequence, type, scope, payload, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, event_id) DO NOTHING`,
-        )
-        .bind(e.tenantId, e.eventId, e.epoch, e.sequence, e.type, e.scope, JSON.stringify(e.payload), e.timestamp);
-    });
+    // Keyed by (tenant, event id): a replayed flush changes nothing.
+    this.outbox.register(OUTBOX_ORCHESTRATOR, (db, r) => insertOrchestratorEvents(db, [r as OrchestratorEventRow]));
+    this.outbox.register(OUTBOX_ORCHESTRATOR_BATCH, (db, r) => insertOrchestratorEvents(db, r as OrchestratorEventRow[]));
   }
 
   private get key(): RoomKind | null {
@@ -132,30 +124,40 @@ export class Room extends RealtimeActor {
     items: Array<{ type: string; payload: unknown }>,
     idempotencyKey?: string,
   ): Promise<{ ok: true; events: Published[] } | Failure> {
-    const idemKey = idempotencyKey ? idempotencyScope(identity.userId, `publish|${idempotencyKey}`) : null;
-    const reply = await toReply(async () => {
-      if (!this.isOrchestrator || identity.tenantId !== this.tenantId)
-        throw new ApiError('TENANT_VIOLATION', "Not this tenant's orchestrator");
-      if (identity.role !== 'service' && identity.role !== 'admin') {
-        throw new ApiError('AUTHORIZATION_FAILED', 'Publishing requires the service or admin role');
-      }
-      const prior = idemKey ? this.idempotency.recall<Published[]>(idemKey) : undefined;
-      if (prior) return prior;
-      const valid = validatePublish(items);
-      const events = this.publish(valid.map((v) => ({ scope: v.scope, type: v.type, data: v.payload })));
-      const published = events.map((e) => ({
-        eventId: e.eventId,
-        sequence: e.sequence,
-        type: e.type,
-        scope: e.scope,
-        timestamp: e.timestamp,
-      }));
-      // Same synchronous turn as the append: committed together, so a retry after a crash never publishes twice.
-      if (idemKey) this.idempotency.remember(idemKey, published);
-      await this.syncKeepalive();
-      return published;
-    });
+    const reply = await toReply(() => this.publishAs(identity, items, idempotencyKey));
     return reply.ok ? { ok: true, events: reply.value } : reply;
+  }
+
+  /**
+   * The one publish path, for `POST /api/orchestrator/events` and `publish` frames alike: the role, the domain's
+   * validation, the idempotency key (shared by both transports: a retry over the other one is still a retry).
+   */
+  private async publishAs(
+    identity: ActorIdentity,
+    items: Array<{ type: string; payload: unknown }>,
+    idempotencyKey?: string,
+  ): Promise<Published[]> {
+    if (!this.isOrchestrator || identity.tenantId !== this.tenantId)
+      throw new ApiError('TENANT_VIOLATION', "Not this tenant's orchestrator");
+    if (identity.role !== 'service' && identity.role !== 'admin') {
+      throw new ApiError('AUTHORIZATION_FAILED', 'Publishing requires the service or admin role');
+    }
+    const idemKey = idempotencyKey ? idempotencyScope(identity.userId, `publish|${idempotencyKey}`) : null;
+    const prior = idemKey ? this.idempotency.recall<Published[]>(idemKey) : undefined;
+    if (prior) return prior;
+    const valid = validatePublish(items);
+    const events = this.publish(valid.map((v) => ({ scope: v.scope, type: v.type, data: v.payload })));
+    const published = events.map((e) => ({
+      eventId: e.eventId,
+      sequence: e.sequence,
+      type: e.type,
+      scope: e.scope,
+      timestamp: e.timestamp,
+    }));
+    // Same synchronous turn as the append: committed together, so a retry after a crash never publishes twice.
+    if (idemKey) this.idempotency.remember(idemKey, published);
+    await this.syncKeepalive();
+    return published;
   }
 
   /** The orchestrator state for admins and tests (the same view a resync gets). */
@@ -169,14 +171,20 @@ export class Room extends RealtimeActor {
     return {};
   }
 
-  protected override applyEvent(event: LoggedEvent): void {
-    if (!this.isOrchestrator || !(event.type in EVENT_PAYLOADS)) return;
-    this.orchestrator = reduce(this.orchestrator, event);
+  /**
+   * A published batch: the state is copied, updated and saved once, and the batch's D1 rows go into one outbox
+   * row (flushed as one statement), rather than once per event.
+   */
+  protected override applyEvents(events: readonly LoggedEvent[]): void {
+    if (!this.isOrchestrator) return;
+    const typed = events.filter((e) => e.type in EVENT_PAYLOADS);
+    if (typed.length === 0) return;
+    this.orchestrator = reduceAll(this.orchestrator, typed);
     this.sql.exec(
       "INSERT INTO room_state (key, value) VALUES ('orchestrator', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       JSON.stringify(this.orchestrator),
     );
-    const row: OrchestratorEventRow = {
+    const rows: OrchestratorEventRow[] = typed.map((event) => ({
       tenantId: this.tenantId,
       eventId: event.eventId,
       epoch: event.epoch,
@@ -185,8 +193,8 @@ export class Room extends RealtimeActor {
       scope: event.scope,
       payload: event.data,
       timestamp: event.timestamp,
-    };
-    this.outbox.enqueue(OUTBOX_ORCHESTRATOR, row);
+    }));
+    this.outbox.enqueue(OUTBOX_ORCHESTRATOR_BATCH, rows);
   }
 
   protected override async onTimer(name: string, now: number): Promise<void> {
@@ -352,4 +360,20 @@ export class Room extends RealtimeActor {
     const at = nextDeadline(this.collabState);
     if (at !== null) await this.timers.scheduleNoLaterThan(TICK_TIMER, at);
   }
+}
+
+/**
+ * The D1 rows of published orchestrator events in one statement whatever their number: the rows travel as one JSON
+ * parameter (D1 binds at most 100 parameters a statement) and `json_each` spreads them out.
+ */
+function insertOrchestratorEvents(db: D1Database, rows: OrchestratorEventRow[]): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO orchestrator_events (tenant_id, event_id, epoch, sequence, type, scope, payload, created_at)
+       SELECT value ->> '$.tenantId', value ->> '$.eventId', value ->> '$.epoch', value ->> '$.sequence',
+              value ->> '$.type', value ->> '$.scope', value -> '$.payload', value ->> '$.timestamp'
+       FROM json_each(?) WHERE true
+       ON CONFLICT (tenant_id, event_id) DO NOTHING`,
+    )
+    .bind(JSON.stringify(rows));
 }

@@ -36,6 +36,11 @@ export interface ClientOptions {
   token?: TokenSource;
   /** Frame codec on the WebSocket (default 'json'); HTTP transports always speak JSON. */
   codec?: CodecName;
+  /**
+   * Ask the server for one WebSocket frame per published batch (`?batch=1`) instead of one per event: fewer frames
+   * when publishers batch. The client unpacks them either way; events still arrive one by one, in order.
+   */
+  batch?: boolean;
   /** A WebSocket constructor (browsers and Workers have a global one; Node 20 needs `ws`'s). */
   WebSocket?: WebSocketConstructorLike;
   /** Or any function that opens a socket; wins over `WebSocket`. */
@@ -402,6 +407,7 @@ export class EdgeRoomsClient {
     return {
       dialect: this.#dialect,
       codec: o.codec ?? 'json',
+      batch: o.batch ?? false,
       token,
       refreshToken: () => this.#token(),
       lastEventId,
@@ -745,6 +751,11 @@ export class EdgeRoomsClient {
   }
 
   #onFrame(frame: unknown, eventId?: string): void {
+    // A batched frame (`?batch=1`): the array of the dialect's own frames, in log order. No dialect's frame is an array.
+    if (Array.isArray(frame)) {
+      for (const f of frame) this.#onFrame(f);
+      return;
+    }
     this.#touch();
     this.#emit('message', frame);
     let decoded: DecodedFrame | null;

@@ -121,6 +121,8 @@ export interface ClosedInfo {
 export interface TransportContext {
   dialect: ClientDialect;
   codec: 'json' | 'msgpack';
+  /** One WebSocket frame per published batch (`?batch=1`). */
+  batch: boolean;
   token: string;
   /** Fresh token for an HTTP call answered 401 (the token source may be a refreshing function). */
   refreshToken(): Promise<string>;

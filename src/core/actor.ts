@@ -57,6 +57,8 @@ export interface Attachment {
   lastSeen: number;
   /** Consecutive refused frames. */
   strikes: number;
+  /** `?batch=1`: the logged events of one publish arrive as one frame, an array of the dialect's event frames. */
+  batch?: true;
   /** The connection state of the dialect or actor (`Connection.state`). */
   state?: unknown;
 }
@@ -150,6 +152,14 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
 
   /** Applies a just-logged event to the actor's state. Runs inside the append's transaction. */
   protected applyEvent(_event: LoggedEvent): void {}
+
+  /**
+   * Applies one published batch, in log order, inside the append's transaction. By default one `applyEvent` per
+   * event; an actor whose state is costly to copy or save overrides it to do that once per batch.
+   */
+  protected applyEvents(events: readonly LoggedEvent[]): void {
+    for (const event of events) this.applyEvent(event);
+  }
 
   /**
    * A WebSocket or SSE stream was accepted, with the request it came with (query, whitelisted headers). Runs
@@ -314,6 +324,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
 
   private acceptSocket(request: Request, identity: ActorIdentity, dialect: Dialect): Response {
     const url = new URL(request.url);
+    const batch = parseBatch(url.searchParams.get('batch'));
     const now = Date.now();
     const att: Attachment = {
       v: 1,
@@ -325,6 +336,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       connectedAt: now,
       lastSeen: now,
       strikes: 0,
+      ...(batch ? { batch } : {}),
     };
     const pair = new WebSocketPair();
     const client = pair[0];
@@ -485,17 +497,19 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   publish(inputs: EventInput[], options: { exclude?: string } = {}): LoggedEvent[] {
     if (inputs.length === 0) return [];
     const now = Date.now();
-    const events = this.ctx.storage.transactionSync(() =>
-      inputs.map((input) => {
-        const event = this.log.append(input, now);
-        this.applyEvent(event);
-        return event;
-      }),
-    );
+    const events = this.ctx.storage.transactionSync(() => {
+      const appended = inputs.map((input) => this.log.append(input, now));
+      this.applyEvents(appended);
+      return appended;
+    });
     if (this.outbox.pending() > 0) void this.timers.scheduleNoLaterThan(TIMER_FLUSH, now + this.settings.flushDelayMs);
-    // A burst goes out in one pass over one socket list, in log order.
-    const sockets = this.openSockets();
-    for (const event of events) this.deliver(event, sockets, options.exclude);
+    // A burst goes out in one pass over one socket list, in log order: one frame per event, or one frame for the
+    // whole burst on the sockets that opted in to batches.
+    const single: Array<{ ws: WebSocket; att: Attachment }> = [];
+    const batched: Array<{ ws: WebSocket; att: Attachment }> = [];
+    for (const s of this.openSockets()) (s.att.batch ? batched : single).push(s);
+    for (const event of events) this.deliver(event, single, options.exclude);
+    if (batched.length) this.deliverBatch(events, batched, options.exclude);
     this.waiters.wake();
     return events;
   }
@@ -702,6 +716,33 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       if (!dialect) continue;
       const frame = dialect.renderEvent(event, this.sseConnection(stream));
       if (frame !== null) stream.write(formatSse({ id: event.eventId, event: event.type, data: frame }));
+    }
+  }
+
+  /**
+   * Sends a published batch to sockets that opted in (`?batch=1`): one frame per socket, the JSON (or MessagePack)
+   * array of the dialect's event frames in log order. Rendered and encoded once per dialect and codec, like `deliver`.
+   */
+  private deliverBatch(events: LoggedEvent[], sockets: Array<{ ws: WebSocket; att: Attachment }>, exclude?: string): void {
+    const cache = new Map<string, string | Uint8Array | null>();
+    for (const { ws, att } of sockets) {
+      if (att.id === exclude) continue;
+      const dialect = this.dialects[att.dialect];
+      if (!dialect) continue;
+      const key = `${att.dialect}|${att.codec}|${att.topics.length || dialect.renderPerConnection ? att.id : ''}`;
+      let encoded = cache.get(key);
+      if (encoded === undefined) {
+        const conn = this.socketConnection(ws, att);
+        const frames: unknown[] = [];
+        for (const event of events) {
+          if (att.topics.length && !att.topics.includes(event.scope)) continue;
+          const frame = dialect.renderEvent(event, conn);
+          if (frame !== null) frames.push(frame);
+        }
+        encoded = frames.length ? encodeFrame(att.codec, frames) : null;
+        cache.set(key, encoded);
+      }
+      if (encoded !== null && sendEncoded(ws, encoded)) countFrame(this.meter, att.dialect, 'out', encoded);
     }
   }
 
@@ -993,6 +1034,13 @@ export function parseTopics(value: string | null): string[] {
   return [...new Set(value.split(',').map((t) => t.trim()))]
     .filter((t) => t.length > 0 && t.length <= MAX_TOPIC_LENGTH)
     .slice(0, MAX_TOPICS);
+}
+
+/** `?batch=1` (or `true`) opts a socket in to one frame per published batch; absent, `0` or `false` keeps one per event. */
+export function parseBatch(value: string | null): boolean {
+  if (value === null || value === '' || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  throw new ApiError('INVALID_REQUEST', 'batch must be 1 or 0', { details: { field: 'batch', supported: ['1', '0'] } });
 }
 
 /** `?lastEventId=` or `?lastSequence=` on a connect URL. */

@@ -6,7 +6,7 @@ import { RequestEnvelope } from './collab';
 import { CLIENT_FRAMES, QUEUE_CLIENT_TYPES, QUEUE_DIALECT, SESSION_CLIENT_TYPES, SESSION_DIALECT } from './crafting';
 import { CLIENT_TYPES, ClientEnvelope, SERVER_TYPES } from './earthring';
 import { CLIENT_TYPES as RACE_CLIENT_TYPES, ClientEnvelope as RaceEnvelope } from './earthring-race';
-import { PingFrame, ResyncFrame } from './orchestrator';
+import { PingFrame, PublishFrame, ResyncFrame } from './orchestrator';
 
 /**
  * Every dialect's messages as zod schemas, built from the very schemas the dialects validate with (envelopes,
@@ -20,6 +20,8 @@ export interface MessageDoc {
   name: string;
   summary: string;
   schema: z.ZodType;
+  /** Only on WebSockets (the `batch` frame of `?batch=1`): left out of SSE channels. */
+  socketOnly?: true;
 }
 
 export interface DialectMessages {
@@ -33,6 +35,19 @@ const timestamp = z.number().describe('ms since the epoch');
 const eventId = z.string().describe('resume point: `?lastEventId=` or `Last-Event-ID`');
 const sequence = z.number().int().min(0).describe('monotonic per actor, never reused');
 const anyData = z.record(z.string(), z.unknown());
+
+/**
+ * `?batch=1` on a socket of the actor core: the logged events of one publish as one frame, the array of the
+ * dialect's event frames in log order (two or more, or one). Other frames (answers, errors) stay single.
+ */
+const batchOf = (events: MessageDoc[]): MessageDoc => ({
+  name: 'batch',
+  summary: 'With ?batch=1: the events of one publish in one frame, an array of event frames in log order',
+  schema: z
+    .array(events.length > 1 ? z.union(events.map((m) => m.schema) as [z.ZodType, z.ZodType, ...z.ZodType[]]) : events[0]!.schema)
+    .min(1),
+  socketOnly: true,
+});
 
 const collabEvent = (name: string, summary: string) => ({
   name: `event.${name}`,
@@ -75,6 +90,7 @@ const collab: DialectMessages = {
       }),
     },
     ...ROOM_EVENTS.map((name) => collabEvent(name, `Event ${name}`)),
+    batchOf(ROOM_EVENTS.map((name) => collabEvent(name, `Event ${name}`))),
   ],
 };
 
@@ -98,8 +114,10 @@ const earthring: DialectMessages = {
     summary: `${type} from the client`,
     schema: ClientEnvelope.extend({ type: z.literal(type) }),
   })),
-  send: SERVER_TYPES.map(earthringEnvelope),
+  send: [...SERVER_TYPES.map(earthringEnvelope), batchOf(SERVER_TYPES.map(earthringEnvelope))],
 };
+
+const RACE_EVENTS = ['racing_started', 'racing_update', 'racing_joined', 'racing_result', 'racing_finished'];
 
 const race: DialectMessages = {
   title: 'EarthRing race stream (seed 000)',
@@ -110,17 +128,23 @@ const race: DialectMessages = {
     schema: RaceEnvelope.extend({ type: z.literal(type) }),
   })),
   send: [
-    'connected',
-    'resync',
-    'pong',
-    'error',
-    'racing_started',
-    'racing_update',
-    'racing_joined',
-    'racing_result',
-    'racing_finished',
-  ].map(earthringEnvelope),
+    ...['connected', 'resync', 'pong', 'error', ...RACE_EVENTS].map(earthringEnvelope),
+    batchOf(RACE_EVENTS.map(earthringEnvelope)),
+  ],
 };
+
+const orchestratorEvents: MessageDoc[] = EVENT_TYPES.map((type) => ({
+  name: `event.${type}`,
+  summary: `Event ${type}`,
+  schema: z.object({
+    type: z.literal(type),
+    payload: EVENT_PAYLOADS[type],
+    timestamp: z.string(),
+    eventId,
+    sequence,
+    scope: z.enum(SCOPES),
+  }),
+}));
 
 const orchestrator: DialectMessages = {
   title: 'Orchestrator event stream (seed 004)',
@@ -128,6 +152,12 @@ const orchestrator: DialectMessages = {
   receive: [
     { name: 'ping', summary: 'Heartbeat; answered with pong', schema: PingFrame },
     { name: 'resync', summary: 'Ask for the events missed after a reference, by scope', schema: ResyncFrame },
+    {
+      name: 'publish',
+      summary:
+        'Service and admin only: publish 1-100 events (the items of POST /api/orchestrator/events), answered with publish_ack',
+      schema: PublishFrame,
+    },
   ],
   send: [
     {
@@ -149,18 +179,32 @@ const orchestrator: DialectMessages = {
         timestamp: z.string(),
       }),
     },
-    ...EVENT_TYPES.map((type) => ({
-      name: `event.${type}`,
-      summary: `Event ${type}`,
+    {
+      name: 'publish_ack',
+      summary: 'Answer to publish, once the events are in the log: their ids and sequences, in order (the REST answer)',
       schema: z.object({
-        type: z.literal(type),
-        payload: EVENT_PAYLOADS[type],
+        type: z.literal('publish_ack'),
+        id: PublishFrame.shape.id,
+        payload: z.object({
+          events: z.array(
+            z.object({ eventId, sequence, type: z.enum(EVENT_TYPES), scope: z.enum(SCOPES), timestamp: z.string() }),
+          ),
+        }),
         timestamp: z.string(),
-        eventId,
-        sequence,
-        scope: z.enum(SCOPES),
       }),
-    })),
+    },
+    {
+      name: 'error',
+      summary: "A refused frame (a publish's error carries its id); nothing of it was published; the socket stays open",
+      schema: z.object({
+        type: z.literal('error'),
+        id: PublishFrame.shape.id,
+        payload: z.object({ message: z.string(), code: z.string(), details: anyData.optional() }),
+        timestamp: z.string(),
+      }),
+    },
+    ...orchestratorEvents,
+    batchOf(orchestratorEvents),
   ],
 };
 
@@ -185,6 +229,19 @@ const craftingMessage = (key: 'sessionId' | 'playerId', type: string, summary: s
 const craftingError = z.object({ code: z.string(), message: z.string(), details: anyData.optional() });
 const pongData = z.object({ timestamp: z.union([z.string(), z.number()]) });
 
+const SESSION_EVENTS = [
+  'session_created',
+  'session_started',
+  'session_paused',
+  'session_resumed',
+  'stage_changed',
+  'session_completed',
+  'session_cancelled',
+  'session_failed',
+  'material_notification',
+];
+const QUEUE_EVENTS = ['queue_update', 'session_started', 'session_finished', 'material_update'];
+
 const crafting: DialectMessages = {
   title: 'Crafting session (seed 002 WebSocketCraftingMessage)',
   description:
@@ -203,17 +260,8 @@ const crafting: DialectMessages = {
     ),
     craftingMessage('sessionId', 'pong', 'Answer to ping', pongData),
     craftingMessage('sessionId', 'error', 'A refused frame; the socket stays open', craftingError),
-    ...[
-      'session_created',
-      'session_started',
-      'session_paused',
-      'session_resumed',
-      'stage_changed',
-      'session_completed',
-      'session_cancelled',
-      'session_failed',
-      'material_notification',
-    ].map((type) => craftingMessage('sessionId', type, `Logged event ${type}`)),
+    ...SESSION_EVENTS.map((type) => craftingMessage('sessionId', type, `Logged event ${type}`)),
+    batchOf(SESSION_EVENTS.map((type) => craftingMessage('sessionId', type, `Logged event ${type}`))),
   ],
 };
 
@@ -228,9 +276,8 @@ const craftingQueue: DialectMessages = {
     craftingMessage('playerId', 'queue_state', 'Answer to get_state: entries with positions and estimates, materials'),
     craftingMessage('playerId', 'pong', 'Answer to ping', pongData),
     craftingMessage('playerId', 'error', 'A refused frame; the socket stays open', craftingError),
-    ...['queue_update', 'session_started', 'session_finished', 'material_update'].map((type) =>
-      craftingMessage('playerId', type, `Logged event ${type}`),
-    ),
+    ...QUEUE_EVENTS.map((type) => craftingMessage('playerId', type, `Logged event ${type}`)),
+    batchOf(QUEUE_EVENTS.map((type) => craftingMessage('playerId', type, `Logged event ${type}`))),
   ],
 };
 

@@ -141,9 +141,23 @@ export const PARTIAL_OUTPUT_MAX = 32 * 1024;
 const QUESTIONS_MAX = 50;
 
 /** Pure: the state after one event. */
-export function reduce(state: OrchestratorState, event: { type: string; data: unknown; timestamp: string }): OrchestratorState {
-  const p = (event.data ?? {}) as Record<string, unknown>;
+/** An event as the reducer reads it. */
+type Reducible = { type: string; data: unknown; timestamp: string };
+
+export function reduce(state: OrchestratorState, event: Reducible): OrchestratorState {
+  return reduceAll(state, [event]);
+}
+
+/** Applies a batch in order to one copy of the state: one clone per batch, not per event. */
+export function reduceAll(state: OrchestratorState, events: readonly Reducible[]): OrchestratorState {
   const s: OrchestratorState = structuredClone(state);
+  for (const event of events) applyTo(s, event);
+  return s;
+}
+
+/** One event, applied in place to a state the caller owns. */
+function applyTo(s: OrchestratorState, event: Reducible): void {
+  const p = (event.data ?? {}) as Record<string, unknown>;
   const battleFor = (taskId: string) => {
     if (!s.battle || s.battle.taskId !== taskId) {
       s.battle = {
@@ -264,7 +278,6 @@ export function reduce(state: OrchestratorState, event: { type: string; data: un
       s.lastError = { message: String(p.message), ...(p.code ? { code: String(p.code) } : {}), at: event.timestamp };
       break;
   }
-  return s;
 }
 
 /** True while planning runs: `planning_keepalive` is due every 30 s then. */

@@ -157,7 +157,8 @@ export function asyncApiDocument(origin: string): Record<string, unknown> {
     const catalogue = DIALECT_MESSAGES[route.dialect];
     if (!catalogue) throw new Error(`No message catalogue for dialect ${route.dialect} (${route.path})`);
     const receive = route.transport === 'websocket' ? catalogue.receive : [];
-    const used = [...receive, ...catalogue.send];
+    const send = route.transport === 'websocket' ? catalogue.send : catalogue.send.filter((m) => !m.socketOnly);
+    const used = [...receive, ...send];
     const query = route.params.filter((p) => p.in === 'query');
     const pathParams = route.params.filter((p) => p.in === 'path');
     channels[route.id] = {
@@ -201,7 +202,7 @@ export function asyncApiDocument(origin: string): Record<string, unknown> {
       action: 'send',
       title: `Server frames on ${route.path}`,
       channel: { $ref: `#/channels/${route.id}` },
-      messages: catalogue.send.map(ref),
+      messages: send.map(ref),
     };
   }
 

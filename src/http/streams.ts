@@ -52,6 +52,13 @@ const compression: StreamParam = {
   in: 'query',
   description: '`lz4` or `none`, when no subprotocol is offered',
 };
+/** Every socket of the actor core: one frame per published batch (src/core/README.md, "Batched delivery"). */
+const batch: StreamParam = {
+  name: 'batch',
+  in: 'query',
+  description:
+    '`1`: the logged events of one publish arrive as one frame, the array of their usual frames in log order (message `batch`); absent or `0`: one frame per event',
+};
 const eventId: StreamParam = { name: 'event_id', in: 'path', required: true, description: 'Race event id' };
 
 export const STREAM_ROUTES: StreamRoute[] = [
@@ -67,6 +74,7 @@ export const STREAM_ROUTES: StreamRoute[] = [
       token,
       ...resume,
       { name: 'chunk', in: 'query', description: "The player's chunk or a neighbour (after a hand-off)" },
+      batch,
     ],
   },
   {
@@ -76,7 +84,7 @@ export const STREAM_ROUTES: StreamRoute[] = [
     dialect: COLLAB,
     summary: 'Collaboration room socket',
     description: 'Requests, responses and events of one room (seed 001).',
-    params: [roomId, token, ...resume],
+    params: [roomId, token, ...resume, batch],
   },
   {
     id: 'roomEvents',
@@ -93,8 +101,9 @@ export const STREAM_ROUTES: StreamRoute[] = [
     transport: 'websocket',
     dialect: ORCHESTRATOR,
     summary: 'Orchestrator event stream',
-    description: "The tenant's orchestrator events (seed 004), with ping and resync.",
-    params: [token, ...resume],
+    description:
+      "The tenant's orchestrator events (seed 004), with ping and resync; service and admin clients publish with `publish` frames.",
+    params: [token, ...resume, batch],
   },
   {
     id: 'orchestratorEvents',
@@ -112,7 +121,7 @@ export const STREAM_ROUTES: StreamRoute[] = [
     dialect: RACE,
     summary: 'A race, live',
     description: 'Racers send racing_start / racing_update; racers and spectators receive the logged events.',
-    params: [eventId, token, ...resume],
+    params: [eventId, token, ...resume, batch],
   },
   {
     id: 'raceEvents',
@@ -137,6 +146,7 @@ export const STREAM_ROUTES: StreamRoute[] = [
       ...resume,
       compression,
       { name: 'mode', in: 'query', description: '`udp`: the binary sync packets (as `crafting-udp.v1`)' },
+      batch,
     ],
   },
   {
@@ -147,7 +157,7 @@ export const STREAM_ROUTES: StreamRoute[] = [
     summary: "A player's crafting queue, live",
     description:
       "Queue positions, estimates and material changes of one player (seed 002): the player's own token or an admin's. `Sec-WebSocket-Protocol`: `crafting-queue.v1`, or `crafting-queue.v1.lz4` / `?compression=lz4`.",
-    params: [{ name: 'player_id', in: 'path', required: true, description: 'Player id' }, token, ...resume, compression],
+    params: [{ name: 'player_id', in: 'path', required: true, description: 'Player id' }, token, ...resume, compression, batch],
   },
   {
     id: 'healthSocket',

@@ -306,4 +306,59 @@ describe('client end to end against the Worker', () => {
     // The replay came as one resync_response, not as a snapshot.
     expect(done.mock.calls[0]?.[0]).toMatchObject({ truncated: false });
   });
+
+  it('opts in to batched frames with batch: true and unpacks them into events in order, across a reconnect', async () => {
+    const net = new Network();
+    network = net;
+    const taskId = uniqueName('task');
+    const urls: string[] = [];
+    const raw: string[] = [];
+    client = createClient({
+      url: `${BASE.replace('https', 'wss')}/ws/orchestrator`,
+      dialect: orchestratorDialect,
+      token: async () => {
+        await net.gate;
+        return playerToken;
+      },
+      openWebSocket: async (url) => {
+        urls.push(url);
+        const wire = (await net.openWebSocket(url)) as Wire;
+        wire.ws.addEventListener('message', (e: MessageEvent) => {
+          if (typeof e.data === 'string') raw.push(e.data);
+        });
+        return wire;
+      },
+      batch: true,
+      reconnect: { base: 20, cap: 100 },
+      heartbeatInterval: 0,
+    });
+    const c = client;
+    const mine: ClientEvent[] = [];
+    c.on('event', (e) => {
+      if ((e.data as { taskId?: string }).taskId === taskId) mine.push(e);
+    });
+    await c.connect();
+    const step = (n: number) => ({ type: 'progress_update', payload: { taskId, progress: { step: n } } });
+    const first = await call('/api/orchestrator/events', { token: serviceToken, body: [step(1), step(2), step(3)] });
+    expect(first.status).toBe(201);
+    const ids: string[] = first.body.events.map((e: { eventId: string }) => e.eventId);
+    await vi.waitFor(() => expect(mine.map((e) => e.eventId)).toEqual(ids), { timeout: 8000, interval: 20 });
+    expect(mine.map((e) => (e.data as { progress: { step: number } }).progress.step)).toEqual([1, 2, 3]);
+    // They came as one frame: the array of the three event frames.
+    const batch = raw.map((r) => JSON.parse(r)).find((f) => Array.isArray(f) && f.some((e) => e.eventId === ids[0]));
+    expect(batch.map((e: { eventId: string }) => e.eventId)).toEqual(ids);
+
+    // A reconnect asks for batches again and resumes where it stood.
+    const release = net.hold();
+    net.wires.at(-1)?.cut();
+    const missed = await call('/api/orchestrator/events', { token: serviceToken, body: [step(4), step(5)] });
+    ids.push(...missed.body.events.map((e: { eventId: string }) => e.eventId));
+    release();
+    await vi.waitFor(() => expect(mine.map((e) => e.eventId)).toEqual(ids), { timeout: 8000, interval: 20 });
+    const later = await call('/api/orchestrator/events', { token: serviceToken, body: [step(6), step(7)] });
+    ids.push(...later.body.events.map((e: { eventId: string }) => e.eventId));
+    await vi.waitFor(() => expect(mine.map((e) => e.eventId)).toEqual(ids), { timeout: 8000, interval: 20 });
+    expect(urls).toHaveLength(2);
+    for (const url of urls) expect(new URL(url).searchParams.get('batch')).toBe('1');
+  });
 });

@@ -52,6 +52,15 @@ describe('alarm-driven work', () => {
         .bind(tenant)
         .first<{ n: number }>())!.n;
     expect(await count()).toBe(0); // not yet: write-behind
+    const outbox = () =>
+      runInDurableObject(stub, (_i, state) =>
+        state.storage.sql
+          .exec<{ kind: string }>('SELECT kind FROM _core_outbox')
+          .toArray()
+          .map((r) => r.kind),
+      );
+    // One write-behind row for the published batch of three, not one per event.
+    expect(await outbox()).toEqual(['orchestrator_events']);
 
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await count()).toBe(3);
@@ -61,8 +70,25 @@ describe('alarm-driven work', () => {
     expect(row).toMatchObject({ event_id: events[0]!.eventId, sequence: 1, type: 'iteration_output', scope: 'battle' });
     expect(JSON.parse(row!.payload as string)).toEqual({ taskId: 'T', iteration: 1, output: 'line 1' });
 
-    // A crash after the D1 batch but before the outbox delete: the same rows are flushed again.
+    // A crash after the D1 batch but before the outbox delete: the same rows are flushed again (the batch row, and
+    // rows of the one-per-event kind queued before batches existed).
     await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec(
+        'INSERT INTO _core_outbox (kind, payload) VALUES (?, ?)',
+        'orchestrator_events',
+        JSON.stringify(
+          events.map((e) => ({
+            tenantId: tenant,
+            eventId: e.eventId,
+            epoch: 'x',
+            sequence: e.sequence,
+            type: e.type,
+            scope: e.scope,
+            payload: {},
+            timestamp: e.timestamp,
+          })),
+        ),
+      );
       for (const e of events) {
         state.storage.sql.exec(
           'INSERT INTO _core_outbox (kind, payload) VALUES (?, ?)',

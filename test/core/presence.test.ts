@@ -2,7 +2,6 @@ import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Room } from '../../src/actors/room';
 import type { PresenceChange } from '../../src/core/presence';
-import { orchestratorDialect } from '../../src/dialects/orchestrator';
 import { room, rpc } from '../support/orchestrator';
 import { freshTenant, openActorSocket, player, sleep } from '../support/sockets';
 
@@ -12,9 +11,10 @@ describe('presence', () => {
     const stub = room(tenant);
     const changes: string[] = [];
     await runInDurableObject(stub, (instance: Room) => {
-      (instance as unknown as { dialects: Record<string, unknown> }).dialects = {
+      const actor = instance as unknown as { dialects: Record<string, object> };
+      actor.dialects = {
         orchestrator: {
-          ...orchestratorDialect,
+          ...actor.dialects.orchestrator,
           onPresence: (_api: unknown, c: PresenceChange) => changes.push(`${c.kind}:${c.entry.userId}`),
         },
       };

@@ -5,7 +5,7 @@ import { withQuery } from './url';
 const OPEN = 1;
 
 /**
- * The WebSocket transport: `?token=&lastEventId=&codec=` in the URL (a browser cannot set headers on an
+ * The WebSocket transport: `?token=&lastEventId=&codec=&batch=` in the URL (a browser cannot set headers on an
  * upgrade). The socket may come already open (workerd's `res.webSocket.accept()`), hence the readyState check.
  */
 export function openWebSocketTransport(ctx: TransportContext): Transport {
@@ -28,6 +28,7 @@ export function openWebSocketTransport(ctx: TransportContext): Transport {
     token: ctx.token,
     lastEventId: ctx.lastEventId,
     codec: ctx.codec === 'msgpack' ? 'msgpack' : undefined,
+    batch: ctx.batch ? '1' : undefined,
   });
 
   const attach = (ws: WebSocketLike) => {
