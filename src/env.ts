@@ -3,7 +3,6 @@ import type { Crafting } from './actors/crafting';
 import type { CraftingQueue } from './actors/crafting-queue';
 import type { EventBus } from './actors/event-bus';
 import type { Hub } from './actors/hub';
-import type { Metrics } from './actors/metrics';
 import type { Race } from './actors/race';
 import type { RateLimiter } from './actors/rate-limiter';
 import type { Reconciliation } from './actors/reconciliation';
@@ -23,7 +22,6 @@ export interface Env {
   /** Seed 003's reconciled entities: one per tenant, key = tenantId. */
   RECONCILIATION: DurableObjectNamespace<Reconciliation>;
   /** Service-wide gauges for /health (key `global`). */
-  METRICS: DurableObjectNamespace<Metrics>;
   HUB: DurableObjectNamespace<Hub>;
 
   JWT_ISSUER: string;

@@ -7,7 +7,6 @@ export { Crafting } from './actors/crafting';
 export { CraftingQueue } from './actors/crafting-queue';
 export { EventBus } from './actors/event-bus';
 export { Hub } from './actors/hub';
-export { Metrics } from './actors/metrics';
 export { Race } from './actors/race';
 export { RateLimiter } from './actors/rate-limiter';
 export { Reconciliation } from './actors/reconciliation';

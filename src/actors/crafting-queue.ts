@@ -19,9 +19,9 @@ import {
 } from '../domain/crafting-queue';
 import type { Env } from '../env';
 import { ApiError, type Reply, toReply } from '../errors';
-import { METRICS_REPORT_MS, MetricsReporter, TIMER_METRICS } from './crafting-metrics';
-import { QueueStore } from './crafting-store';
+import { MeterStore, QueueStore } from './crafting-store';
 import { craftingActor } from './keys';
+import { METRICS_REPORT_MS, MetricsReporter, TIMER_METRICS } from './metrics';
 
 const OUTBOX_MATERIALS = 'crafting_materials';
 /** Seed 002's per-player WebSocket limit: sockets on one player's queue. */
@@ -57,7 +57,7 @@ export class CraftingQueue extends RealtimeActor {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new QueueStore(this.sql);
-    this.reporter = new MetricsReporter(this.sql, this.meter, `queue:${ctx.id.name ?? ctx.id.toString()}`);
+    this.reporter = new MetricsReporter(new MeterStore(this.sql), this.meter, `queue:${ctx.id.name ?? ctx.id.toString()}`);
     this.outbox.register(OUTBOX_MATERIALS, (db, row) => upsertCraftingMaterials(db, row as CraftingMaterialsRow));
   }
 

@@ -33,10 +33,11 @@ import {
 } from '../domain/crafting';
 import type { Env } from '../env';
 import { ApiError, type Reply, toReply } from '../errors';
-import { METRICS_REPORT_MS, MetricsReporter, sessionGauges, TIMER_METRICS } from './crafting-metrics';
-import { type MaterialsCopy, type SessionMeta, SessionStore } from './crafting-store';
+import { sessionGauges } from './crafting-metrics';
+import { type MaterialsCopy, MeterStore, type SessionMeta, SessionStore } from './crafting-store';
 import { type Channel, SyncLink, UDP_TICK_MS } from './crafting-sync';
 import { craftingQueueActor } from './keys';
+import { METRICS_REPORT_MS, MetricsReporter, TIMER_METRICS } from './metrics';
 
 export type { UdpAnswer, UdpConnectAnswer, UdpConnectRequest };
 export { UDP_DIALECT };
@@ -86,7 +87,7 @@ export class Crafting extends RealtimeActor {
       applyMaterials: (peer, changes) => this.applyMaterials(peer.userId, peer.role, changes),
       delivered: (path, since) => this.delivered(path, since),
     });
-    this.reporter = new MetricsReporter(this.sql, this.meter, `crafting:${ctx.id.name ?? ctx.id.toString()}`);
+    this.reporter = new MetricsReporter(new MeterStore(this.sql), this.meter, `crafting:${ctx.id.name ?? ctx.id.toString()}`);
     this.materialsCopy = this.store.materials();
     this.outbox.register(OUTBOX_SESSION, (db, row) => upsertCraftingSession(db, row as CraftingSessionRow));
     const sessionDialect = createSessionDialect({

@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { Meter } from '../core/metrics';
 import {
   type AckResult,
   AppendRate,
@@ -25,7 +26,7 @@ import type { Env } from '../env';
 import { ApiError, type Reply, toReply } from '../errors';
 import { type DeadLetter, EventBusStore, type GroupRow, type PendingRow } from './event-bus-store';
 import { handlerFor } from './event-handlers';
-import { GaugeReporter } from './metrics';
+import { MeterRow, MetricsReporter } from './metrics';
 
 export type { AckResult, BusPoll, BusStats, GroupInfo, PullMessage };
 
@@ -55,7 +56,9 @@ export class EventBus extends DurableObject<Env> {
   private appendsSinceRetention = 0;
   /** Appends per second, for `stats()`. */
   private readonly rate = new AppendRate();
-  private gauges: GaugeReporter | undefined;
+  /** Appends counted for `/metrics`, reported with the rate (for `/health`) to D1 `actor_metrics`. */
+  private readonly meter = new Meter();
+  private reporter: MetricsReporter | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -100,14 +103,12 @@ export class EventBus extends DurableObject<Env> {
       );
       const fresh = published.filter((p) => !p.duplicate).length;
       this.rate.count(fresh, now);
-      if (fresh > 0) {
-        this.gauges ??= new GaugeReporter(this.env, `eventbus:${tenantId}`, (p) => this.ctx.waitUntil(p));
-        this.gauges.set({ eventsPerSecond: this.rate.perSecond(now) });
-      }
+      if (fresh > 0) this.metrics(tenantId).meter.inc('edgerooms_eventbus_events_total', {}, fresh);
       this.appendsSinceRetention += fresh;
       if (this.appendsSinceRetention >= RETENTION_EVERY) this.retain(now);
       // Handler groups run from the alarm; a bus with no alarm yet needs one for age-based retention.
       if (fresh > 0 && (!this.alarmAt || this.store.groups().some((g) => g.kind === 'handler'))) await this.syncAlarm(now);
+      if (fresh > 0) await this.reportMetrics(tenantId, now);
       return published;
     });
   }
@@ -328,6 +329,23 @@ export class EventBus extends DurableObject<Env> {
   }
 
   // --- internals ---
+
+  /** The meter, restored from this bus's SQLite before its first count. */
+  private metrics(tenantId: string): { meter: Meter; reporter: MetricsReporter } {
+    this.reporter ??= new MetricsReporter(new MeterRow(this.ctx.storage.sql), this.meter, `eventbus:${tenantId}`);
+    return { meter: this.meter, reporter: this.reporter };
+  }
+
+  /**
+   * Counts and the append rate to `actor_metrics`, at most every METRICS_REPORT_MS and awaited by the publish that
+   * triggers it. A bus that stops publishing stops reporting, so `/health` drops its rate once the row is stale.
+   */
+  private async reportMetrics(tenantId: string, now: number): Promise<void> {
+    const { reporter } = this.metrics(tenantId);
+    if (!reporter.due(now)) return;
+    const rate = { name: 'edgerooms_eventbus_events_per_second', labels: {}, value: this.rate.perSecond(now) };
+    await reporter.report(this.env.DB, [rate], now);
+  }
 
   private upsertGroup(
     input: Parameters<typeof validateGroup>[0],

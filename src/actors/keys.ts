@@ -50,9 +50,6 @@ export const craftingQueueKey = (tenantId: string, playerId: string): string => 
 /** Crafting session and player ids in paths and actor keys. */
 export const CRAFTING_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** The one object that sums the gauges actors report for `/health`. */
-export const METRICS_KEY = 'global';
-
 /** The "tenant" `/health` probes the event bus and reconciliation actors with: not a valid tenant id, so no tenant's state is touched. */
 export const HEALTH_PROBE_TENANT = '__health__';
 /** A Socket.IO hub shard (seed 003): tenant-free, `hub:<n>`; sessions carry the shard in their sid, sockets their tenant. */
@@ -91,7 +88,6 @@ export const craftingActor = (env: Env, tenantId: string, sessionId: string) =>
 export const craftingQueueActor = (env: Env, tenantId: string, playerId: string) =>
   env.CRAFTING_QUEUE.getByName(craftingQueueKey(tenantId, playerId));
 
-export const metricsActor = (env: Pick<Env, 'METRICS'>) => env.METRICS.getByName(METRICS_KEY);
 export const hubActor = (env: Env, index: number) => env.HUB.getByName(hubShardKey(index));
 
 /** `key` is one of `userLimiterKey`, `tenantLimiterKey`, `ipLimiterKey` or `HEALTH_LIMITER_KEY`. */

@@ -2,7 +2,6 @@
  * D1 rows of seed 002's crafting (migration 0012): sessions and materials written behind by the crafting actors.
  * Each upsert only replaces an older version, so a flush replayed after a crash changes nothing.
  */
-import type { Sample } from '../core/metrics';
 import type { CraftingSession, Materials } from '../domain/crafting';
 
 export interface CraftingSessionRow {
@@ -69,20 +68,4 @@ export async function countSessionsByStatus(db: D1Database): Promise<Record<stri
     .prepare('SELECT status, COUNT(*) AS n FROM crafting_sessions GROUP BY status')
     .all<{ status: string; n: number }>();
   return Object.fromEntries(results.map((r) => [r.status, r.n]));
-}
-
-/** An actor's samples, replacing its previous report. */
-export function saveActorMetrics(db: D1Database, actor: string, samples: Sample[], now: number): D1PreparedStatement {
-  return db
-    .prepare(
-      `INSERT INTO crafting_metrics (actor, samples, updated_at) VALUES (?1, ?2, ?3)
-       ON CONFLICT (actor) DO UPDATE SET samples = excluded.samples, updated_at = excluded.updated_at`,
-    )
-    .bind(actor, JSON.stringify(samples), now);
-}
-
-/** Every actor's last report. */
-export async function readActorMetrics(db: D1Database): Promise<Sample[][]> {
-  const { results } = await db.prepare('SELECT samples FROM crafting_metrics').all<{ samples: string }>();
-  return results.map((r) => JSON.parse(r.samples) as Sample[]);
 }

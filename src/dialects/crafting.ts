@@ -136,34 +136,66 @@ const pong = (timestamp: unknown) => ({
   timestamp: typeof timestamp === 'number' || (typeof timestamp === 'string' && timestamp.length <= 64) ? timestamp : Date.now(),
 });
 
-/** A logged session event as a `WebSocketCraftingMessage`. */
-export const sessionEventFrame = (e: LoggedEvent) => ({
+/**
+ * The two sockets' frames differ only in the key that names the stream (`sessionId` or `playerId`); everything
+ * else, from `connected` to errors, is one stream dialect over that key.
+ */
+type StreamKey = 'sessionId' | 'playerId';
+
+/** A logged event as a frame of the stream named by `key`. */
+const eventFrame = (key: StreamKey) => (e: LoggedEvent) => ({
   type: e.type,
-  sessionId: e.scope,
+  [key]: e.scope,
   timestamp: e.timestamp,
   eventId: e.eventId,
   sequence: e.sequence,
   data: e.data,
 });
 
-/** A message that is not logged (progress ticks, answers). */
-export const sessionFrame = (type: string, sessionId: string, data: unknown, extra: Record<string, unknown> = {}) => ({
-  type,
-  sessionId,
-  timestamp: iso(Date.now()),
-  ...extra,
-  data,
-});
+/** A message that is not logged (progress ticks, answers) on the stream `id` named by `key`. */
+const streamFrame =
+  (key: StreamKey) =>
+  (type: string, id: string, data: unknown, extra: Record<string, unknown> = {}) => ({
+    type,
+    [key]: id,
+    timestamp: iso(Date.now()),
+    ...extra,
+    data,
+  });
 
-export function createSessionDialect(host: CraftingSessionHost): Dialect {
-  const render = sessionEventFrame;
+/** A logged session event as a `WebSocketCraftingMessage`. */
+export const sessionEventFrame = eventFrame('sessionId');
+/** A session message that is not logged. */
+export const sessionFrame = streamFrame('sessionId');
+/** A logged queue event as a `WebSocketQueueMessage`. */
+export const queueEventFrame = eventFrame('playerId');
+export const queueFrame = streamFrame('playerId');
+
+interface StreamDialect {
+  name: string;
+  key: StreamKey;
+  /** The stream's id (the session or the player). */
+  id(): string;
+  /** The state now, and the field of `connected` that carries it. */
+  state(): unknown;
+  stateField: 'state' | 'queue';
+  /** The type of the answer to `get_state`. */
+  stateFrame: string;
+  /** Client frames beyond `ping` and `get_state`, and what runs them (the answer goes back as `ack`). */
+  commands: readonly string[];
+  command?(conn: Connection, type: string): Promise<unknown>;
+}
+
+function createStreamDialect(s: StreamDialect): Dialect {
+  const render = eventFrame(s.key);
+  const frame = streamFrame(s.key);
   return {
-    name: SESSION_DIALECT,
+    name: s.name,
     limits,
     connected(api, conn) {
-      return sessionFrame('connected', host.sessionId(), {
+      return frame('connected', s.id(), {
         connectionId: conn.id,
-        state: host.state(),
+        [s.stateField]: s.state(),
         lastEventId: api.latestEventId(),
         sequence: api.latestSequence(),
         epoch: api.epoch(),
@@ -172,75 +204,49 @@ export function createSessionDialect(host: CraftingSessionHost): Dialect {
       });
     },
     resyncFrame(api, _conn, result) {
-      return sessionFrame('resync', host.sessionId(), resyncData(api, result, render));
+      return frame('resync', s.id(), resyncData(api, result, render));
     },
-    async handle(_api, conn, frame) {
-      const f = parseFrame(frame, ['ping', 'get_state', ...SESSION_CONTROLS]);
+    async handle(_api, conn, incoming) {
+      const f = parseFrame(incoming, ['ping', 'get_state', ...s.commands]);
       const id = f.id === undefined ? {} : { id: f.id };
-      if (f.type === 'ping') conn.send(sessionFrame('pong', host.sessionId(), pong(f.timestamp), id));
-      else if (f.type === 'get_state') conn.send(sessionFrame('session_state', host.sessionId(), host.state(), id));
-      else {
-        const state = await host.control(conn, f.type as SessionControl);
-        conn.send(sessionFrame('ack', host.sessionId(), { command: f.type, state }, id));
+      if (f.type === 'ping') conn.send(frame('pong', s.id(), pong(f.timestamp), id));
+      else if (f.type === 'get_state') conn.send(frame(s.stateFrame, s.id(), s.state(), id));
+      else if (s.command) {
+        const state = await s.command(conn, f.type);
+        conn.send(frame('ack', s.id(), { command: f.type, state }, id));
       }
     },
     renderEvent: render,
-    renderError(error, frame) {
-      return sessionFrame('error', host.sessionId(), errorData(error), echoId(frame));
+    renderError(error, incoming) {
+      return frame('error', s.id(), errorData(error), echoId(incoming));
     },
-    frameName: (frame) => String((frame as { type?: unknown }).type ?? 'message'),
+    frameName: (incoming) => String((incoming as { type?: unknown }).type ?? 'message'),
   };
 }
 
-/** A logged queue event as a `WebSocketQueueMessage`. */
-export const queueEventFrame = (e: LoggedEvent) => ({
-  type: e.type,
-  playerId: e.scope,
-  timestamp: e.timestamp,
-  eventId: e.eventId,
-  sequence: e.sequence,
-  data: e.data,
-});
-
-export const queueFrame = (type: string, playerId: string, data: unknown, extra: Record<string, unknown> = {}) => ({
-  type,
-  playerId,
-  timestamp: iso(Date.now()),
-  ...extra,
-  data,
-});
+export function createSessionDialect(host: CraftingSessionHost): Dialect {
+  return createStreamDialect({
+    name: SESSION_DIALECT,
+    key: 'sessionId',
+    id: () => host.sessionId(),
+    state: () => host.state(),
+    stateField: 'state',
+    stateFrame: 'session_state',
+    commands: SESSION_CONTROLS,
+    command: (conn, type) => host.control(conn, type as SessionControl),
+  });
+}
 
 export function createQueueDialect(host: CraftingQueueHost): Dialect {
-  const render = queueEventFrame;
-  return {
+  return createStreamDialect({
     name: QUEUE_DIALECT,
-    limits,
-    connected(api, conn) {
-      return queueFrame('connected', host.playerId(), {
-        connectionId: conn.id,
-        queue: host.state(),
-        lastEventId: api.latestEventId(),
-        sequence: api.latestSequence(),
-        epoch: api.epoch(),
-        heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
-        compression: conn.codec === 'lz4' ? 'lz4' : 'none',
-      });
-    },
-    resyncFrame(api, _conn, result) {
-      return queueFrame('resync', host.playerId(), resyncData(api, result, render));
-    },
-    handle(_api, conn, frame) {
-      const f = parseFrame(frame, ['ping', 'get_state']);
-      const id = f.id === undefined ? {} : { id: f.id };
-      if (f.type === 'ping') conn.send(queueFrame('pong', host.playerId(), pong(f.timestamp), id));
-      else conn.send(queueFrame('queue_state', host.playerId(), host.state(), id));
-    },
-    renderEvent: render,
-    renderError(error, frame) {
-      return queueFrame('error', host.playerId(), errorData(error), echoId(frame));
-    },
-    frameName: (frame) => String((frame as { type?: unknown }).type ?? 'message'),
-  };
+    key: 'playerId',
+    id: () => host.playerId(),
+    state: () => host.state(),
+    stateField: 'queue',
+    stateFrame: 'queue_state',
+    commands: [],
+  });
 }
 
 // ---- the UDP-style sync: its binary WebSocket variant and its HTTP answers ----------------------------------------

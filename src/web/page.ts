@@ -1,10 +1,10 @@
 /**
- * The demo page's HTML shell. The room id is validated by the route before it gets here and is escaped anyway;
- * everything dynamic is done by the script (/demo/app.js, built from src/web/app by scripts/build-web.mjs).
+ * The demo page (GET /demo/{roomId}) in the shared shell (./shell.ts). The room id is validated by the route before
+ * it gets here and is escaped anyway; everything dynamic is done by the script (/demo/app.js, built from src/web/app
+ * by scripts/build-web.mjs).
  */
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch);
+import { escapeHtml, pageShell } from './shell';
 
 const TOOLS = [
   { tool: 'pen', label: 'Pen', key: 'P', icon: '✎' },
@@ -14,55 +14,23 @@ const TOOLS = [
 ] as const;
 
 export function demoPage(roomId: string, assetVersion: string): string {
-  const room = escapeHtml(roomId);
-  const v = encodeURIComponent(assetVersion);
   const tools = TOOLS.map(
     (t) =>
       `<button type="button" class="tool" data-tool="${t.tool}" aria-pressed="false" title="${t.label} (${t.key})"><span aria-hidden="true">${t.icon}</span> ${t.label}</button>`,
   ).join('\n          ');
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <link rel="icon" href="data:,">
-  <title>${room || 'Demo'} · EdgeRooms</title>
-  <link rel="stylesheet" href="/demo/app.css?v=${v}">
-  <script type="module" src="/demo/app.js?v=${v}"></script>
-</head>
-<body data-room="${room}">
-  <header class="bar">
-    <div class="brand">EdgeRooms <span class="muted">collaboration demo</span></div>
-    <div class="room-label">Room <strong id="room-name">${room}</strong></div>
-    <div id="status" class="status" data-state="offline" role="status" aria-live="polite" hidden>
-      <span class="dot" aria-hidden="true"></span><span id="status-text">offline</span>
-      <span id="status-detail" class="muted"></span>
-      <button type="button" id="retry" class="link" hidden>Retry</button>
-    </div>
-    <div id="me" class="me" hidden>
-      <span id="me-name"></span>
-      <select id="me-status" aria-label="Your status"><option value="online">online</option><option value="away">away</option></select>
-      <button type="button" id="sign-out" class="link">Sign out</button>
-    </div>
-  </header>
-  <main>
-    <section id="login" class="card login" hidden>
-      <h1>Join a room</h1>
-      <p class="muted">Draw together, chat and roll dice. Sign in, register, or just continue as a guest.</p>
-      <form id="login-form" autocomplete="on">
-        <label>Room <input id="login-room" name="room" required maxlength="64" pattern="[A-Za-z0-9_\\-]{1,64}"></label>
-        <label>Username <input id="login-user" name="username" autocomplete="username" maxlength="32" placeholder="also your name as a guest"></label>
-        <label>Password <input id="login-pass" name="password" type="password" autocomplete="current-password" maxlength="128"></label>
-        <div class="row">
-          <button type="submit">Log in</button>
-          <button type="button" id="register-btn">Register</button>
-          <button type="button" id="guest-btn" class="primary">Continue as guest</button>
-        </div>
-        <p id="login-error" class="error" role="alert"></p>
-      </form>
-    </section>
-    <section id="room" class="room" hidden>
-      <div class="stage">
+  return pageShell({
+    title: `${roomId || 'Demo'} · EdgeRooms`,
+    script: '/demo/app.js',
+    product: 'collaboration demo',
+    roomId,
+    assetVersion,
+    statusExtra: '<button type="button" id="retry" class="link" hidden>Retry</button>',
+    login: {
+      heading: 'Join a room',
+      blurb: 'Draw together, chat and roll dice. Sign in, register, or just continue as a guest.',
+      usernamePlaceholder: 'also your name as a guest',
+    },
+    room: `      <div class="stage">
         <div class="toolbar" role="toolbar" aria-label="Drawing tools">
           ${tools}
           <label class="field" title="Colour"><input type="color" id="color" value="#1f6feb" aria-label="Colour"></label>
@@ -104,12 +72,8 @@ export function demoPage(roomId: string, assetVersion: string): string {
             <button type="submit">Send</button>
           </form>
         </section>
-      </aside>
-    </section>
-  </main>
-</body>
-</html>
-`;
+      </aside>`,
+  });
 }
 
 /**

@@ -2,50 +2,16 @@
 // Two users, each in their own browser context (own session, own network switch, own client IP), share one room.
 // Page state is read through `window.edgeDemo.info()` and the DOM (`#canvas[data-ops-count]`, pixels, the feed).
 import { join } from 'node:path';
+import { assert, assertEqual, pageState, randomIp, uniqueRoom, WAIT_MS } from './pages.mjs';
 
 const WIDTH = 1200;
 const HEIGHT = 800;
-const WAIT_MS = 15_000;
+const { info, waitInfo, openGuest } = pageState('edgeDemo');
+const roomId = uniqueRoom('e2e');
 
-/** A distinct client IP per browser context and run: the auth endpoints allow 5 calls a minute per IP. */
-const randomIp = () => `198.18.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
-const roomId = `e2e-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-
-function assert(condition, message) {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
-
-function assertEqual(actual, expected, message) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`assertion failed: ${message}\n  expected ${e}\n  actual   ${a}`);
-}
-
-const info = (page) => page.evaluate(() => window.edgeDemo.info());
-
-/** Waits for `predicate(info)` in the page; on timeout the error says what was awaited and what the page had. */
-async function waitInfo(page, predicate, what, { arg = null, timeout = WAIT_MS } = {}) {
-  try {
-    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
-  } catch {
-    throw new Error(`timed out after ${timeout} ms waiting for ${what}; page info: ${JSON.stringify(await info(page))}`);
-  }
-  return info(page);
-}
-
-/** One user: a fresh browser context, the demo page, "Continue as guest" (one auth call), joined. */
-async function openUser(browser, base, label, errors, query = '') {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    extraHTTPHeaders: { 'CF-Connecting-IP': randomIp() },
-  });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => errors.push(`${label}: ${err.message}`));
-  await page.goto(`${base}/demo/${roomId}${query}`, { timeout: WAIT_MS });
-  await page.click('#guest-btn', { timeout: WAIT_MS });
-  await waitInfo(page, () => window.edgeDemo.info()?.joined === true, `${label} to join`);
-  return { context, page, label };
-}
+/** One user: a guest of the demo page in their own browser context, joined. */
+const openUser = (browser, base, label, errors, query = '') =>
+  openGuest(browser, `${base}/demo/${roomId}${query}`, label, errors, { width: 1280, height: 800 });
 
 /** Canvas units to page coordinates. */
 async function toScreen(page, points) {

@@ -2,44 +2,13 @@
 // `npm run dev`. Two guests, each in their own browser context, join one room on the official socket.io-client.
 // Page state is read through `window.edgeHub.info()` and the status indicator's attributes.
 import { join } from 'node:path';
+import { assert, assertEqual, pageState, uniqueRoom } from './pages.mjs';
 
-const WAIT_MS = 15_000;
-const randomIp = () => `198.18.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
-const roomId = `hub-e2e-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+const { info, waitInfo, openGuest } = pageState('edgeHub');
+const roomId = uniqueRoom('hub-e2e');
 
-function assert(condition, message) {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
-
-function assertEqual(actual, expected, message) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`assertion failed: ${message}\n  expected ${e}\n  actual   ${a}`);
-}
-
-const info = (page) => page.evaluate(() => window.edgeHub.info());
-
-async function waitInfo(page, predicate, what, { arg = null, timeout = WAIT_MS } = {}) {
-  try {
-    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
-  } catch {
-    throw new Error(`timed out after ${timeout} ms waiting for ${what}; page info: ${JSON.stringify(await info(page))}`);
-  }
-  return info(page);
-}
-
-async function openUser(browser, base, label, errors) {
-  const context = await browser.newContext({
-    viewport: { width: 1000, height: 700 },
-    extraHTTPHeaders: { 'CF-Connecting-IP': randomIp() },
-  });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => errors.push(`${label}: ${err.message}`));
-  await page.goto(`${base}/demo/hub/${roomId}`, { timeout: WAIT_MS });
-  await page.click('#guest-btn', { timeout: WAIT_MS });
-  await waitInfo(page, () => window.edgeHub.info()?.joined === true, `${label} to join`);
-  return { context, page, label };
-}
+const openUser = (browser, base, label, errors) =>
+  openGuest(browser, `${base}/demo/hub/${roomId}`, label, errors, { width: 1000, height: 700 });
 
 /** Sends `text` from `user`'s chat box and waits for its ack (the page shows its own message on the ack). */
 async function say(user, text) {

@@ -1,5 +1,6 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import { saveActorMetrics } from '../../src/db/metrics';
 import { overallStatus } from '../../src/http/routes/health';
 import type { Body } from '../support/api';
 import { eventTenant, publish } from '../support/events';
@@ -31,9 +32,25 @@ describe('GET /health (seed 003 services)', () => {
       timeout: 15_000,
       interval: 50,
     });
+    // Open sockets: what actors last reported to actor_metrics, however old (they report on open and close).
     const before = (await health()).body.services.websocket.activeConnections as number;
-    await env.METRICS.getByName('global').report('test-hub', { activeConnections: 7 });
-    expect((await health()).body.services.websocket.activeConnections).toBe(before + 7);
+    const sockets = [{ name: 'edgerooms_ws_connections', labels: { endpoint: 'test' }, value: 7 }];
+    await saveActorMetrics(env.DB, 'test:health', sockets, Date.now() - 3_600_000).run();
+    try {
+      expect((await health()).body.services.websocket.activeConnections).toBe(before + 7);
+    } finally {
+      await env.DB.prepare('DELETE FROM actor_metrics WHERE actor = ?').bind('test:health').run();
+    }
+  });
+
+  it('counts a rate only from buses that reported lately: a stale row adds nothing', async () => {
+    const rate = [{ name: 'edgerooms_eventbus_events_per_second', labels: {}, value: 1000 }];
+    await saveActorMetrics(env.DB, 'test:stale-bus', rate, Date.now() - 3_600_000).run();
+    try {
+      expect((await health()).body.services.eventbus.eventsPerSecond).toBeLessThan(1000);
+    } finally {
+      await env.DB.prepare('DELETE FROM actor_metrics WHERE actor = ?').bind('test:stale-bus').run();
+    }
   });
 
   it('computes degraded and unhealthy from the checks, never a constant', () => {

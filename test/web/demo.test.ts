@@ -11,7 +11,7 @@ import {
   userColor,
 } from '../../src/web/app/model';
 import { DEMO_VERSION } from '../../src/web/generated/assets';
-import { escapeHtml } from '../../src/web/page';
+import { escapeHtml } from '../../src/web/shell';
 import { nextIp } from '../support/api';
 
 const get = (path: string, headers: Record<string, string> = {}) =>

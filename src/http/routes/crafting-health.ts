@@ -3,7 +3,8 @@ import type { Context } from 'hono';
 import { craftingActor, craftingQueueActor, HEALTH_LIMITER_KEY, HEALTH_PROBE_TENANT, rateLimiterActor } from '../../actors/keys';
 import { verifyAccessToken } from '../../auth/tokens';
 import { type MetricFamily, renderPrometheus, type Sample, sumSamples } from '../../core/metrics';
-import { countSessionsByStatus, readActorMetrics } from '../../db/crafting';
+import { countSessionsByStatus } from '../../db/crafting';
+import { readActorMetrics } from '../../db/metrics';
 import { decodePacket, encodePacket, KIND_PROGRESS } from '../../dialects/crafting-udp';
 import type { Env } from '../../env';
 import { ApiError } from '../../errors';
@@ -32,7 +33,7 @@ const PROBES: Record<string, (env: Env) => Promise<unknown>> = {
   actors: (env) => rateLimiterActor(env, HEALTH_LIMITER_KEY).ping(),
   crafting: (env) => craftingActor(env, HEALTH_PROBE_TENANT, 'probe').ping(),
   queue: (env) => craftingQueueActor(env, HEALTH_PROBE_TENANT, 'probe').ping(),
-  metrics: (env) => env.DB.prepare('SELECT COUNT(*) AS n FROM crafting_metrics').first(),
+  metrics: (env) => env.DB.prepare('SELECT COUNT(*) AS n FROM actor_metrics').first(),
   // The runtime's WebSocket: a message round trip over a local pair.
   websocket: async () => {
     const pair = new WebSocketPair();
@@ -195,7 +196,7 @@ const FAMILIES: MetricFamily[] = [
   {
     name: 'edgerooms_ws_connections',
     type: 'gauge',
-    help: 'Open WebSockets by endpoint (crafting, crafting-udp, crafting-queue)',
+    help: 'Open WebSockets by endpoint (crafting, crafting-udp, crafting-queue), as their actors last reported',
   },
   { name: 'edgerooms_ws_messages_total', type: 'counter', help: 'WebSocket frames by endpoint and direction' },
   { name: 'edgerooms_ws_bytes_total', type: 'counter', help: 'WebSocket bytes by endpoint and direction' },
@@ -232,6 +233,12 @@ const FAMILIES: MetricFamily[] = [
     type: 'counter',
     help: 'Refusals by limit (ws_messages, udp_packets, session_watchers, player_sockets, queue_sockets)',
   },
+  { name: 'edgerooms_eventbus_events_total', type: 'counter', help: "Events appended to the tenants' event buses" },
+  {
+    name: 'edgerooms_eventbus_events_per_second',
+    type: 'gauge',
+    help: 'Appends per second (each bus over its last 10 s), as the buses last reported',
+  },
   { name: 'edgerooms_metrics_reporters', type: 'gauge', help: 'Actors whose reports these figures sum' },
 ];
 
@@ -261,8 +268,8 @@ craftingHealth.openAPIRegistry.registerPath({
   method: 'get',
   path: '/metrics',
   tags: ['Health'],
-  summary: 'Prometheus metrics of the crafting service (text exposition format 0.0.4)',
-  description: `Sums of every crafting actor's last report plus session counts from D1. Families: ${FAMILIES.map((f) => f.name).join(', ')}. Scrape with \`Authorization: Bearer <METRICS_TOKEN>\` (a static secret, when set) or an access token of a role in METRICS_ROLES (default service, admin).`,
+  summary: 'Prometheus metrics of the crafting actors and event buses (text exposition format 0.0.4)',
+  description: `Sums of every reporting actor's last report (D1 actor_metrics) plus crafting session counts from D1. Families: ${FAMILIES.map((f) => f.name).join(', ')}. Scrape with \`Authorization: Bearer <METRICS_TOKEN>\` (a static secret, when set) or an access token of a role in METRICS_ROLES (default service, admin).`,
   security: [{ Bearer: [] }],
   responses: {
     200: {

@@ -1,12 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import {
-  eventBusActor,
-  HEALTH_LIMITER_KEY,
-  HEALTH_PROBE_TENANT,
-  metricsActor,
-  rateLimiterActor,
-  reconciliationActor,
-} from '../../actors/keys';
+import { eventBusActor, HEALTH_LIMITER_KEY, HEALTH_PROBE_TENANT, rateLimiterActor, reconciliationActor } from '../../actors/keys';
+import { METRICS_REPORT_MS } from '../../actors/metrics';
+import type { Sample } from '../../core/metrics';
+import { readActorMetrics } from '../../db/metrics';
 import { router } from '../validation';
 
 const ServiceHealth = z.object({
@@ -24,10 +20,10 @@ const Health = z
       d1: ServiceHealth,
       actors: ServiceHealth,
       websocket: ServiceHealth.extend({
-        activeConnections: z.number().int().openapi({ description: 'Open sockets reported by realtime actors' }),
+        activeConnections: z.number().int().openapi({ description: 'Open sockets, as the realtime actors last reported them' }),
       }),
       eventbus: ServiceHealth.extend({
-        eventsPerSecond: z.number().openapi({ description: 'Appended, all tenants, last 10 s' }),
+        eventsPerSecond: z.number().openapi({ description: 'Appended per second, all tenants (each bus over its last 10 s)' }),
       }),
       reconciliation: ServiceHealth,
       storage: ServiceHealth.extend({
@@ -74,20 +70,40 @@ async function check<T>(probe: () => Promise<T>): Promise<Check & { value?: T }>
 
 const strip = <T extends { value?: unknown }>({ value: _, ...rest }: T) => rest;
 
+/** A rate older than this is from a bus that stopped publishing (and so stopped reporting): it no longer counts. */
+const RATE_MAX_AGE_MS = 3 * METRICS_REPORT_MS;
+
+/**
+ * The gauges `/health` shows, from the same D1 reports `/metrics` sums: open sockets as each actor last reported
+ * them (actors report when a socket opens or closes), and the append rate of the buses that reported lately.
+ */
+async function gauges(db: D1Database, now: number): Promise<{ activeConnections: number; eventsPerSecond: number }> {
+  const [all, recent] = await Promise.all([readActorMetrics(db), readActorMetrics(db, now - RATE_MAX_AGE_MS)]);
+  const total = (reports: Sample[][], name: string) =>
+    reports.flat().reduce((sum, s) => (s.name === name ? sum + s.value : sum), 0);
+  return {
+    activeConnections: total(all, 'edgerooms_ws_connections'),
+    eventsPerSecond: total(recent, 'edgerooms_eventbus_events_per_second'),
+  };
+}
+
 export const health = router().openapi(route, async (c) => {
   const [d1, actors, metrics, bus, reconciliation] = await Promise.all([
     check(() => c.env.DB.prepare('SELECT 1').first()),
     check(() => rateLimiterActor(c.env, HEALTH_LIMITER_KEY).ping()),
-    check(() => metricsActor(c.env).read()),
+    check(() => gauges(c.env.DB, Date.now())),
     check(() => eventBusActor(c.env, HEALTH_PROBE_TENANT).stats()),
     check(() => reconciliationActor(c.env, HEALTH_PROBE_TENANT).ping()),
   ]);
-  const sums = metrics.value?.sums ?? {};
   const services = {
     d1,
     actors,
-    websocket: { ...strip(metrics), activeConnections: sums.activeConnections ?? 0 },
-    eventbus: { ...strip(bus), status: worst(bus.status, metrics.status), eventsPerSecond: sums.eventsPerSecond ?? 0 },
+    websocket: { ...strip(metrics), activeConnections: metrics.value?.activeConnections ?? 0 },
+    eventbus: {
+      ...strip(bus),
+      status: worst(bus.status, metrics.status),
+      eventsPerSecond: metrics.value?.eventsPerSecond ?? 0,
+    },
     reconciliation: strip(reconciliation),
     // The bus probe is a read of an actor's SQLite: the storage seed 003 put in Redis.
     storage: { ...strip(bus), kind: 'durable-object-sqlite' as const },

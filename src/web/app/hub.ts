@@ -12,14 +12,9 @@
  * would (for the browser test and for trying it by hand).
  */
 import { io, type Socket } from 'socket.io-client';
+import { $, toast } from './dom';
 import { bootLogin } from './login';
 import * as auth from './session';
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} missing from the page`);
-  return el as T;
-};
 
 type State = 'connecting' | 'connected' | 'reconnecting' | 'offline';
 type Status = 'online' | 'away';
@@ -116,7 +111,7 @@ class HubPage {
       this.joined = false;
       this.#setState('connected');
       socket.emit('join_room', { roomId: this.roomId }, (answer: { roomId?: string; error?: string }) => {
-        if (answer?.roomId !== this.roomId) return this.toast(answer?.error ?? 'Could not join the room');
+        if (answer?.roomId !== this.roomId) return toast(answer?.error ?? 'Could not join the room');
         this.joined = true;
         if (this.#status !== 'online') socket.emit('presence_update', { status: this.#status });
         void this.#readPresence();
@@ -125,18 +120,18 @@ class HubPage {
     });
     socket.on('disconnect', (reason) => {
       this.#setState(socket.active ? 'reconnecting' : 'offline');
-      if (!socket.active) this.toast(`Disconnected (${reason})`);
+      if (!socket.active) toast(`Disconnected (${reason})`);
     });
     socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
       // A refused CONNECT (bad token) is final; a transport error is retried by the manager.
       if (!socket.active) {
         this.#setState('offline');
-        this.toast(`${err.message}${err.data?.code ? ` (${err.data.code})` : ''}`);
+        toast(`${err.message}${err.data?.code ? ` (${err.data.code})` : ''}`);
       }
     });
     socket.on('message', (m: HubMessage) => this.#message(m));
     socket.on('presence_update', (p: PresenceEvent) => this.#presence(p));
-    socket.on('error', (e: { error?: string; code?: string }) => this.toast(`${e.code ?? 'ERROR'}: ${e.error ?? ''}`));
+    socket.on('error', (e: { error?: string; code?: string }) => toast(`${e.code ?? 'ERROR'}: ${e.error ?? ''}`));
     if (manager.engine) watchEngine();
   }
 
@@ -192,7 +187,7 @@ class HubPage {
         cursor = page.nextCursor;
       }
     } catch (err) {
-      this.toast(err instanceof Error ? err.message : String(err));
+      toast(err instanceof Error ? err.message : String(err));
       return;
     }
     // A newer read started meanwhile: it will answer.
@@ -229,7 +224,7 @@ class HubPage {
       'message',
       { type: 'chat', roomId: this.roomId, payload: { text }, metadata },
       (ack: { messageId?: string; error?: string; code?: string }) => {
-        if (!ack?.messageId) return this.toast(`${ack?.code ?? 'ERROR'}: ${ack?.error ?? 'not sent'}`);
+        if (!ack?.messageId) return toast(`${ack?.code ?? 'ERROR'}: ${ack?.error ?? 'not sent'}`);
         // The server sends a message to every member but its sender: the ack is our copy.
         this.#message({
           messageId: ack.messageId,
@@ -262,18 +257,6 @@ class HubPage {
 
   stop(): void {
     this.socket.disconnect();
-  }
-
-  #toastTimer: ReturnType<typeof setTimeout> | undefined;
-
-  toast(text: string): void {
-    const el = $('toast');
-    el.textContent = text;
-    el.hidden = false;
-    clearTimeout(this.#toastTimer);
-    this.#toastTimer = setTimeout(() => {
-      el.hidden = true;
-    }, 4000);
   }
 
   render(): void {

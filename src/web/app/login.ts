@@ -1,10 +1,9 @@
 // The sign-in screen both demo pages share (the room demo and the hub page): the form, guest/login/register, and
 // sign-out back to it. Each page supplies what happens once someone is signed in and how it stops.
+import { $ } from './dom';
 import * as auth from './session';
 
 export const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 export function showLogin(roomId: string, error = ''): void {
   $('room').hidden = true;

@@ -12,18 +12,13 @@
 import { createClient, type EdgeRoomsClient, RequestError, roomsDialect } from '../../client';
 import type { ConnectionState } from '../../client/state';
 import { CanvasView, type ShapeInput, type StrokePiece } from './canvas-view';
+import { $, toast } from './dom';
 import { bootLogin } from './login';
 import { applyEvent, applySnapshot, createModel, type Point, presenceList, type RoomModel, type Tool, userColor } from './model';
 import * as auth from './session';
 
 /** Typing or drawing shows for this long after the last key or stroke. */
 const ACTIVITY_IDLE_MS = 3000;
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} missing from the page`);
-  return el as T;
-};
 
 interface Joined {
   userId: string;
@@ -161,7 +156,7 @@ class RoomPage {
           if (attempt === this.#joinAttempt) void this.#join(resumed, tries - 1);
         }, 1000);
       } else if (this.client.state === 'connected') {
-        this.toast(`Could not join the room: ${message(err)}`);
+        toast(`Could not join the room: ${message(err)}`);
       }
     }
   }
@@ -204,7 +199,7 @@ class RoomPage {
       const r = await this.#call<{ id: string }>(method, params);
       return r.id;
     } catch (err) {
-      this.toast(message(err));
+      toast(message(err));
       throw err;
     }
   }
@@ -250,7 +245,7 @@ class RoomPage {
   }
 
   #simple(method: string, params: unknown = {}): void {
-    this.#call(method, params).catch((err) => this.toast(message(err)));
+    this.#call(method, params).catch((err) => toast(message(err)));
   }
 
   #wireControls(): void {
@@ -288,7 +283,7 @@ class RoomPage {
       input.value = '';
       this.#clearActivity(); // the message is sent: no longer typing
       this.#call('chat.send', { text }).catch((err) => {
-        this.toast(message(err));
+        toast(message(err));
         if (!input.value) input.value = text;
       });
     });
@@ -314,8 +309,8 @@ class RoomPage {
       e.preventDefault();
       invite.select();
       navigator.clipboard?.writeText(invite.value).then(
-        () => this.toast('Invite link copied: send it to whoever should join'),
-        () => this.toast('Select the link and copy it'),
+        () => toast('Invite link copied: send it to whoever should join'),
+        () => toast('Select the link and copy it'),
       );
     });
     $('export').addEventListener('click', () => this.exportPng());
@@ -333,7 +328,7 @@ class RoomPage {
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.drawImage(source, 0, 0);
     out.toBlob((blob) => {
-      if (!blob) return this.toast('Could not export the canvas');
+      if (!blob) return toast('Could not export the canvas');
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
       a.download = `${this.roomId}-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.png`;
@@ -347,7 +342,7 @@ class RoomPage {
   #setStatus(next: 'online' | 'away'): void {
     if (this.#status === next) return;
     this.#status = next;
-    if (this.joined) this.#call('presence.update', { status: next }).catch((err) => this.toast(message(err)));
+    if (this.joined) this.#call('presence.update', { status: next }).catch((err) => toast(message(err)));
   }
 
   selectTool(tool: Tool): void {
@@ -431,18 +426,6 @@ class RoomPage {
       }),
     );
     if (atBottom) feed.scrollTop = feed.scrollHeight;
-  }
-
-  #toastTimer: ReturnType<typeof setTimeout> | undefined;
-
-  toast(text: string): void {
-    const el = $('toast');
-    el.textContent = text;
-    el.hidden = false;
-    clearTimeout(this.#toastTimer);
-    this.#toastTimer = setTimeout(() => {
-      el.hidden = true;
-    }, 4000);
   }
 
   /** Closes the WebSocket as a lost network would (abnormal closure seen by the client): for tests and demos. */
