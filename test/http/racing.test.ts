@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { formatRaceTime } from '../../src/domain/racing';
 import { findRoute, validateManualRoute } from '../../src/domain/routes';
 import { call, expectError, PASSWORD, registerUser, type Session, uniqueTenant } from '../support/api';
-import { createRace, drive, identityOf, race, raceStub, raceView, seedRace, value } from '../support/racing';
+import { createRace, drive, identityOf, keySamples, race, raceStub, raceView, seedRace, value } from '../support/racing';
 import { type Frame, sleep, TestSocket } from '../support/sockets';
 
 /** An admin of a fresh tenant: registered as a player, granted the role in D1, then logged in again. */
@@ -321,7 +321,7 @@ describe('results and the leaderboard', () => {
     // Checkpoint at 1:50.000 and the finish at 5:30.123, as the seed's example says.
     const plan = drive(view, { knots: [110_000, 330_123] });
     expect(plan.checkpointTimes).toEqual([110_000]);
-    await race('default', id, identityOf(racer), Date.parse(started.body.start_time), plan.samples);
+    await race('default', id, identityOf(racer), Date.parse(started.body.start_time), keySamples(plan.samples));
     expect((await raceView('default', id)).participants[0]).toMatchObject({ finished: true, finish_time: '00:05:30.123' });
 
     const r = await call(`/api/racing/events/${id}/result`, {
@@ -355,7 +355,7 @@ describe('results and the leaderboard', () => {
     await join(id, slow);
     const started = await start(id, creator);
     const plan = drive(await raceView('default', id), { speed: 80 });
-    await race('default', id, identityOf(racer), Date.parse(started.body.start_time), plan.samples);
+    await race('default', id, identityOf(racer), Date.parse(started.body.start_time), keySamples(plan.samples));
 
     const submit = (s: Session, body: unknown) => call(`/api/racing/events/${id}/result`, { token: s.access_token, body });
     const impossible = await submit(racer, { finish_time: '00:00:05.000' });
@@ -404,9 +404,9 @@ describe('results and the leaderboard', () => {
     const view = await raceView(tenant, id);
     const fast = drive(view, { speed: 60 });
     const slower = drive(view, { speed: 40 });
-    await race(tenant, id, identityOf(c, tenant), startAt, slower.samples);
-    await race(tenant, id, identityOf(a, tenant), startAt, fast.samples);
-    await race(tenant, id, identityOf(b, tenant), startAt, fast.samples);
+    await race(tenant, id, identityOf(c, tenant), startAt, keySamples(slower.samples));
+    await race(tenant, id, identityOf(a, tenant), startAt, keySamples(fast.samples));
+    await race(tenant, id, identityOf(b, tenant), startAt, keySamples(fast.samples));
     expect((await raceView(tenant, id)).status).toBe('finished');
 
     const submit = async (s: Session, race: number, ms: number) =>
@@ -430,7 +430,7 @@ describe('results and the leaderboard', () => {
     await join(second, d);
     const startAt2 = Date.parse((await start(second, creator)).body.start_time);
     const mid = drive(await raceView(tenant, second), { speed: 50 });
-    await race(tenant, second, identityOf(d, tenant), startAt2, mid.samples);
+    await race(tenant, second, identityOf(d, tenant), startAt2, keySamples(mid.samples));
     expect(await submit(d, second, mid.finish)).toEqual({
       success: true,
       position: 1,
