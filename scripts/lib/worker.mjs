@@ -23,9 +23,27 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** `npm run dev` in its own process group, so stopping it stops wrangler and workerd too; `extraArgs` go to wrangler. */
+/** `command args` in its own process group (so stopping it stops wrangler and workerd too), its last output kept. */
+function spawnGroup(command, args, env = {}) {
+  const child = spawn(command, args, {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...env },
+  });
+  const output = [];
+  const keep = (chunk) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return { child, output };
+}
+
+/** `npm run dev` in its own process group; `extraArgs` go to wrangler. */
 export function startServer(port, inspectorPort, extraArgs = []) {
-  const child = spawn(
+  return spawnGroup(
     'npm',
     [
       'run',
@@ -40,21 +58,8 @@ export function startServer(port, inspectorPort, extraArgs = []) {
       ...extraArgs,
       '--show-interactive-dev-session=false',
     ],
-    {
-      cwd: root,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', BROWSER: 'none' },
-    },
+    { BROWSER: 'none' },
   );
-  const output = [];
-  const keep = (chunk) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.shift();
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  return { child, output };
 }
 
 /**
@@ -62,24 +67,14 @@ export function startServer(port, inspectorPort, extraArgs = []) {
  * group, with the same `{ child, output }` as `startServer`; `extraArgs` go to scripts/start.mjs (`--persist-to`).
  */
 export function startProductionServer(port, extraArgs = []) {
-  const child = spawn(
-    process.execPath,
-    [join(root, 'scripts', 'start.mjs'), '--port', String(port), '--ip', '127.0.0.1', ...extraArgs],
-    {
-      cwd: root,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-    },
-  );
-  const output = [];
-  const keep = (chunk) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.shift();
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  return { child, output };
+  return spawnGroup(process.execPath, [
+    join(root, 'scripts', 'start.mjs'),
+    '--port',
+    String(port),
+    '--ip',
+    '127.0.0.1',
+    ...extraArgs,
+  ]);
 }
 
 export function stopServer(server) {

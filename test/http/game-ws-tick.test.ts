@@ -2,7 +2,7 @@ import { abortAllDurableObjects, env, evictDurableObject } from 'cloudflare:test
 import { describe, expect, it } from 'vitest';
 import { chunkKey } from '../../src/actors/keys';
 import { call, uniqueTenant } from '../support/api';
-import { type GameSocket, openGame, playerAt, upgradeGame } from '../support/game';
+import { type GameSocket, gameClient, openGame, playerAt, upgradeGame } from '../support/game';
 import { type Frame, sleep } from '../support/sockets';
 
 /**
@@ -270,32 +270,11 @@ describe('movement tick: the client SDK', () => {
   it('unpacks players_moved into player_moved events, each once with its eventId, across a hand-off', {
     timeout: 40_000,
   }, async () => {
-    const { EdgeRoomsClient } = await import('../../src/client/client');
-    const { earthringDialect } = await import('../../src/client/dialects/earthring');
     const t = uniqueTenant();
     const p = await playerAt(t, 5900);
     const right = await playerAt(t, 6500);
     const r = (await openGame(right.access_token)).socket;
-    const urls: string[] = [];
-    const client = new EdgeRoomsClient({
-      url: 'wss://edge.test/ws?batch=1',
-      dialect: earthringDialect,
-      token: p.access_token,
-      protocols: ['earthring-v1', 'earthring-v2'],
-      codec: 'msgpack',
-      heartbeatInterval: 0,
-      reconnect: { base: 20, cap: 100 },
-      openWebSocket: async (url, protocols) => {
-        urls.push(url);
-        const res = await upgradeGame(
-          `?${url.split('?')[1]}`,
-          protocols ? { 'Sec-WebSocket-Protocol': protocols.join(', ') } : {},
-        );
-        if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status}`);
-        res.webSocket.accept();
-        return res.webSocket;
-      },
-    });
+    const { client, urls } = gameClient(p.access_token, 'wss://edge.test/ws?batch=1');
     const moved: Array<{ x: number; eventId?: string }> = [];
     client.on('event', (e) => {
       if (e.name === 'player_moved') moved.push({ x: (e.data as Frame).position.x, eventId: e.eventId });

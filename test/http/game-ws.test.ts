@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chunkKey } from '../../src/actors/keys';
 import { formatRaceTime } from '../../src/domain/racing';
 import { call, uniqueTenant } from '../support/api';
-import { GameSocket, openGame, playerAt, square, upgradeGame } from '../support/game';
+import { GameSocket, gameClient, openGame, playerAt, square, upgradeGame } from '../support/game';
 import { createRace, drive, race as driveRace, identityOf, keySamples, raceView, seedRace } from '../support/racing';
 import { type Frame, sleep, TestSocket } from '../support/sockets';
 
@@ -743,32 +743,11 @@ describe('race events reach /ws however the race is driven', () => {
 describe('client SDK follows the hand-off', () => {
   // Generous timeouts: on a loaded 2-core machine a hand-off (admit, replay, reconnect) can take seconds.
   it('reconnects to the next chunk by itself and keeps receiving, each event once', { timeout: 40_000 }, async () => {
-    const { EdgeRoomsClient } = await import('../../src/client/client');
-    const { earthringDialect } = await import('../../src/client/dialects/earthring');
     const t = uniqueTenant();
     const p = await playerAt(t, 5900);
     const right = await playerAt(t, 6500);
     const r = (await openGame(right.access_token)).socket;
-    const urls: string[] = [];
-    const client = new EdgeRoomsClient({
-      url: 'wss://edge.test/ws',
-      dialect: earthringDialect,
-      token: p.access_token,
-      protocols: ['earthring-v1', 'earthring-v2'],
-      codec: 'msgpack',
-      heartbeatInterval: 0,
-      reconnect: { base: 20, cap: 100 },
-      openWebSocket: async (url, protocols) => {
-        urls.push(url);
-        const res = await upgradeGame(
-          `?${url.split('?')[1]}`,
-          protocols ? { 'Sec-WebSocket-Protocol': protocols.join(', ') } : {},
-        );
-        if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status}`);
-        res.webSocket.accept();
-        return res.webSocket;
-      },
-    });
+    const { client, urls } = gameClient(p.access_token);
     const controls: Frame[] = [];
     client.on('control', (c) => controls.push(c as Frame));
     const moved: Frame[] = [];

@@ -1,6 +1,8 @@
 import { SELF } from 'cloudflare:test';
 import { encode } from '@msgpack/msgpack';
 import { expect } from 'vitest';
+import { EdgeRoomsClient } from '../../src/client/client';
+import { earthringDialect } from '../../src/client/dialects/earthring';
 import { call, nextIp, registerUser, type Session } from './api';
 import { type Frame, TestSocket } from './sockets';
 
@@ -126,3 +128,31 @@ export const square = (x: number, y: number, half = 20) => ({
     ],
   ],
 });
+
+/**
+ * The client SDK on the game socket (MessagePack offered after JSON, no heartbeat, quick reconnects), each upgrade
+ * made through the Worker; `urls` lists every URL it opened, hand-offs included.
+ */
+export function gameClient(token: string, url = 'wss://edge.test/ws'): { client: EdgeRoomsClient; urls: string[] } {
+  const urls: string[] = [];
+  const client = new EdgeRoomsClient({
+    url,
+    dialect: earthringDialect,
+    token,
+    protocols: ['earthring-v1', 'earthring-v2'],
+    codec: 'msgpack',
+    heartbeatInterval: 0,
+    reconnect: { base: 20, cap: 100 },
+    openWebSocket: async (opened, protocols) => {
+      urls.push(opened);
+      const res = await upgradeGame(
+        `?${opened.split('?')[1]}`,
+        protocols ? { 'Sec-WebSocket-Protocol': protocols.join(', ') } : {},
+      );
+      if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status}`);
+      res.webSocket.accept();
+      return res.webSocket;
+    },
+  });
+  return { client, urls };
+}
