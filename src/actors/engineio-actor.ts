@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { CLOSE } from '../core/protocol';
 import { Scheduler } from '../core/scheduler';
 import {
   decodeFrame,
@@ -61,6 +62,8 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   private readonly awaitingPong = new Map<string, number>();
   /** When each WebSocket session was last pinged (memory: after a wake, its open time stands in). */
   private readonly lastPing = new Map<string, number>();
+  /** Bytes sent to each WebSocket session since its client last sent a packet (the slow-consumer bound). */
+  private readonly unread = new Map<string, number>();
   private overrides: Partial<EngineSettings>;
   /** `settings()` computed once (every packet reads it), until `configureEngine` changes the overrides. */
   private merged: EngineSettings | undefined;
@@ -126,6 +129,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   protected sendPrepared(session: EngineSession<S>, prepared: PreparedMessages): void {
     if (session.closed) return;
     if (session.transport === 'websocket' && session.ws) {
+      if (!this.withinUnread(session, session.ws, prepared.frames)) return;
       for (const frame of prepared.frames) {
         try {
           session.ws.send(frame);
@@ -141,6 +145,34 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
 
   protected sendPackets(session: EngineSession<S>, packets: EnginePacket[]): void {
     this.sendPrepared(session, { packets, frames: packets.map(encodeFrame) });
+  }
+
+  /**
+   * The runtime buffers whatever a peer does not read, without limit and without telling (workerd has no
+   * `bufferedAmount` on this side), so a client that stops reading is found by its silence: past half of
+   * `maxUnreadBytes` sent since it last sent a packet, it is pinged at once (a reading client pongs, which resets
+   * the count); past all of it, the session ends with 4008. False when `frames` must not be sent.
+   */
+  private withinUnread(session: EngineSession<S>, ws: WebSocket, frames: Array<string | Uint8Array>): boolean {
+    const limit = this.settings().maxUnreadBytes;
+    let bytes = this.unread.get(session.sid) ?? 0;
+    for (const frame of frames) bytes += typeof frame === 'string' ? frame.length : frame.byteLength;
+    if (bytes > limit) {
+      void this.closeSession(session, `Slow consumer: over ${limit} bytes unread`, false, CLOSE.SLOW_CONSUMER);
+      return false;
+    }
+    this.unread.set(session.sid, bytes);
+    if (bytes > limit / 2 && !this.awaitingPong.has(session.sid)) {
+      const now = Date.now();
+      this.awaitingPong.set(session.sid, now);
+      this.lastPing.set(session.sid, now);
+      try {
+        ws.send(encodeFrame({ type: 'ping' }));
+      } catch {
+        // the close handler cleans up
+      }
+    }
+    return true;
   }
 
   /** Saves the session's state with its WebSocket, so that it survives hibernation. Polling: nothing to do. */
@@ -175,12 +207,18 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   }
 
   /** Closes a session from the server side: a held GET gets the close packet, a WebSocket is closed. */
-  protected async closeSession(session: EngineSession<S>, reason: string, clientClosed = false): Promise<void> {
+  protected async closeSession(
+    session: EngineSession<S>,
+    reason: string,
+    clientClosed = false,
+    code: number = CLOSE.NORMAL,
+  ): Promise<void> {
     if (session.closed) return;
     session.closed = true;
     this.sessions.delete(session.sid);
     this.awaitingPong.delete(session.sid);
     this.lastPing.delete(session.sid);
+    this.unread.delete(session.sid);
     if (session.timer) clearTimeout(session.timer);
     if (session.poll) {
       const answer = session.poll;
@@ -191,7 +229,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     const sockets = [...this.ctx.getWebSockets(`sid:${session.sid}`), ...this.ctx.getWebSockets(`probe:${session.sid}`)];
     for (const ws of sockets) {
       try {
-        ws.close(1000, reason.slice(0, 100));
+        ws.close(code, reason.slice(0, 100));
       } catch {
         // already closed
       }
@@ -396,6 +434,8 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   // ---- internals --------------------------------------------------------------------------------------------
 
   private async onPacket(session: EngineSession<S>, packet: EnginePacket, settings: EngineSettings): Promise<void> {
+    // The client spoke, so it reads: what was sent before no longer counts against it.
+    this.unread.delete(session.sid);
     switch (packet.type) {
       case 'pong':
         this.awaitingPong.delete(session.sid);

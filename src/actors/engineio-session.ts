@@ -11,6 +11,8 @@ export interface EngineSettings {
   maxPayload: number;
   /** `Access-Control-Allow-Origin: *` on polling answers (the conformance suites run from a browser too). */
   cors: boolean;
+  /** Bytes a WebSocket session may be sent without a packet back before it is closed with 4008 (slow consumer). */
+  maxUnreadBytes: number;
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -18,6 +20,7 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   pingTimeout: 20_000,
   maxPayload: 1_000_000,
   cors: false,
+  maxUnreadBytes: 8 * 1024 * 1024,
 };
 
 /** One Engine.IO session: a client over long-polling or a WebSocket, and the state the layer above keeps in it. */
