@@ -90,7 +90,7 @@ export class RateLimiter extends DurableObject<Env> {
     this.revocations.clear();
   }
 
-  /** Persists the exact windows now (tests: what the idle flush does two seconds after the last hit). */
+  /** Persists the exact windows now (tests: what the idle flush does a second after the last hit). */
   async flush(): Promise<void> {
     this.budgets.flush();
   }

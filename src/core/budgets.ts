@@ -9,12 +9,13 @@ import { decide, type HitLog, type RateDecision, type RateRule, record } from '.
  *   (a tenth of the limit). Hits inside the reservation are not written; the write after them is.
  * - A fresh instance that finds a reservation counts it as spent at the moment it loads: the hits it covers
  *   may have been admitted just before a crash. That is stricter than the truth, never looser.
- * - Five seconds after the last hit the exact logs are written with no reservation, so an actor evicted while
- *   idle (the usual case) comes back with the exact count. Empty logs are deleted then.
+ * - A second after the last hit the exact logs are written with no reservation, so an actor evicted while idle
+ *   (the usual case) comes back with the exact count. Empty logs are deleted then. Short, because a pending timer
+ *   keeps a Durable Object from hibernating (and the runtime waits it out before an eviction).
  *
  * No alarm and no `deleteAll()`: an idle key keeps one small row, and the object's files are never churned.
  */
-export const IDLE_FLUSH_MS = 5_000;
+export const IDLE_FLUSH_MS = 1_000;
 
 interface Entry {
   log: HitLog;

@@ -134,7 +134,7 @@ describe('auth limit: 5 per minute per IP', () => {
     const ip = freshIp();
     for (let i = 0; i < 3; i++) expect((await login(ip)).status).not.toBe(429);
     const stub = env.RATE_LIMITER.getByName(`ip:${ip}`);
-    // Flushed first: the runtime waits for the pending idle flush (5 s) before it evicts; the crash case is below.
+    // Flushed first: the runtime waits out the pending idle-flush timer before it evicts; the crash case is below.
     const evict = async () => {
       await stub.flush();
       await evictDurableObject(stub);
@@ -211,7 +211,7 @@ describe('RateLimiter object', () => {
     // A crash before the idle flush: the 5 hits inside the reservation of 10 are unknown, so 10 are counted.
     await evictDurableObject(stub);
     const [crashed] = await stub.hit([HUNDRED], 0);
-    // 60 unless the idle flush (5 s after the last hit) ran first on a slow machine: then the exact 65.
+    // 60 unless the idle flush (a second after the last hit) ran first: then the exact 65.
     const left = crashed?.remaining ?? -1;
     expect(left).toBeGreaterThanOrEqual(60);
     expect(left).toBeLessThanOrEqual(65);
