@@ -9,10 +9,15 @@ import { now, pool, sleep, summarize, waitFor } from '../lib/util.mjs';
 const PER_CONNECTION = 90;
 const REPLY_TIMEOUT_MS = 5000;
 
+/** Users are never reused across measurements: a user's frame budget is a minute long. */
+let nextUser = 0;
+
 async function openPool(target, room, count) {
   const handlers = { pong: null };
-  const clients = await pool(count, 50, async (user) => {
-    const client = await target.connect(room, { user });
+  const first = nextUser;
+  nextUser += count;
+  const clients = await pool(count, 50, async (i) => {
+    const client = await target.connect(room, { user: first + i });
     client.handlers.pong = (ts) => handlers.pong(ts);
     client.handlers.autoPong = () => handlers.autoPong();
     client.handlers.error = () => handlers.error();
