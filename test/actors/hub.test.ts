@@ -190,6 +190,50 @@ describe('Hub shard: Engine.IO transports', () => {
   });
 });
 
+describe('Hub shard: slow consumers', () => {
+  it('ends a WebSocket session that sends nothing back past maxUnreadBytes with 4008; one that answers the early ping stays', async () => {
+    const tenant = freshTenant();
+    const [a, b, c] = [await tokenFor(tenant), await tokenFor(tenant), await tokenFor(tenant)];
+    const join = async (s: EngineSocket, token: string) => {
+      await connect(s, { token });
+      s.send('420["join_room",{"roomId":"slow"}]');
+      await s.until('430');
+    };
+    const reader = await openWs();
+    const silent = await openWs();
+    const sender = await openWs();
+    await join(reader, a.token);
+    await join(silent, c.token);
+    await join(sender, b.token);
+    // A reader answers pings (as socket.io-client does) and counts what reaches it; the silent one answers nothing.
+    let read = 0;
+    reader.ws.addEventListener('message', (e) => {
+      if (e.data === '2') reader.ws.send('3');
+      else if (String(e.data).startsWith('42["message"')) read++;
+    });
+    const shards = Array.from({ length: shardCount(env.HUB_SHARDS) }, (_, i) => hubActor(env, i));
+    await Promise.all(shards.map((shard) => shard.configureEngine({ maxUnreadBytes: 3_000 })));
+    try {
+      const payload = 'p'.repeat(300);
+      for (let i = 0; i < 12; i++) {
+        sender.send(`42${10 + i}["message",{"type":"chat","roomId":"slow","payload":"${payload}"}]`);
+        await sender.until(`43${10 + i}`);
+      }
+      expect(await silent.closed).toBe(4008);
+      for (let i = 0; i < 100 && read < 12; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(read).toBe(12);
+      reader.send('42["ping"]');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(reader.ws.readyState).toBe(WebSocket.OPEN);
+    } finally {
+      await Promise.all(shards.map((shard) => shard.configureEngine({})));
+      reader.ws.close();
+      sender.ws.close();
+      await Promise.all([reader.closed, sender.closed]);
+    }
+  });
+});
+
 describe('Hub shard: connection-state recovery', () => {
   it('a WebSocket session dropped by a restart of every actor recovers on a new socket, the missed message replayed', async () => {
     const tenant = freshTenant();
@@ -346,48 +390,5 @@ describe('GET /api/hub/rooms/{roomId}/presence', () => {
   it('is documented in /openapi.json', async () => {
     const doc = (await (await SELF.fetch('https://edge.test/openapi.json')).json()) as { paths: Record<string, unknown> };
     expect(doc.paths['/api/hub/rooms/{roomId}/presence']).toHaveProperty('get');
-  });
-});
-
-describe('Hub shard: slow consumers', () => {
-  it('ends a WebSocket session that sends nothing back past maxUnreadBytes with 4008; one that answers the early ping stays', async () => {
-    const tenant = freshTenant();
-    const [a, b, c] = [await tokenFor(tenant), await tokenFor(tenant), await tokenFor(tenant)];
-    const join = async (s: EngineSocket, token: string) => {
-      await connect(s, { token });
-      s.send('420["join_room",{"roomId":"slow"}]');
-      await s.until('430');
-    };
-    const reader = await openWs();
-    const silent = await openWs();
-    const sender = await openWs();
-    await join(reader, a.token);
-    await join(silent, c.token);
-    await join(sender, b.token);
-    // A reader answers pings (as socket.io-client does) and counts what reaches it; the silent one answers nothing.
-    let read = 0;
-    reader.ws.addEventListener('message', (e) => {
-      if (e.data === '2') reader.ws.send('3');
-      else if (String(e.data).startsWith('42["message"')) read++;
-    });
-    const shards = Array.from({ length: shardCount(env.HUB_SHARDS) }, (_, i) => hubActor(env, i));
-    await Promise.all(shards.map((shard) => shard.configureEngine({ maxUnreadBytes: 3_000 })));
-    try {
-      const payload = 'p'.repeat(300);
-      for (let i = 0; i < 12; i++) {
-        sender.send(`42${10 + i}["message",{"type":"chat","roomId":"slow","payload":"${payload}"}]`);
-        await sender.until(`43${10 + i}`);
-      }
-      expect(await silent.closed).toBe(4008);
-      for (let i = 0; i < 100 && read < 12; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(read).toBe(12);
-      reader.send('42["ping"]');
-      await new Promise((r) => setTimeout(r, 100));
-      expect(reader.ws.readyState).toBe(WebSocket.OPEN);
-    } finally {
-      await Promise.all(shards.map((shard) => shard.configureEngine({})));
-      reader.ws.close();
-      sender.ws.close();
-    }
   });
 });

@@ -10,6 +10,8 @@
  */
 
 const accepted = new Set<WebSocket>();
+/** Whether this file accepted any socket (then its end waits for the actors' close handlers, below). */
+let acceptedAny = false;
 
 /** Remembers every WebSocket accepted from now on (test code accepts the client end of each upgrade). */
 export function trackAcceptedSockets(): void {
@@ -17,6 +19,7 @@ export function trackAcceptedSockets(): void {
   WebSocket.prototype.accept = function (this: WebSocket) {
     accept.call(this);
     accepted.add(this);
+    acceptedAny = true;
     this.addEventListener('close', () => accepted.delete(this));
   };
 }
@@ -44,4 +47,15 @@ function closed(ws: WebSocket, ms: number): Promise<void> {
       done();
     }
   });
+}
+
+/**
+ * At a file's end: a completed close only says the close frame came back; the actor's `webSocketClose` handler may
+ * still be at work (the hub tells other shards of a disconnect). A file that accepted sockets gives those handlers a
+ * moment before Vitest closes its channel.
+ */
+export async function settleFile(ms = 500): Promise<void> {
+  if (!acceptedAny) return;
+  acceptedAny = false;
+  await new Promise((resolve) => setTimeout(resolve, ms));
 }
