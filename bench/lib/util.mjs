@@ -1,7 +1,9 @@
 // Small helpers shared by the harness: timing, statistics, bounded concurrency, process memory.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
+
+/** A free loopback port: the scripts' own helper, so the bench and the test scripts pick ports alike. */
+export { freePort } from '../../scripts/lib/worker.mjs';
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const now = () => performance.now();
@@ -66,19 +68,6 @@ export async function poolSettled(count, concurrency, task) {
     } catch (error) {
       return { ok: false, error };
     }
-  });
-}
-
-/** A TCP port nobody listens on right now, on loopback. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
   });
 }
 
