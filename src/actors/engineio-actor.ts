@@ -14,7 +14,7 @@ import {
 } from '../dialects/engineio';
 import type { Env } from '../env';
 import { acceptAndClose, corsHeaders, postAccepted, refusal, statusAnswer, textAnswer } from './engineio-http';
-import { answerPoll, flushPoll, holdPoll, schedulePollingPing } from './engineio-polling';
+import { answerPoll, endPollForUpgrade, flushPoll, holdPoll, holdProbePoll, schedulePollingPing } from './engineio-polling';
 import {
   adoptedSession,
   attachmentOf,
@@ -316,9 +316,10 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
       void this.closeSession(session, 'transport error');
       return this.status(400);
     }
-    // While a WebSocket probes an upgrade, polls end at once with a noop, so the client can pause polling.
-    if (session.probe && session.queue.length === 0) return this.text(encodePayload([{ type: 'noop' }]));
-    return holdPoll(session).then((body) => this.text(body));
+    // While a WebSocket probes an upgrade, a poll ends soon with a noop so that the client can pause polling, or
+    // with a 400 if the upgrade completes first (it raced the probe's `5`).
+    const held = session.probe && session.queue.length === 0 ? holdProbePoll(session) : holdPoll(session);
+    return held.then((body) => (body === null ? this.refuse(ENGINE_ERRORS.BAD_REQUEST) : this.text(body)));
   }
 
   private async onDataRequest(session: EngineSession<S>, request: Request, settings: EngineSettings): Promise<Response> {
@@ -442,7 +443,9 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
         if (session.transport === 'polling') this.schedulePollingPing(session, settings);
         return;
       case 'ping':
-        this.sendPackets(session, [{ type: 'pong', data: packet.data }]);
+        // v4's heartbeat goes the other way (the server pings): the reference server ends the session on a client
+        // ping ("invalid heartbeat direction"). The upgrade's `2probe` arrives on the probe socket, not here.
+        await this.closeSession(session, 'transport error');
         return;
       case 'message':
         if (packet.data !== undefined) await this.onEngineMessage(session, packet.data);
@@ -450,10 +453,8 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
       case 'close':
         await this.closeSession(session, 'forced close', true);
         return;
-      case 'noop':
-        return;
       default:
-        await this.closeSession(session, 'parse error');
+      // noop, and open or upgrade out of place: the reference server ignores them.
     }
   }
 
@@ -463,7 +464,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     session.ws = ws;
     if (session.timer) clearTimeout(session.timer);
     session.timer = undefined;
-    if (session.poll) answerPoll(session, [{ type: 'noop' }]);
+    endPollForUpgrade(session);
     const queued = session.queue.splice(0);
     this.lastPing.set(session.sid, Date.now());
     this.persist(session);
