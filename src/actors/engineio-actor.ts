@@ -12,6 +12,7 @@ import {
   encodePayload,
   openPacket,
 } from '../dialects/engineio';
+import { planHeartbeat } from '../domain/engineio-heartbeat';
 import type { Env } from '../env';
 import { acceptAndClose, corsHeaders, postAccepted, refusal, statusAnswer, textAnswer } from './engineio-http';
 import { answerPoll, endPollForUpgrade, flushPoll, holdPoll, holdProbePoll, schedulePollingPing } from './engineio-polling';
@@ -493,36 +494,39 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   }
 
   /**
-   * WebSocket heartbeat, one alarm for all sessions: each is pinged `pingInterval` after its open or its last
-   * ping, and closed when its pong has not come `pingTimeout` after the ping. The alarm is set to the next due
-   * moment (at most `pingInterval` ahead, which also bounds how late a connect timeout is noticed).
+   * WebSocket heartbeat, one alarm for all sessions (rules in `domain/engineio-heartbeat.ts`: batched sweeps, the
+   * server pings, a late pong ends the session). The layers above get their tick first (connect timeouts).
    */
   private async heartbeat(now: number): Promise<void> {
     const settings = this.settings();
-    let next = Number.POSITIVE_INFINITY;
+    const live = new Map<string, EngineSession<S>>();
     for (const session of this.allSessions()) {
       if (session.transport !== 'websocket') continue;
-      const pingedAt = this.awaitingPong.get(session.sid);
-      if (pingedAt !== undefined) {
-        if (now - pingedAt >= settings.pingTimeout) await this.closeSession(session, 'ping timeout');
-        else next = Math.min(next, pingedAt + settings.pingTimeout);
-        continue;
-      }
-      this.onEngineTick(session, now);
-      if (session.closed) continue;
-      const last = this.lastPing.get(session.sid) ?? session.createdAt;
-      if (now - last >= settings.pingInterval) {
-        this.awaitingPong.set(session.sid, now);
-        this.lastPing.set(session.sid, now);
-        this.sendPackets(session, [{ type: 'ping' }]);
-        next = Math.min(next, now + settings.pingTimeout);
-      } else {
-        next = Math.min(next, last + settings.pingInterval);
-      }
+      if (!this.awaitingPong.has(session.sid)) this.onEngineTick(session, now);
+      if (!session.closed) live.set(session.sid, session);
     }
-    if (next !== Number.POSITIVE_INFINITY) {
-      await this.timers.schedule(TIMER_HEARTBEAT, Math.max(now + 1, Math.min(next, now + settings.pingInterval)));
+    const plan = planHeartbeat(
+      [...live.values()].map((session) => ({
+        sid: session.sid,
+        openedAt: session.createdAt,
+        lastPingAt: this.lastPing.get(session.sid),
+        awaitingPongSince: this.awaitingPong.get(session.sid),
+      })),
+      now,
+      settings,
+    );
+    for (const sid of plan.timedOut) {
+      const session = live.get(sid);
+      if (session) await this.closeSession(session, 'ping timeout');
     }
+    for (const sid of plan.ping) {
+      const session = live.get(sid);
+      if (!session || session.closed) continue;
+      this.awaitingPong.set(sid, now);
+      this.lastPing.set(sid, now);
+      this.sendPackets(session, [{ type: 'ping' }]);
+    }
+    if (plan.nextAt !== null) await this.timers.schedule(TIMER_HEARTBEAT, plan.nextAt);
   }
 
   private text(body: string): Response {
