@@ -19,6 +19,8 @@ const RECOVERY_TRIALS = Number(process.env.HUB_BENCH_RECOVERY_TRIALS ?? 5);
 const RECOVERY_MISSED = Number(process.env.HUB_BENCH_RECOVERY_MISSED ?? 20);
 const SECRET = new TextEncoder().encode('dev-only-secret-change-me-0123456789abcdef0123456789abcdef');
 const tenant = `bench-${Date.now().toString(36)}`;
+// Fresh user ids each run: a user's message budget (the seed's 100 a minute) outlives a run.
+const FIRST_USER = 1_000_000 + (Date.now() % 1_000) * 10_000;
 
 const token = (userId) =>
   new SignJWT({ userId, tenantId: tenant, role: 'player', username: `bench${userId}` })
@@ -33,7 +35,7 @@ const token = (userId) =>
 
 async function connect(userId) {
   // Each virtual client has its own address, as on the edge (a handshake counts against the per-IP limit).
-  const n = Number(userId) % 60_000;
+  const n = (Number(userId) - FIRST_USER) % 60_000;
   const socket = io(base, {
     auth: { token: await token(userId) },
     transports: ['websocket'],
@@ -58,7 +60,7 @@ async function main() {
   const sockets = [];
   for (let i = 0; i < SOCKETS; i += 25) {
     sockets.push(
-      ...(await Promise.all(Array.from({ length: Math.min(25, SOCKETS - i) }, (_, k) => connect(String(1_000_000 + i + k))))),
+      ...(await Promise.all(Array.from({ length: Math.min(25, SOCKETS - i) }, (_, k) => connect(String(FIRST_USER + i + k))))),
     );
   }
   const connectMs = Date.now() - t0;
@@ -84,7 +86,7 @@ async function main() {
       return ack(from, 'message', {
         type: 'bench',
         interactionClass: process.env.HUB_BENCH_CLASS ?? 'CLASS_C',
-        recipientId: '1000001',
+        recipientId: String(FIRST_USER + 1),
         payload: i,
       });
     }),
@@ -123,7 +125,7 @@ async function main() {
     const down = new Promise((r) => victim.once('disconnect', r));
     victim.io.engine.close();
     await down;
-    const victimId = String(1_000_000 + index);
+    const victimId = String(FIRST_USER + index);
     for (let i = 0; i < RECOVERY_MISSED; i++)
       await ack(other, 'message', { type: 'bench.missed', recipientId: victimId, payload: `${trial}-${i}` });
     let missed = 0;
