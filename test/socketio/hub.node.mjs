@@ -198,7 +198,7 @@ export const tests = [
     },
   },
   {
-    name: 'auth: missing, malformed, badly signed, expired and revoked tokens get connect_error AUTH_FAILED',
+    name: 'auth: missing, malformed, badly signed, expired and revoked tokens get connect_error AUTH_FAILED; another namespace is invalid',
     async run({ base, shared }) {
       const open = makeOpen(shared, base);
       const a = await register(base, unique('t'));
@@ -228,6 +228,15 @@ export const tests = [
       }
       const good = await open(a);
       assert(good.connected, 'a valid token connects');
+      // Only the main namespace is served: another gets the protocol's "Invalid namespace".
+      const other = io(`${base}/admin`, {
+        auth: { token: a.token },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
+      const nspErr = await waitConnectError(other).finally(() => other.disconnect());
+      assertEqual(nspErr.message, 'Invalid namespace', 'another namespace');
       const logout = await fetch(`${base}/api/auth/logout`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${a.token}`, 'CF-Connecting-IP': randomIp(), 'Content-Type': 'application/json' },
