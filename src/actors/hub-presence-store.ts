@@ -38,28 +38,23 @@ export class HubPresenceStore {
     return { changed, rooms: this.userRooms(tenantId, userId).filter((r) => r !== '*') };
   }
 
-  /** Adds `delta` to the user's sockets in a room; the new count. */
+  /** Adds `delta` to the user's sockets in a room; the new count (one statement, and a second when it reaches 0). */
   userRoomDelta(tenantId: string, userId: string, roomId: string, delta: number): number {
-    const current =
+    const next =
       this.sql
         .exec<{ sockets: number }>(
-          'SELECT sockets FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ? AND room_id = ?',
+          `INSERT INTO hub_user_rooms (tenant_id, user_id, room_id, sockets) VALUES (?, ?, ?, max(0, ?))
+           ON CONFLICT (tenant_id, user_id, room_id) DO UPDATE SET sockets = max(0, sockets + ?)
+           RETURNING sockets`,
           tenantId,
           userId,
           roomId,
+          delta,
+          delta,
         )
         .toArray()[0]?.sockets ?? 0;
-    const next = Math.max(0, current + delta);
     if (next === 0) {
       this.sql.exec('DELETE FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ? AND room_id = ?', tenantId, userId, roomId);
-    } else {
-      this.sql.exec(
-        'INSERT OR REPLACE INTO hub_user_rooms (tenant_id, user_id, room_id, sockets) VALUES (?, ?, ?, ?)',
-        tenantId,
-        userId,
-        roomId,
-        next,
-      );
     }
     return next;
   }
