@@ -89,7 +89,14 @@ const mf = new Miniflare(
     scriptPath: join(bundleDir, 'index.js'),
     // Module names are paths relative to this: a bundle outside the checkout must not be named `../..`.
     modulesRoot: bundleDir,
-    bindings: { ...workerOptions.bindings, ...secrets },
+    // One workerd process runs every actor on one thread: hub shards would add RPC hops between actors and buy no
+    // parallelism, so one machine runs one shard unless wrangler.toml or HUB_SHARDS in the environment says otherwise.
+    bindings: {
+      HUB_SHARDS: process.env.HUB_SHARDS ?? '1',
+      ...workerOptions.bindings,
+      ...secrets,
+      ...(process.env.HUB_SHARDS ? { HUB_SHARDS: process.env.HUB_SHARDS } : {}),
+    },
     // Clients reach the Worker itself on `port`, as Cloudflare serves it: not through Miniflare's entry Worker,
     // which answers for the Worker under its own compatibility date and so, among other things, negotiates
     // WebSocket compression that wrangler.toml turns off. The entry (Miniflare's API needs one) listens on a free
