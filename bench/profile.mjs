@@ -146,6 +146,8 @@ async function profileHub() {
 
 try {
   await edge.start();
+  // `npm start` runs without an inspector unless asked: the profile needs it.
+  await edge.restart({ inspector: true });
   await edge.setupPublishers(8);
   // `npm start` runs without the isolate's inspector unless asked: the profile needs it.
   await edge.restart({ inspector: true });

@@ -39,7 +39,12 @@ function prune(log: HitLog, windowMs: number, now: number): void {
   if (drop) log.splice(0, drop);
 }
 
-const used = (log: HitLog): number => log.reduce((sum, [, n]) => sum + n, 0);
+/** Hits in the log (a plain loop: this runs on every hit, over up to `limit` pairs). */
+function used(log: HitLog): number {
+  let sum = 0;
+  for (let i = 0; i < log.length; i++) sum += (log[i] as [number, number])[1];
+  return sum;
+}
 
 /**
  * Decides one hit of `cost` (0 peeks) at `now` without recording it; prunes `log` in place. A refusal says when
