@@ -180,11 +180,15 @@ export class Crafting extends RealtimeActor {
   /** Takes the materials copy and tells every watcher (JSON and binary) whether the session's inputs are there. */
   private async notifyMaterials(materials: MaterialsCopy, status: 'waiting' | 'available', missing: Materials): Promise<void> {
     const since = Date.now();
-    this.setMaterials(materials);
+    if (this.materialsCopy && materials.version < this.materialsCopy.version) return;
+    // The binary watchers' packet goes out before this turn writes anything: a write would hold the send until it
+    // commits (the output gate). The copy is the queue's, already saved there; the event log is written next.
+    this.materialsCopy = materials;
+    this.link.push(undefined, since);
     const data = materialNotice(status, missing, this.materialsCopy, this.current?.session.status);
     this.publish([{ scope: this.sessionId, type: 'material_notification', data }]);
-    this.link.push(undefined, since);
     this.delivered('ws_event', since);
+    this.store.saveMaterials(materials);
     await this.reportSoon();
   }
 
@@ -208,10 +212,11 @@ export class Crafting extends RealtimeActor {
   async admitWatcher(identity: ActorIdentity): Promise<Reply<true>> {
     return toReply(() => {
       this.require(identity);
-      if (this.clientCount() >= (this.config('craftingMaxWatchers') ?? MAX_WATCHERS)) {
+      const watchers = this.config('craftingMaxWatchers') ?? MAX_WATCHERS;
+      if (this.clientCount() >= watchers) {
         this.meter.inc('edgerooms_rate_limited_total', { limit: 'session_watchers' });
         throw new ApiError('RATE_LIMIT_EXCEEDED', 'This session has as many watchers as it accepts', {
-          details: { issue: 'too_many_watchers', limit: MAX_WATCHERS },
+          details: { issue: 'too_many_watchers', limit: watchers },
         });
       }
       const mine = this.ctx.getWebSockets(`u:${identity.userId}`).filter((ws) => ws.readyState === 1).length;
