@@ -395,7 +395,12 @@ export function markdown(run) {
           ],
         ),
         '',
-        `Not measured: ${v.notMeasured}.`,
+        ...(v.concurrent
+          ? [
+              `Concurrent sessions (unfinished, no sockets; holdSessions in bench/scenarios/crafting.mjs): ${v.concurrent.created} of ${v.concurrent.requested} created in ${v.concurrent.seconds} s (${v.concurrent.sessionsPerSecond}/s), sample read back unfinished ${v.concurrent.sampleUnfinished}; workerd RSS +${v.concurrent.rssGrowthPerSessionKiB} KiB per session; open files ${v.concurrent.openFiles.before} → peak ${v.concurrent.openFiles.peak} → ${v.concurrent.openFiles.after}; SQLite on disk ${v.concurrent.sqliteDiskBytesPerSession} B per session; ${v.concurrent.failures} failed${v.concurrent.firstFailures.length ? ` (${v.concurrent.firstFailures.join('; ')})` : ''}.`,
+              '',
+            ]
+          : []),
         ...(v.delivery.firstFailures?.length ? ['', `First delivery failures: ${v.delivery.firstFailures.join('; ')}.`] : []),
         '',
       );

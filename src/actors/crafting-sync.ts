@@ -1,7 +1,15 @@
 import type { Budgets } from '../core/budgets';
 import type { ActorIdentity } from '../core/dialect';
 import { countFrame, type Meter } from '../core/metrics';
-import { UDP_DIALECT, type UdpAnswer, type UdpConnectAnswer, type UdpConnectRequest, udpError } from '../dialects/crafting';
+import { CLOSE } from '../core/protocol';
+import {
+  UDP_DIALECT,
+  type UdpAnswer,
+  type UdpConnectAnswer,
+  type UdpConnectRequest,
+  udpError,
+  udpErrorFrame,
+} from '../dialects/crafting';
 import {
   decodeMaterialsDelta,
   decodePacket,
@@ -205,6 +213,25 @@ export class SyncLink {
       throw err;
     }
     return this.host.applyMaterials(peer, changes);
+  }
+
+  /**
+   * A binary frame from a binary watcher: a packet as over HTTP, answered on the socket (the downstream packet, or
+   * a JSON `error` frame; an oversize packet also closes the socket with 1009).
+   */
+  async frame(ws: WebSocket, sessionId: string, bytes: Uint8Array): Promise<void> {
+    countFrame(this.host.meter, UDP_DIALECT, 'in', bytes);
+    if (bytes.byteLength < HEADER_BYTES) {
+      const error = { error: 'INVALID_REQUEST', message: 'Truncated packet', details: { issue: 'truncated' } } as const;
+      ws.send(udpErrorFrame(sessionId, error));
+      return;
+    }
+    const answer = await this.packet(bytes[4] === KIND_MATERIALS ? 'materials' : 'progress', bytes);
+    if (answer.kind === 'packet') ws.send(answer.bytes);
+    else if (answer.kind === 'error') {
+      ws.send(udpErrorFrame(sessionId, answer.error));
+      if (answer.error.error === 'PAYLOAD_TOO_LARGE') ws.close(CLOSE.MESSAGE_TOO_BIG, 'Packet too large');
+    }
   }
 
   /** Brings both downstream channels to the state now; true per channel that changed. */

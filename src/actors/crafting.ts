@@ -1,7 +1,6 @@
 import { RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Dialect } from '../core/dialect';
-import { countFrame, type Sample } from '../core/metrics';
-import { CLOSE } from '../core/protocol';
+import type { Sample } from '../core/metrics';
 import { type CraftingSessionRow, upsertCraftingSession } from '../db/crafting';
 import {
   createSessionDialect,
@@ -13,11 +12,9 @@ import {
   type UdpAnswer,
   type UdpConnectAnswer,
   type UdpConnectRequest,
-  udpErrorFrame,
   udpParameters,
   udpProgressState,
 } from '../dialects/crafting';
-import { HEADER_BYTES, KIND_MATERIALS } from '../dialects/crafting-udp';
 import {
   type CraftingCommand,
   type CraftingEvent,
@@ -33,7 +30,7 @@ import {
 } from '../domain/crafting';
 import type { Env } from '../env';
 import { ApiError, type Reply, toReply } from '../errors';
-import { sessionGauges } from './crafting-metrics';
+import { connectionBytes, sessionGauges } from './crafting-metrics';
 import { type MaterialsCopy, MeterStore, type SessionMeta, SessionStore } from './crafting-store';
 import { type Channel, SyncLink, UDP_TICK_MS } from './crafting-sync';
 import { craftingQueueActor } from './keys';
@@ -276,8 +273,6 @@ export class Crafting extends RealtimeActor {
 
   /** This actor's gauges now (`sessionGauges`): sizes in bytes of their JSON. */
   private gauges(): Sample[] {
-    let attachments = 0;
-    for (const ws of this.ctx.getWebSockets()) attachments += JSON.stringify(ws.deserializeAttachment() ?? null).length;
     return sessionGauges({
       status: this.current?.session.status,
       stateBytes: JSON.stringify(this.current ?? null).length + JSON.stringify(this.materialsCopy ?? null).length,
@@ -285,7 +280,7 @@ export class Crafting extends RealtimeActor {
       udpSockets: this.clientCount(UDP_DIALECT),
       peers: this.link.sync.peerCount(Date.now()),
       syncBytes: this.link.sync.memoryBytes(),
-      connectionBytes: attachments,
+      connectionBytes: connectionBytes(this.ctx.getWebSockets()),
       storageBytes: this.ctx.storage.sql.databaseSize,
     });
   }
@@ -317,21 +312,8 @@ export class Crafting extends RealtimeActor {
       await this.reportSoon();
       return;
     }
-    countFrame(this.meter, UDP_DIALECT, 'in', message);
-    const bytes = new Uint8Array(message);
-    if (bytes.byteLength < HEADER_BYTES) {
-      ws.send(
-        udpErrorFrame(this.sessionId, { error: 'INVALID_REQUEST', message: 'Truncated packet', details: { issue: 'truncated' } }),
-      );
-      return;
-    }
-    const kind = bytes[4] === KIND_MATERIALS ? 'materials' : 'progress';
-    const answer = await this.udpPacket(kind, bytes);
-    if (answer.kind === 'packet') ws.send(answer.bytes);
-    else if (answer.kind === 'error') {
-      ws.send(udpErrorFrame(this.sessionId, answer.error));
-      if (answer.error.error === 'PAYLOAD_TOO_LARGE') ws.close(CLOSE.MESSAGE_TOO_BIG, 'Packet too large');
-    }
+    await this.link.frame(ws, this.sessionId, new Uint8Array(message));
+    await this.reportSoon();
   }
 
   // ---- session transitions -----------------------------------------------------------------------------------
