@@ -370,6 +370,15 @@ export function markdown(run) {
               `${fmt(v.delivery.p50)} / ${fmt(v.delivery.p99)} / ${fmt(v.delivery.max)} ms (n ${v.delivery.n}, ${v.delivery.failures} failed)`,
               'p99 < 5 ms',
             ],
+            ...(v.delivery.server
+              ? [
+                  [
+                    'of which the server: push sent → packet sent (header timestamp, ms clock), p50 / p99',
+                    `${fmt(v.delivery.server.p50)} / ${fmt(v.delivery.server.p99)} ms`,
+                    '',
+                  ],
+                ]
+              : []),
             [
               'bandwidth per session, WebSocket, 20 Hz deltas',
               `${b.wsBytesPerSecondPerSession} B/s (${b.wsPacketsPerSecondPerSession} packets/s)`,

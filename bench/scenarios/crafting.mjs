@@ -208,7 +208,7 @@ export async function crafting(target, { quick, edge, craftingSessions = 0 }) {
             else w.deltas.push(bytes.byteLength);
             if (h.kind === lib.KIND_MATERIALS) {
               w.materialsSeq = h.seq;
-              w.onMaterials?.(h.seq);
+              w.onMaterials?.(h.seq, Number(h.timestamp));
             }
           });
           ws.once('open', () => resolve(w));
@@ -265,6 +265,9 @@ export async function crafting(target, { quick, edge, craftingSessions = 0 }) {
   // Delivery: material pushes from a service peer until the watcher holds the packet. One pushing session per
   // player (a push reaches both sessions of its player, so two pushers would see each other's packets).
   const latencies = [];
+  // The packet's header timestamp is the server's clock when it sent it (the same machine's clock as the harness):
+  // push sent → packet sent is the server's share, packet sent → packet read the harness's and the kernel's.
+  const serverShare = [];
   const failures = [];
   await Promise.all(
     sessions.map(async (s, i) => {
@@ -277,8 +280,9 @@ export async function crafting(target, { quick, edge, craftingSessions = 0 }) {
       while (now() < end) {
         const before = w.materialsSeq;
         const arrived = new Promise((resolve) => {
-          w.onMaterials = (seq) => seq > before && resolve(now());
+          w.onMaterials = (seq, stamp) => seq > before && resolve({ at: now(), stamp });
         });
+        const sentWall = Date.now();
         const sent = now();
         const r = await peer.pushMaterials({ wood: sign });
         sign = -sign;
@@ -287,9 +291,12 @@ export async function crafting(target, { quick, edge, craftingSessions = 0 }) {
           await sleep(100);
           continue;
         }
-        const at = await Promise.race([arrived, sleep(2000).then(() => null)]);
-        if (at === null) failures.push('no materials packet within 2 s');
-        else latencies.push(at - sent);
+        const got = await Promise.race([arrived, sleep(2000).then(() => null)]);
+        if (got === null) failures.push('no materials packet within 2 s');
+        else {
+          latencies.push(got.at - sent);
+          serverShare.push(got.stamp - sentWall);
+        }
         await sleep(100);
       }
       w.onMaterials = null;
@@ -320,7 +327,12 @@ export async function crafting(target, { quick, edge, craftingSessions = 0 }) {
       deltaBodyBytes: deltas.length ? round(mean(deltas) - 40, 1) : null,
       keyframeBodyBytes: keys.length ? round(mean(keys) - 40, 1) : null,
     },
-    delivery: { ...summarize(latencies), failures: failures.length, firstFailures: failures.slice(0, 3) },
+    delivery: {
+      ...summarize(latencies),
+      server: summarize(serverShare),
+      failures: failures.length,
+      firstFailures: failures.slice(0, 3),
+    },
     memory: {
       activeSessionsReported: active,
       stateBytesPerSession: {
