@@ -118,7 +118,7 @@ async function holdSessions(edge, count) {
               const p = await call('POST', `/api/crafting/sessions/${r.json.id}/pause`, token, {});
               if (p.status !== 200) throw new Error(`pause ${p.status} ${p.text.slice(0, 120)}`);
             }
-            ids.push({ id: r.json.id, token });
+            ids.push({ id: r.json.id, player: String(base + i) });
           }
         } catch (err) {
           failures.push(String(err?.message ?? err));
@@ -134,7 +134,8 @@ async function holdSessions(edge, count) {
   const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / 100)) === 0);
   let unfinished = 0;
   for (const s of sample) {
-    const r = await call('GET', `/api/crafting/sessions/${s.id}`, s.token);
+    // A fresh token: those of the first players ran out (10 minutes) while the rest were created.
+    const r = await call('GET', `/api/crafting/sessions/${s.id}`, await hubToken(s.player, 'default'));
     if (r.status === 200 && ['queued', 'paused', 'running'].includes(r.json.status)) unfinished += 1;
   }
   const created = ids.length;
