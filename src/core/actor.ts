@@ -118,6 +118,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   private settings: ActorConfig;
   /** Sockets this instance closed itself; the runtime may still list them until the close completes. */
   private readonly closing = new Set<string>();
+  /** When the session sweep last ran (in memory: after eviction the first alarm sweeps). */
+  private lastSessionSweep = 0;
   /**
    * Attachments as this instance knows them. The serialized copy is the truth across hibernation; this cache
    * spares the hot paths (every frame in, every event out to every socket) a structured-clone read each time.
@@ -509,9 +511,12 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   override async alarm(): Promise<void> {
     const now = Date.now();
     const due = this.timers.takeDue(now);
-    // Core jobs run on every alarm: each is a no-op when there is nothing to do.
+    // Core jobs run on every alarm, each a no-op when there is nothing to do. The session sweep reads D1, so it
+    // runs when its timer is due or a check interval has passed since the last one: an actor whose own timers tick
+    // at 20 Hz would otherwise query D1 (and rewrite the timer) on every tick.
     this.sweepIdle(now);
-    await this.sweepSessions(now);
+    const check = this.settings.sessionCheckMs ?? SESSION_CHECK_MS;
+    if (due.includes(TIMER_SESSION) || now - this.lastSessionSweep >= check) await this.sweepSessions(now);
     await this.flushOutbox(now);
     for (const name of due) {
       if (name.startsWith('core:')) continue;
@@ -1014,6 +1019,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * every `SESSION_CHECK_MS` while sessions are open, so a logout reaches open connections within that time.
    */
   private async sweepSessions(now: number): Promise<void> {
+    this.lastSessionSweep = now;
     const sockets = this.openSockets().filter(({ att }) => att.identity.exp !== undefined || att.identity.jti !== undefined);
     const streams = [...this.sse.all()].filter((st) => st.identity.exp !== undefined || st.identity.jti !== undefined);
     if (sockets.length === 0 && streams.length === 0) return;
@@ -1097,7 +1103,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       if (deadline <= now) this.closeSocket(ws, att, CLOSE.NORMAL, 'Idle timeout');
       else next = next === null ? deadline : Math.min(next, deadline);
     }
-    if (next !== null) void this.timers.schedule(TIMER_IDLE, next);
+    // An earlier timer still set fires, sweeps and moves it: no write on every alarm of a busy actor.
+    if (next !== null) void this.timers.scheduleNoLaterThan(TIMER_IDLE, next);
   }
 
   private async flushOutbox(now: number): Promise<void> {
