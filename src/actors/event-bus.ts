@@ -351,13 +351,19 @@ export class EventBus extends DurableObject<Env> {
     input: Parameters<typeof validateGroup>[0],
     subscriptionId: string | null,
   ): { group: GroupInfo; created: boolean } {
-    const config = validateGroup(input);
-    const existing = this.store.group(config.name);
-    if (existing && existing.kind !== config.kind) {
-      throw new ApiError('INVALID_REQUEST', `Group "${config.name}" exists as a ${existing.kind} group`, {
+    const existing = this.store.group(input.name);
+    if (existing && existing.kind !== input.kind) {
+      throw new ApiError('INVALID_REQUEST', `Group "${input.name}" exists as a ${existing.kind} group`, {
         details: { field: 'group', issue: 'group_kind_mismatch', kind: existing.kind },
       });
     }
+    // The start position is the group's at creation; an update may repeat it, not change it.
+    if (existing && input.startPosition !== undefined && input.startPosition !== existing.startPosition) {
+      throw new ApiError('INVALID_REQUEST', `startPosition is fixed when a group is created ("${existing.startPosition}")`, {
+        details: { field: 'startPosition', issue: 'immutable', startPosition: existing.startPosition },
+      });
+    }
+    const config = validateGroup(existing ? { ...input, startPosition: existing.startPosition } : input);
     const cursor = existing ? existing.cursor : config.startPosition === 'new' ? this.store.head() : 0;
     this.store.upsertGroup(config, cursor, subscriptionId, Date.now());
     return { group: this.store.info(this.store.group(config.name) as GroupRow), created: !existing };
