@@ -176,6 +176,13 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    */
   protected onConnect(_conn: Connection, _ctx: ConnectContext): void {}
 
+  /**
+   * Runs before a WebSocket or SSE stream is accepted and before a long poll is answered, outside the accept's
+   * synchronous turn: load here what `connected`, `snapshotFor` and the first frames need (the Race reads its race
+   * from D1 on first use). Throwing refuses the request.
+   */
+  protected beforeConnect(): void | Promise<void> {}
+
   /** A dialect timer came due. */
   protected onTimer(_name: string, _now: number): void | Promise<void> {}
 
@@ -231,6 +238,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   async poll(identity: ActorIdentity, dialectName: string, input: Partial<PollParams>): Promise<PollResponse> {
     this.assertTenant(identity);
     const dialect = this.dialectOf(dialectName);
+    await this.beforeConnect();
     const params = normalizePoll(input);
     const conn = this.httpConnection(identity, dialectName, () => {});
     let answer = this.pollOnce(dialect, conn, params);
@@ -321,6 +329,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const dialect = this.dialects[forwarded.dialect];
     if (!dialect) return new Response('Unknown dialect', { status: 400 });
     try {
+      await this.beforeConnect();
       if (request.headers.get('upgrade')?.toLowerCase() === 'websocket')
         return this.acceptSocket(request, forwarded.identity, dialect);
       return this.openSse(request, forwarded.identity, dialect);
