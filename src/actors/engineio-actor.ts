@@ -2,7 +2,6 @@ import { DurableObject } from 'cloudflare:workers';
 import { CLOSE } from '../core/protocol';
 import { Scheduler } from '../core/scheduler';
 import { decodeFrame, type EnginePacket, encodeFrame, openPacket } from '../dialects/engineio';
-import { planHeartbeat } from '../domain/engineio-heartbeat';
 import type { Env } from '../env';
 import { EngineLiveness } from './engineio-liveness';
 import { answerPoll, endPollForUpgrade, flushPoll, schedulePollingPing } from './engineio-polling';
@@ -399,33 +398,13 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     });
   }
 
-  /**
-   * WebSocket heartbeat, one alarm for all sessions (rules in `domain/engineio-heartbeat.ts`: batched sweeps, the
-   * server pings, a late pong ends the session). The layers above get their tick first (connect timeouts).
-   */
+  /** The WebSocket heartbeat (`engineio-liveness.ts`); the layers above get their tick first (connect timeouts). */
   private async heartbeat(now: number): Promise<void> {
-    const settings = this.settings();
-    const live = new Map<string, EngineSession<S>>();
-    for (const session of this.allSessions()) {
-      if (session.transport !== 'websocket') continue;
-      if (!this.liveness.awaitsPong(session.sid)) this.onEngineTick(session, now);
-      if (!session.closed) live.set(session.sid, session);
-    }
-    const plan = planHeartbeat(
-      [...live.values()].map((session) => this.liveness.heartbeatOf(session.sid, session.createdAt)),
-      now,
-      settings,
-    );
-    for (const sid of plan.timedOut) {
-      const session = live.get(sid);
-      if (session) await this.closeSession(session, 'ping timeout');
-    }
-    for (const sid of plan.ping) {
-      const session = live.get(sid);
-      if (!session || session.closed) continue;
-      this.liveness.pinged(sid, now);
-      this.sendPackets(session, [{ type: 'ping' }]);
-    }
-    if (plan.nextAt !== null) await this.timers.schedule(TIMER_HEARTBEAT, plan.nextAt);
+    const nextAt = await this.liveness.sweep(this.allSessions(), now, this.settings(), {
+      tick: (session) => this.onEngineTick(session, now),
+      timeout: (session) => this.closeSession(session, 'ping timeout'),
+      ping: (session) => this.sendPackets(session, [{ type: 'ping' }]),
+    });
+    if (nextAt !== null) await this.timers.schedule(TIMER_HEARTBEAT, nextAt);
   }
 }

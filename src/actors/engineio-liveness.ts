@@ -1,4 +1,13 @@
-import type { HeartbeatSession } from '../domain/engineio-heartbeat';
+import { type HeartbeatSession, type HeartbeatSettings, planHeartbeat } from '../domain/engineio-heartbeat';
+import type { EngineSession } from './engineio-session';
+
+/** What a heartbeat sweep does to the actor's sessions. */
+export interface HeartbeatHooks<S> {
+  /** The layers above (connect timeouts); skipped for a session that owes a pong. */
+  tick(session: EngineSession<S>): void;
+  timeout(session: EngineSession<S>): Promise<void>;
+  ping(session: EngineSession<S>): void;
+}
 
 /**
  * What the WebSocket heartbeat and the slow-consumer bound know of each WebSocket session, by sid. In memory: after
@@ -66,5 +75,39 @@ export class EngineLiveness {
       return 'ping';
     }
     return 'ok';
+  }
+
+  /**
+   * One sweep of the WebSocket heartbeat, one alarm for all sessions (rules in `domain/engineio-heartbeat.ts`:
+   * batched sweeps, the server pings, a late pong ends the session). When the next sweep is due (null: none).
+   */
+  async sweep<S>(
+    sessions: Iterable<EngineSession<S>>,
+    now: number,
+    settings: HeartbeatSettings,
+    hooks: HeartbeatHooks<S>,
+  ): Promise<number | null> {
+    const live = new Map<string, EngineSession<S>>();
+    for (const session of sessions) {
+      if (session.transport !== 'websocket') continue;
+      if (!this.awaitsPong(session.sid)) hooks.tick(session);
+      if (!session.closed) live.set(session.sid, session);
+    }
+    const plan = planHeartbeat(
+      [...live.values()].map((session) => this.heartbeatOf(session.sid, session.createdAt)),
+      now,
+      settings,
+    );
+    for (const sid of plan.timedOut) {
+      const session = live.get(sid);
+      if (session) await hooks.timeout(session);
+    }
+    for (const sid of plan.ping) {
+      const session = live.get(sid);
+      if (!session || session.closed) continue;
+      this.pinged(sid, now);
+      hooks.ping(session);
+    }
+    return plan.nextAt;
   }
 }
