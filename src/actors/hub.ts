@@ -106,7 +106,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new HubStore(this.sql);
-    this.budgets = new Budgets(this.sql, 'hub_budgets');
+    this.budgets = new Budgets(ctx.storage, 'hub_budget|', 'hub_budgets');
     this.classA = new Coalescer<Delivery>(
       CLASS_A_WINDOW_MS,
       (run, ms) => setTimeout(run, ms),

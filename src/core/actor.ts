@@ -155,7 +155,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.timers = new Scheduler(this.sql, ctx.storage);
     this.outbox = new WriteBehind(this.sql);
     this.presence = new PresenceStore(this.sql);
-    this.budgets = new Budgets(this.sql);
+    this.budgets = new Budgets(ctx.storage, 'budget|', '_core_budgets');
     this.idempotency = new IdempotencyStore(this.sql);
     this.httpStates = new HttpConnectionStates(this.sql);
     const stored = this.sql.exec<{ value: string }>("SELECT value FROM _core_meta WHERE key = 'config'").toArray()[0];

@@ -3,45 +3,73 @@ import { decide, type HitLog, type RateDecision, type RateRule, record } from '.
 /**
  * Sliding-window budgets of one Durable Object (the REST limiter's rules per key, a realtime actor's message
  * budget per user), kept in memory and persisted so that neither an eviction nor a crash hands anyone a fresh
- * budget early, without a storage write per hit:
+ * budget early, without a storage write per hit, and without holding answers for a commit:
  *
- * - Each write stores the key's exact hit log plus a *reservation* of the next `reserve` hits
- *   (a tenth of the limit). Hits inside the reservation are not written; the write after them is.
- * - A fresh instance that finds a reservation counts it as spent at the moment it loads: the hits it covers
- *   may have been admitted just before a crash. That is stricter than the truth, never looser.
+ * - Each write stores the key's exact hit log plus a *reservation* of hits to come. A fresh instance that finds
+ *   a reservation counts it as spent at the moment it loads (those hits may have been admitted just before a
+ *   crash): stricter than the truth, never looser.
+ * - A hit is admitted only while a *confirmed* (committed) write covers it. The write that covers the next hits is
+ *   made ahead of need, when half of the reservation `R` (a tenth of the limit) is left: it reserves `R` more
+ *   beyond the current one, with `allowUnconfirmed` (the output gate stays open: no answer waits for it), and
+ *   counts as covering once `storage.sync()` says it is on disk. So a write happens once per `R` hits, and the
+ *   stored reservation is at most 1.5 R.
+ * - Only when hits outrun a commit (the first hit of a key in an instance or after an idle flush, a cost beyond
+ *   what is covered, or R/2 hits landing before the write made ahead commits, or a limit under 10) is the write
+ *   confirmed: the runtime then holds that answer, and everything sent after it, until the commit.
  * - A second after the last hit the exact logs are written with no reservation, so an actor evicted while idle
  *   (the usual case) comes back with the exact count. Empty logs are deleted then. Short, because a pending timer
  *   keeps a Durable Object from hibernating (and the runtime waits it out before an eviction).
  *
- * No alarm and no `deleteAll()`: an idle key keeps one small row, and the object's files are never churned.
+ * Stored through the key-value API (`allowUnconfirmed` exists there, not in SQL), one key per budget under a
+ * prefix. No alarm and no `deleteAll()`: an idle key keeps one small value, and the object's files are never churned.
  */
 export const IDLE_FLUSH_MS = 1_000;
 
 interface Entry {
   log: HitLog;
-  /** Hits admitted since the last write. */
-  sinceWrite: number;
-  /** Hits the last write reserved (admitted without a write until `sinceWrite` passes it). */
-  reserve: number;
+  /** Hits admitted by this instance (the units of `durable` and `written`). */
+  count: number;
+  /** Hits covered by a committed write: a hit beyond it needs a confirmed write. */
+  durable: number;
+  /** Hits covered by the last write made, committed or not. */
+  written: number;
+  /** Bumped when an idle flush lowers the stored coverage: a confirmation of an older write no longer counts. */
+  epoch: number;
   dirty: boolean;
 }
 
-interface Stored {
+/** What one key stores: its exact log when written and the hits reserved beyond it. */
+export interface StoredBudget {
   log: HitLog;
   reserve: number;
 }
+
+/** Writes made, by kind (tests and the bench read them: a confirmed write holds answers until it commits). */
+export interface BudgetWrites {
+  confirmed: number;
+  ahead: number;
+}
+
+/** The reservation of a rule: a tenth of its limit. */
+export const reserveOf = (rule: RateRule): number => Math.floor(rule.limit / 10);
 
 export class Budgets {
   private readonly entries = new Map<string, Entry>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the last hit was committed (the idle flush counts from it). */
   private lastHitAt = 0;
+  readonly writes: BudgetWrites = { confirmed: 0, ahead: 0 };
 
+  /**
+   * `prefix` names this object's budgets in its key-value storage. `legacyTable` is the SQL table earlier versions
+   * kept them in: its rows are moved under the prefix once, then it is dropped.
+   */
   constructor(
-    private readonly sql: SqlStorage,
-    private readonly table = '_core_budgets',
+    private readonly storage: DurableObjectStorage,
+    private readonly prefix = 'budget|',
+    legacyTable?: string,
   ) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    if (legacyTable) this.migrate(legacyTable);
   }
 
   /** Decides one hit of `cost` against `rule` for `key` without spending it. */
@@ -54,12 +82,28 @@ export class Budgets {
     if (cost <= 0) return;
     const e = this.entry(key, now);
     record(e.log, now, cost);
-    e.sinceWrite += cost;
+    e.count += cost;
     e.dirty = true;
-    if (e.sinceWrite > e.reserve) {
-      e.reserve = Math.floor(rule.limit / 10);
-      e.sinceWrite = 0;
-      this.write(key, { log: e.log, reserve: e.reserve });
+    const reserve = reserveOf(rule);
+    if (e.count > e.durable) {
+      // Nothing committed covers this hit: a confirmed write, so its answer leaves only once the write is on disk.
+      e.durable = e.written = e.count + reserve;
+      this.storage.kv.put<StoredBudget>(this.prefix + key, { log: e.log, reserve });
+      this.writes.confirmed++;
+    } else if (reserve > 0 && e.written - e.count <= reserve / 2) {
+      // Half the reservation left: write the next one now, unconfirmed, so it has committed before it is needed.
+      const covers = e.written + reserve;
+      e.written = covers;
+      const epoch = e.epoch;
+      this.put(key, { log: e.log, reserve: covers - e.count });
+      this.writes.ahead++;
+      this.storage.sync().then(
+        () => {
+          if (e.epoch === epoch && covers > e.durable) e.durable = covers;
+        },
+        // A failed commit breaks the object's output gate and resets it: nothing to do here.
+        () => undefined,
+      );
     }
     this.scheduleFlush();
   }
@@ -71,20 +115,28 @@ export class Budgets {
     return d;
   }
 
-  /** Writes every changed log exactly, with no reservation (also what the idle timer does). */
+  /** What `key` has stored (tests: the persisted reservation must cover every hit answered). */
+  stored(key: string): StoredBudget | undefined {
+    return this.storage.kv.get<StoredBudget>(this.prefix + key);
+  }
+
+  /**
+   * Writes every changed log exactly, with no reservation (also what the idle timer does). Unconfirmed: until it
+   * commits, the stored reservation it replaces is stricter than the truth, so nothing waits for it.
+   */
   flush(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     for (const [key, e] of this.entries) {
       if (!e.dirty) continue;
       e.dirty = false;
-      e.sinceWrite = 0;
-      e.reserve = 0;
+      e.epoch++;
+      e.durable = e.written = e.count;
       // Hits older than any window this object counts are dropped by the next check; an empty log is deleted.
       if (e.log.length === 0) {
-        this.sql.exec(`DELETE FROM ${this.table} WHERE key = ?`, key);
+        this.storage.delete(this.prefix + key, { allowUnconfirmed: true }).catch(() => undefined);
         this.entries.delete(key);
-      } else this.write(key, { log: e.log, reserve: 0 });
+      } else this.put(key, { log: e.log, reserve: 0 });
     }
   }
 
@@ -117,21 +169,28 @@ export class Budgets {
   private entry(key: string, now: number): Entry {
     let e = this.entries.get(key);
     if (e) return e;
-    const row = this.sql.exec<{ value: string }>(`SELECT value FROM ${this.table} WHERE key = ?`, key).toArray()[0];
-    const stored = row ? (JSON.parse(row.value) as Stored) : { log: [], reserve: 0 };
-    const log = stored.log;
+    const stored = this.stored(key);
+    const log = stored?.log ?? [];
+    const reserve = stored?.reserve ?? 0;
     // The reservation's hits may have happened up to the moment this instance started: count them as now.
-    if (stored.reserve > 0) record(log, now, stored.reserve);
-    e = { log, sinceWrite: 0, reserve: 0, dirty: stored.reserve > 0 };
+    if (reserve > 0) record(log, now, reserve);
+    e = { log, count: 0, durable: 0, written: 0, epoch: 0, dirty: reserve > 0 };
     this.entries.set(key, e);
     return e;
   }
 
-  private write(key: string, value: Stored): void {
-    this.sql.exec(
-      `INSERT INTO ${this.table} (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-      key,
-      JSON.stringify(value),
-    );
+  /** An unconfirmed write: the output gate stays open; it commits in order with every other write. */
+  private put(key: string, value: StoredBudget): void {
+    this.storage.put(this.prefix + key, value, { allowUnconfirmed: true }).catch(() => undefined);
+  }
+
+  private migrate(table: string): void {
+    const sql = this.storage.sql;
+    const exists = sql.exec('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?', 'table', table).toArray().length > 0;
+    if (!exists) return;
+    for (const row of sql.exec<{ key: string; value: string }>(`SELECT key, value FROM ${table}`)) {
+      this.storage.kv.put<StoredBudget>(this.prefix + row.key, JSON.parse(row.value) as StoredBudget);
+    }
+    sql.exec(`DROP TABLE ${table}`);
   }
 }
