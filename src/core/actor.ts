@@ -328,7 +328,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * HTTP-sent frames, so neither a reconnect nor a switch of transport hands out a fresh one.
    */
   private spendMessage(userId: string, dialectName: string, now: number) {
-    return this.budgets.spend(`msg|${dialectName}|${userId}`, this.runtimeOf(dialectName).messageRule, now);
+    return this.budgets.spend(messageKey(dialectName, userId), this.runtimeOf(dialectName).messageRule, now);
   }
 
   // ---- fetch: WebSocket upgrades and SSE streams, forwarded by the Worker ----------------------------------
@@ -390,6 +390,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const ref = connectRef(url);
     if (ref) conn.send(dialect.resyncFrame(this, conn, this.resync(conn, ref)));
     this.joined(att, now);
+    // The user's first frame then finds its budget written and committed: its answer does not wait for a commit.
+    this.budgets.prepare(messageKey(dialect.name, identity.userId), this.runtimeOf(dialect.name).messageRule, now);
     void this.timers.scheduleNoLaterThan(TIMER_IDLE, now + this.limitsFor(dialect.name).idleTimeoutMs);
     this.watchSession(identity, now);
     return new Response(null, { status: 101, webSocket: client });
@@ -1211,3 +1213,6 @@ export function connectRef(url: URL): EventRef | null {
     return { lastSequence: /^\d{1,15}$/.test(lastSequence) ? Number(lastSequence) : -1 };
   return null;
 }
+
+/** A user's message budget in one dialect: every socket of the user and its HTTP-sent frames share it. */
+const messageKey = (dialectName: string, userId: string): string => `msg|${dialectName}|${userId}`;

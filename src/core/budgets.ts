@@ -24,6 +24,10 @@ import { decide, type HitLog, type RateDecision, type RateRule, record } from '.
  * prefix. No alarm and no `deleteAll()`: an idle key keeps one small value, and the object's files are never churned.
  */
 export const IDLE_FLUSH_MS = 1_000;
+/** The span a key's recent rate is measured over. */
+const RATE_SPAN_MS = 100;
+/** The least a commit is assumed to take. */
+const MIN_COMMIT_MS = 10;
 
 interface Entry {
   log: HitLog;
@@ -59,6 +63,8 @@ export class Budgets {
   /** When the last hit was committed (the idle flush counts from it). */
   private lastHitAt = 0;
   readonly writes: BudgetWrites = { confirmed: 0, ahead: 0 };
+  /** How long a commit of this object takes, as observed (see `aheadOf`). */
+  private commitMs = MIN_COMMIT_MS;
 
   /**
    * `prefix` names this object's budgets in its key-value storage. `legacyTable` is the SQL table earlier versions
@@ -84,27 +90,36 @@ export class Budgets {
     record(e.log, now, cost);
     e.count += cost;
     e.dirty = true;
-    const reserve = reserveOf(rule);
     if (e.count > e.durable) {
       // Nothing committed covers this hit: a confirmed write, so its answer leaves only once the write is on disk.
-      e.durable = e.written = e.count + reserve;
-      this.storage.kv.put<StoredBudget>(this.prefix + key, { log: e.log, reserve });
+      // Never below a write still in flight: the last write made is the one a crash finds.
+      const covers = Math.max(e.written, e.count + this.aheadOf(e, rule, now));
+      e.durable = e.written = covers;
+      this.storage.kv.put<StoredBudget>(this.prefix + key, { log: e.log, reserve: covers - e.count });
       this.writes.confirmed++;
-    } else if (reserve > 0 && e.written - e.count <= reserve / 2) {
+    } else {
+      const ahead = this.aheadOf(e, rule, now);
       // Half the reservation left: write the next one now, unconfirmed, so it has committed before it is needed.
-      const covers = e.written + reserve;
-      e.written = covers;
-      const epoch = e.epoch;
-      this.put(key, { log: e.log, reserve: covers - e.count });
-      this.writes.ahead++;
-      this.storage.sync().then(
-        () => {
-          if (e.epoch === epoch && covers > e.durable) e.durable = covers;
-        },
-        // A failed commit breaks the object's output gate and resets it: nothing to do here.
-        () => undefined,
-      );
+      // Never covering more than the key may still spend in its window (so a crash costs at most a full budget).
+      if (ahead > 0 && e.written - e.count <= ahead / 2) {
+        const covers = Math.min(e.written + ahead, e.count + Math.max(ahead, decide(e.log, rule, now, 0).remaining));
+        if (covers > e.written) this.writeAhead(key, e, covers);
+      }
     }
+    this.scheduleFlush();
+  }
+
+  /**
+   * Writes a reservation for `key` ahead of its first hit (a realtime actor calls it when a user connects), so that
+   * hit finds a committed write and does not wait for one.
+   */
+  prepare(key: string, rule: RateRule, now: number): void {
+    const e = this.entry(key, now);
+    if (e.written > e.count) return;
+    const ahead = this.aheadOf(e, rule, now);
+    if (ahead === 0) return;
+    e.dirty = true;
+    this.writeAhead(key, e, e.count + ahead);
     this.scheduleFlush();
   }
 
@@ -177,6 +192,43 @@ export class Budgets {
     e = { log, count: 0, durable: 0, written: 0, epoch: 0, dirty: reserve > 0 };
     this.entries.set(key, e);
     return e;
+  }
+
+  /**
+   * How many hits to reserve ahead of the current count: a tenth of the limit, or twice the hits this key would
+   * make during one commit at its rate of the last 100 ms when that is more (a burst), never beyond what the key
+   * may still spend in its window.
+   */
+  private aheadOf(e: Entry, rule: RateRule, now: number): number {
+    const base = reserveOf(rule);
+    if (base === 0) return 0;
+    let recent = 0;
+    for (let i = e.log.length - 1; i >= 0; i--) {
+      const [t, n] = e.log[i] as [number, number];
+      if (t <= now - RATE_SPAN_MS) break;
+      recent += n;
+    }
+    const burst = Math.ceil((2 * recent * this.commitMs) / RATE_SPAN_MS);
+    if (burst <= base) return base;
+    return Math.max(base, Math.min(burst, decide(e.log, rule, now, 0).remaining));
+  }
+
+  /** Puts a reservation covering `covers` hits, unconfirmed; it covers hits once `sync()` says it is on disk. */
+  private writeAhead(key: string, e: Entry, covers: number): void {
+    e.written = covers;
+    const epoch = e.epoch;
+    const started = Date.now();
+    this.put(key, { log: e.log, reserve: covers - e.count });
+    this.writes.ahead++;
+    this.storage.sync().then(
+      () => {
+        // The slowest recent commit, decaying: what a burst must be reserved ahead for.
+        this.commitMs = Math.max(Date.now() - started, this.commitMs * 0.9, MIN_COMMIT_MS);
+        if (e.epoch === epoch && covers > e.durable) e.durable = covers;
+      },
+      // A failed commit breaks the object's output gate and resets it: nothing to do here.
+      () => undefined,
+    );
   }
 
   /** An unconfirmed write: the output gate stays open; it commits in order with every other write. */

@@ -189,26 +189,18 @@ describe('RateLimiter object', () => {
     expect(b?.remaining).toBe(3);
   });
 
-  it('sets no alarm and writes once per tenth of the limit, not once per hit', async () => {
+  it('sets no alarm and writes once per tenth of the limit (or more ahead in a burst), not once per hit', async () => {
     const stub = env.RATE_LIMITER.getByName(`test:${crypto.randomUUID()}`);
     await stub.hit([HUNDRED]);
     const [first] = await stored(stub);
     expect(first?.[1]).toMatchObject({ reserve: 10 });
-    for (let i = 0; i < 4; i++) await stub.hit([HUNDRED]);
-    // Four more hits sit inside the reservation: the stored value has not changed.
-    expect(await stored(stub)).toEqual([first]);
-    // The sixth leaves half the reservation: the next one is written ahead, 10 beyond the first.
-    await stub.hit([HUNDRED]);
-    const [ahead] = await stored(stub);
-    const used = (v: StoredBudget | undefined) => (v?.log ?? []).reduce((sum, [, n]) => sum + n, 0);
-    expect(used(ahead?.[1])).toBe(6);
-    expect(ahead?.[1].reserve).toBe(15);
-    // Once it has committed it covers hits up to 21 with no further write until the 16th.
-    await runInDurableObject(stub, (_, state) => state.storage.sync());
-    for (let i = 0; i < 9; i++) await stub.hit([HUNDRED]);
-    expect(await stored(stub)).toEqual([ahead]);
-    await stub.hit([HUNDRED]);
-    expect(used((await stored(stub))[0]?.[1])).toBe(16);
+    const seen = new Set([JSON.stringify(first)]);
+    for (let i = 0; i < 29; i++) {
+      await stub.hit([HUNDRED]);
+      seen.add(JSON.stringify(await stored(stub)));
+    }
+    // 30 hits, at most one write per 5 (the next reservation is written when half of one is left).
+    expect(seen.size).toBeLessThanOrEqual(6);
     expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).toBeNull();
   });
 
@@ -216,14 +208,13 @@ describe('RateLimiter object', () => {
     const stub = env.RATE_LIMITER.getByName(`test:${crypto.randomUUID()}`);
     await stub.hit([HUNDRED], 30);
     await stub.hit([HUNDRED], 5);
-    // A crash before the idle flush: the hits inside the reservation are unknown, so all of it is counted (the 30
-    // wrote 30 + 10 reserved, the 5 then wrote the next reservation ahead: 35 + 15).
+    // A crash before the idle flush: the hits inside the reservation are unknown, so all of it is counted.
     await evictDurableObject(stub);
     const [crashed] = await stub.hit([HUNDRED], 0);
-    // 50 (60 had the write ahead not committed) unless the idle flush (a second after the last hit) ran first:
-    // then the exact 65.
+    // Never more than the exact 65 (what the idle flush, a second after the last hit, writes), and the hits counted
+    // beyond them are a reservation: 15 (half of 10 left when the next was written ahead), more in a burst.
     const left = crashed?.remaining ?? -1;
-    expect(left).toBeGreaterThanOrEqual(50);
+    expect(left).toBeGreaterThanOrEqual(0);
     expect(left).toBeLessThanOrEqual(65);
     // An idle eviction: the flush wrote the exact log first.
     await stub.flush();
