@@ -3,18 +3,19 @@ import type { Env } from '../env';
 import { ApiError, isApiError } from '../errors';
 import { type Attachment, connectRef, MAX_TOPICS, type OpenSocket, parseBatch, parseTopics, randomId } from './attachment';
 import { Budgets } from './budgets';
-import { decodeFrame, encodeFrame, exceedsBytes, parseCodec } from './codec';
+import { parseCodec } from './codec';
 import { type ConnectContext, HttpConnectionStates } from './connection';
 import { httpConnection, SocketConnections, sseConnection } from './connections';
-import type { ActorIdentity, BroadcastTarget, Connection, ConnectionLimits, Dialect, DialectApi, FrameError } from './dialect';
+import type { ActorIdentity, BroadcastTarget, Connection, ConnectionLimits, Dialect, DialectApi } from './dialect';
 import { buildRuntime, type DialectRuntime } from './dialect-runtime';
 import { type EventFilter, type EventInput, EventLog } from './event-log';
-import { deliver, deliverBatch, type FanOutHost } from './fan-out';
+import { broadcast, deliver, deliverBatch, type FanOutHost, matchingSockets, matchingStreams } from './fan-out';
 import { readForwarded } from './forward';
+import { dispatchFrame, rateLimitError, receiveFrame } from './frames-in';
 import { type HttpHost, httpFrame, longPoll, openSse } from './http-transports';
 import { IdempotencyStore } from './idempotency';
 import type { RateDecision } from './limiter';
-import { frameBytes, Meter } from './metrics';
+import { Meter } from './metrics';
 import { normalizePoll, type PollParams, PollWaiters } from './polling';
 import {
   PRESENCE_METADATA_MAX_BYTES,
@@ -33,9 +34,9 @@ import {
   type ResyncResult,
 } from './protocol';
 import { Scheduler } from './scheduler';
-import { AUTH_FRAME_TYPE, reauthenticate, type SessionHost, sweepSessions, watchSession } from './sessions';
+import { type SessionHost, sweepSessions, watchSession } from './sessions';
 import { SocketRegistry, safeClose } from './sockets';
-import { formatSse, SseHub, type SseStream } from './sse';
+import { SseHub, type SseStream } from './sse';
 import { WriteBehind } from './write-behind';
 
 export { type Attachment, connectRef, parseBatch, parseTopics } from './attachment';
@@ -304,60 +305,17 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   // ---- hibernation handlers --------------------------------------------------------------------------------
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const att = this.registry.attachmentOf(ws);
-    if (!att) {
-      safeClose(ws, CLOSE.INTERNAL_ERROR, 'Unknown connection');
-      return;
-    }
-    const dialect = this.dialects[att.dialect];
-    if (!dialect) {
-      safeClose(ws, CLOSE.INTERNAL_ERROR, 'Unknown dialect');
-      return;
-    }
-    this.registry.spoke(ws);
-    const rt = this.runtimeOf(att.dialect);
-    const limits = rt.limits;
-    rt.framesIn.messages.value += 1;
-    rt.framesIn.bytes.value += frameBytes(message);
-    this.meter.dirty = true;
-    if (exceedsBytes(message, limits.maxMessageBytes)) {
-      this.closeSocket(ws, att, CLOSE.MESSAGE_TOO_BIG, `Message larger than ${limits.maxMessageBytes} bytes`);
-      return;
-    }
-    const now = Date.now();
-    // A frame never extends a session: past `exp` the connection ends, whatever it sends.
-    if (att.identity.exp !== undefined && att.identity.exp * 1000 <= now) {
-      this.closeSocket(ws, att, CLOSE.TOKEN_EXPIRED, 'Access token expired');
-      return;
-    }
-    if (
-      typeof message === 'string' &&
-      message.includes(`"${AUTH_FRAME_TYPE}"`) &&
-      (await reauthenticate(this.sessionHost(), ws, att, message))
-    )
-      return;
-    const decision = this.spendMessage(att.identity.userId, att.dialect, now);
-    att.lastSeen = now;
-    // A binary frame means the client speaks MessagePack: answer it the same way from now on.
-    const switched = typeof message !== 'string' && att.codec !== 'msgpack';
-    if (switched) att.codec = 'msgpack';
-    if (!decision.allowed) {
-      this.meter.inc('edgerooms_rate_limited_total', { limit: 'ws_messages' });
-      att.strikes += 1;
-      this.registry.save(ws, att, now);
-      if (att.strikes >= limits.rateLimitStrikes) {
-        this.closeSocket(ws, att, CLOSE.POLICY_VIOLATION, 'Rate limit exceeded');
-        return;
-      }
-      this.socketConnection(ws, att).send(dialect.renderError(rateLimitError(decision.retryAfterMs, limits.messagesPerMinute)));
-      return;
-    }
-    const struck = att.strikes !== 0;
-    att.strikes = 0;
-    // lastSeen and the limiter state change on every frame; writing them at most every few seconds keeps the
-    // idle sweep and the limit right across hibernation (which needs seconds of silence) at a fraction of the cost.
-    if (switched || struck || this.registry.due(ws, now)) this.registry.save(ws, att, now);
-    await this.dispatch(dialect, this.socketConnection(ws, att), message);
+    await receiveFrame(
+      {
+        api: this,
+        meter: this.meter,
+        session: this.sessionHost(),
+        runtimeOf: (d) => this.runtimeOf(d),
+        spendMessage: (userId, d, now) => this.spendMessage(userId, d, now),
+      },
+      ws,
+      message,
+    );
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
@@ -437,30 +395,13 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   }
 
   broadcast(build: (conn: Connection) => unknown | null, target: BroadcastTarget = {}): number {
-    let sent = 0;
-    for (const { ws, att } of this.matchingSockets(target)) {
-      const frame = build(this.socketConnection(ws, att));
-      if (frame === null || frame === undefined) continue;
-      const data = encodeFrame(att.codec, frame);
-      if (!this.registry.sendTo(ws, att, data)) continue;
-      sent += 1;
-    }
-    for (const stream of this.matchingStreams(target)) {
-      const dialect = this.dialects[stream.dialect];
-      if (!dialect) continue;
-      const frame = build(this.sseConnection(stream));
-      if (frame === null || frame === undefined) continue;
-      const event = dialect.frameName(frame);
-      if (stream.types.size && !stream.types.has(event)) continue;
-      if (stream.write(formatSse({ event, data: frame }))) sent += 1;
-    }
-    return sent;
+    return broadcast({ ...this.fanOutHost(), sockets: this.registry }, build, target);
   }
 
   getConnections(target: BroadcastTarget = {}): Connection[] {
     return [
-      ...this.matchingSockets(target).map(({ ws, att }) => this.socketConnection(ws, att)),
-      ...this.matchingStreams(target).map((stream) => this.sseConnection(stream)),
+      ...matchingSockets(this.registry, target).map(({ ws, att }) => this.socketConnection(ws, att)),
+      ...matchingStreams(this.sse, target).map((stream) => this.sseConnection(stream)),
     ];
   }
 
@@ -471,37 +412,9 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     return found ? this.socketConnection(found.ws, found.att) : null;
   }
 
-  /** Open sockets matching a target; a user or dialect is asked of the runtime by tag. */
-  private matchingSockets(target: BroadcastTarget): Array<{ ws: WebSocket; att: Attachment }> {
-    const tag =
-      target.userId !== undefined
-        ? `u:${target.userId}`.slice(0, 256)
-        : target.dialect !== undefined
-          ? `d:${target.dialect}`
-          : undefined;
-    return this.openSockets(tag).filter(
-      ({ att }) =>
-        att.id !== target.exclude &&
-        (target.dialect === undefined || att.dialect === target.dialect) &&
-        (target.userId === undefined || att.identity.userId === target.userId) &&
-        (target.topic === undefined || att.topics.includes(target.topic)),
-    );
-  }
-
-  /** Open SSE streams matching a target (a stream has no topics: a topic target never reaches one). */
-  private matchingStreams(target: BroadcastTarget): SseStream[] {
-    if (target.topic !== undefined) return [];
-    return [...this.sse.all()].filter(
-      (s) =>
-        s.id !== target.exclude &&
-        (target.dialect === undefined || s.dialect === target.dialect) &&
-        (target.userId === undefined || s.identity.userId === target.userId),
-    );
-  }
-
   /** The open sockets of one user as Connections, for a subclass acting on them outside a frame (e.g. an RPC). */
   protected connectionsOf(userId: string): Connection[] {
-    return this.matchingSockets({ userId }).map(({ ws, att }) => this.socketConnection(ws, att));
+    return matchingSockets(this.registry, { userId }).map(({ ws, att }) => this.socketConnection(ws, att));
   }
 
   clientCount(dialect?: string): number {
@@ -584,25 +497,6 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     }
   }
 
-  /** Decodes, validates and hands one frame to the dialect; bad frames get an error frame, never a crash. */
-  private async dispatch(dialect: Dialect, conn: Connection, message: string | ArrayBuffer): Promise<void> {
-    const decoded = decodeFrame(message);
-    if (!decoded.ok) {
-      conn.send(dialect.renderError({ code: 'INVALID_REQUEST', message: decoded.reason }));
-      return;
-    }
-    try {
-      await dialect.handle(this, conn, decoded.value);
-    } catch (err) {
-      if (isApiError(err)) {
-        conn.send(dialect.renderError({ code: err.code, message: err.message, details: err.details }, decoded.value));
-      } else {
-        console.error(`[${dialect.name}] frame failed`, err);
-        conn.send(dialect.renderError({ code: 'SERVER_ERROR', message: 'Internal error handling the message' }, decoded.value));
-      }
-    }
-  }
-
   private socketConnection(ws: WebSocket, att: Attachment): Connection {
     return this.socketConns.of(ws, att);
   }
@@ -635,7 +529,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       maxMessageBytes: (dialect) => this.limitsFor(dialect).maxMessageBytes,
       spendMessage: (userId, dialect, now) => this.spendMessage(userId, dialect, now),
       rateLimitError: (decision, dialect) => rateLimitError(decision.retryAfterMs, this.limitsFor(dialect).messagesPerMinute),
-      dispatch: (dialect, conn, message) => this.dispatch(dialect, conn, message),
+      dispatch: (dialect, conn, message) => dispatchFrame(this, dialect, conn, message),
       runConnectHooks: (dialect, conn, ctx) => this.runConnectHooks(dialect, conn, ctx),
       watchSession: (identity, now) => this.watchSession(identity, now),
     };
@@ -720,14 +614,6 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       this.registry.save(ws, att, Date.now());
     }
   }
-}
-
-function rateLimitError(retryAfterMs: number, perMinute: number): FrameError {
-  return {
-    code: 'RATE_LIMIT_EXCEEDED',
-    message: `More than ${perMinute} messages per minute`,
-    details: { retryAfterMs, limit: perMinute },
-  };
 }
 
 /** A user's message budget in one dialect: every socket of the user and its HTTP-sent frames share it. */

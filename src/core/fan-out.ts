@@ -1,9 +1,15 @@
 import type { OpenSocket } from './attachment';
 import { encodeFrame } from './codec';
-import type { Connection, Dialect } from './dialect';
+import type { BroadcastTarget, Connection, Dialect } from './dialect';
 import { frameBytes } from './metrics';
 import type { Codec, LoggedEvent } from './protocol';
+import type { SocketRegistry } from './sockets';
 import { formatSse, type SseHub, type SseStream } from './sse';
+
+/**
+ * Fan-out: a logged event or batch to every socket and SSE stream, encoded once per dialect and codec; a target's
+ * sockets and streams; a frame built per connection for them (`broadcast`).
+ */
 
 /** What a fan-out reaches through the actor. */
 export interface FanOutHost {
@@ -95,4 +101,60 @@ class SharedEncodings {
     }
     byCodec.set(codec, encoded);
   }
+}
+
+/** Open sockets matching a target; a user or dialect is asked of the runtime by tag. */
+export function matchingSockets(sockets: SocketRegistry, target: BroadcastTarget): OpenSocket[] {
+  const tag =
+    target.userId !== undefined
+      ? `u:${target.userId}`.slice(0, 256)
+      : target.dialect !== undefined
+        ? `d:${target.dialect}`
+        : undefined;
+  return sockets
+    .open(tag)
+    .filter(
+      ({ att }) =>
+        att.id !== target.exclude &&
+        (target.dialect === undefined || att.dialect === target.dialect) &&
+        (target.userId === undefined || att.identity.userId === target.userId) &&
+        (target.topic === undefined || att.topics.includes(target.topic)),
+    );
+}
+
+/** Open SSE streams matching a target (a stream has no topics: a topic target never reaches one). */
+export function matchingStreams(sse: SseHub, target: BroadcastTarget): SseStream[] {
+  if (target.topic !== undefined) return [];
+  return [...sse.all()].filter(
+    (s) =>
+      s.id !== target.exclude &&
+      (target.dialect === undefined || s.dialect === target.dialect) &&
+      (target.userId === undefined || s.identity.userId === target.userId),
+  );
+}
+
+/** A frame built per connection for every socket and stream of a target; how many it reached. */
+export function broadcast(
+  host: FanOutHost & { sockets: SocketRegistry },
+  build: (conn: Connection) => unknown | null,
+  target: BroadcastTarget,
+): number {
+  let sent = 0;
+  for (const { ws, att } of matchingSockets(host.sockets, target)) {
+    const frame = build(host.socketConnection(ws, att));
+    if (frame === null || frame === undefined) continue;
+    const data = encodeFrame(att.codec, frame);
+    if (!host.sendTo(ws, att, data)) continue;
+    sent += 1;
+  }
+  for (const stream of matchingStreams(host.sse, target)) {
+    const dialect = host.dialects[stream.dialect];
+    if (!dialect) continue;
+    const frame = build(host.sseConnection(stream));
+    if (frame === null || frame === undefined) continue;
+    const event = dialect.frameName(frame);
+    if (stream.types.size && !stream.types.has(event)) continue;
+    if (stream.write(formatSse({ event, data: frame }))) sent += 1;
+  }
+  return sent;
 }
