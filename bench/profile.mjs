@@ -7,7 +7,7 @@
 // `--hub`: the load is seed 003's Socket.IO hub instead (bench/scenarios/hub.mjs `hubLoad`: `clients` sockets in
 // one room, `rate` room messages and `rate` direct messages a second, acked); the profile is bench/.tmp/hub.cpuprofile.
 // `--rest`: scenario 5's load instead (autocannon, `GET /api/players/me` with 64 users' tokens and rotating client
-// addresses, `clients` connections, `seconds` long); prints the runtime's CPU per request beside the profile
+// addresses, `clients` connections, `seconds` long; `--users=N` tokens, 64 as in the bench); prints the runtime's CPU per request beside the profile
 // (bench/.tmp/rest.cpuprofile). The isolate's profile is JS only: the rest of the CPU is workerd's own (actor
 // loopback, SQLite, HTTP). `--no-inspector`: the rate and CPU per request only, without the inspector's overhead.
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
     hub: { type: 'boolean', default: false },
     rest: { type: 'boolean', default: false },
     'no-inspector': { type: 'boolean', default: false },
+    users: { type: 'string', default: '64' },
   },
 });
 const clients = Math.min(Number(args.clients), 1000);
@@ -112,7 +113,7 @@ async function profileHub() {
 /** The Worker's CPU profile during scenario 5's load, with the runtime's CPU per request. */
 async function profileRest() {
   const tokens = [];
-  for (let i = 0; i < 64; i++) tokens.push(await edge.userToken(roomName(i)));
+  for (let i = 0; i < Math.min(Number(args.users), 256); i++) tokens.push(await edge.userToken(roomName(i)));
   const inspect = !args['no-inspector'];
   if (inspect) await edge.restart({ inspector: true });
   const url = `${edge.base}/api/players/me`;

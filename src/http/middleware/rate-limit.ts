@@ -98,14 +98,14 @@ export async function spendLimits(c: Context<AppEnv>, names: LimitName[], by: Li
 
 /**
  * The user limits of an authenticated request and its token's revocation check in ONE call to the user's
- * limiter object (which caches the revocation answer; no D1 read per request). A revoked token is 401 and
- * counts nothing.
+ * limiter object (which caches the revocation answer; no D1 read per request), or, for the user limit alone, no
+ * call while this isolate's lease for the user and token lasts. A revoked token is 401 and counts nothing.
  */
 export async function admitUser(c: Context<AppEnv>, identity: Identity, names: LimitName[]): Promise<void> {
   const rules = names.map((n) => LIMITS[n]);
   const named = rules.map(({ id, limit, windowMs }) => ({ id, limit, windowMs }));
   const key = userLimiterKey(identity.tenantId, identity.userId);
-  const actor = rateLimiterActor(c.env, key);
+  const actor = () => rateLimiterActor(c.env, key); // a stub only when called: naming one hashes the key
   const session = identity.sessionId ? { jti: identity.jti, sessionId: identity.sessionId } : { jti: identity.jti };
   let answer: { revoked: Revocation; decisions: RateDecision[] };
   try {
@@ -113,11 +113,11 @@ export async function admitUser(c: Context<AppEnv>, identity: Identity, names: L
       // The common case, the user limit alone: spent from this isolate's lease, renewed with the revocation answer.
       const rule = ruleOf('USER');
       const spent = await userLeases.spend(`${key}\n${identity.jti}`, rule, async (want, giveBack) => {
-        const { revoked, grant } = await actor.admitLease(rule, want, session, giveBack);
+        const { revoked, grant } = await actor().admitLease(rule, want, session, giveBack);
         return { grant, extra: revoked };
       });
       answer = { revoked: spent.extra, decisions: spent.decision ? [spent.decision] : [] };
-    } else answer = await actor.admit(named, 1, session);
+    } else answer = await actor().admit(named, 1, session);
   } catch (err) {
     // The limiter is unreachable: the limits fail open, the revocation check must not, so ask D1 directly.
     console.error(`rate limiter ${names.join('+')} unavailable`, err);
