@@ -6,6 +6,8 @@
 // bench/.tmp/fanout.cpuprofile (open it in Chrome DevTools). Every wait is bounded.
 // `--hub`: the load is seed 003's Socket.IO hub instead (bench/scenarios/hub.mjs `hubLoad`: `clients` sockets in
 // one room, `rate` room messages and `rate` direct messages a second, acked); the profile is bench/.tmp/hub.cpuprofile.
+// `--ping`: the round trip instead (scenario 1): `rate` orchestrator `ping` frames a second, each answered by a
+// `pong`, over connections of 90 pings each (one user each, as the bench does); bench/.tmp/ping.cpuprofile.
 // `--rest`: scenario 5's load instead (autocannon, `GET /api/players/me` with 64 users' tokens and rotating client
 // addresses, `clients` connections, `seconds` long; `--users=N` tokens, 64 as in the bench); prints the runtime's CPU per request beside the profile
 // (bench/.tmp/rest.cpuprofile). The isolate's profile is JS only: the rest of the CPU is workerd's own (actor
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '5' },
     hub: { type: 'boolean', default: false },
+    ping: { type: 'boolean', default: false },
     rest: { type: 'boolean', default: false },
     'no-inspector': { type: 'boolean', default: false },
     users: { type: 'string', default: '64' },
@@ -90,6 +93,46 @@ function topSelf(profile, n = 25) {
   }
   const rows = [...by.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
   return { total, rows };
+}
+
+/** Prints the functions with the most self time of a profile, after saving it as bench/.tmp/<name>.cpuprofile. */
+function report(name, profile, n = 25) {
+  writeFileSync(join(tmp, `${name}.cpuprofile`), JSON.stringify(profile));
+  const { total, rows } = topSelf(profile, n);
+  console.log(`sampled ${total.toFixed(0)} ms of the Worker's isolate; self time by function:`);
+  for (const [fn, ms] of rows)
+    console.log(`${((100 * ms) / total).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${fn}`);
+}
+
+/** The Worker's CPU profile while `rate` pings a second are answered (the round trip of scenario 1). */
+async function profilePing() {
+  const total = Math.round(rate * seconds);
+  const perConnection = 90;
+  const pongs = { n: 0 };
+  const conns = await pool(Math.ceil(total / perConnection), 20, (i) =>
+    target.connect('default', { user: 10_000 + i, handlers: { pong: () => pongs.n++ } }),
+  );
+  const cdp = await inspector(edge.inspectorPort);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const started = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+    while (sent < due) {
+      conns[Math.floor(sent / perConnection)].ping(sent);
+      sent++;
+    }
+    await sleep(1);
+  }
+  const deadline = Date.now() + 5000;
+  while (pongs.n < total && Date.now() < deadline) await sleep(20);
+  const { result } = await cdp.send('Profiler.stop');
+  cdp.close();
+  console.log(`ping profile: ${sent} pings in ${seconds} s, ${pongs.n} pongs`);
+  report('ping', result.profile, 40);
+  for (const c of conns) c.close();
 }
 
 /** The Worker's CPU profile while `hubLoad` runs against the hub. */
@@ -173,6 +216,14 @@ try {
     process.exit(0);
   }
   await edge.setupPublishers(8);
+  // `npm start` runs without the isolate's inspector unless asked: the profile needs it.
+  await edge.restart({ inspector: true });
+  if (args.ping) {
+    await profilePing();
+    await edge.stop().catch(() => {});
+    killAllGroupsSync();
+    process.exit(0);
+  }
   if (args.hub) {
     await profileHub();
     await edge.stop().catch(() => {});
@@ -184,7 +235,8 @@ try {
   await pool(clients, 50, async () => {
     subs.push(await target.connect('default', { handlers: { event: () => delivered++ } }));
   });
-  const publisher = await target.publisher('default');
+  // Published over the socket, as the bench's fan-out does.
+  const publisher = await target.socketPublisher('default');
   const cdp = await inspector(edge.inspectorPort);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
@@ -203,12 +255,9 @@ try {
   await sleep(1000);
   const { result } = await cdp.send('Profiler.stop');
   cdp.close();
-  writeFileSync(join(tmp, 'fanout.cpuprofile'), JSON.stringify(result.profile));
-  const { total, rows } = topSelf(result.profile);
   console.log(`fan-out profile: ${clients} clients, ${seq} events published in ${seconds} s, ${delivered} delivered`);
-  console.log(`sampled ${total.toFixed(0)} ms of the Worker's isolate; self time by function:`);
-  for (const [name, ms] of rows)
-    console.log(`${((100 * ms) / total).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${name}`);
+  report('fanout', result.profile);
+  publisher.close();
   for (const s of subs) s.close();
 } finally {
   await edge.stop().catch(() => {});

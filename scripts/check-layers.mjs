@@ -16,6 +16,11 @@
  * the bindings); nothing outside http/ imports http/. src/index.ts is the Worker's entry and wires everything;
  * src/conformance/ is the entry of the protocol conformance Worker (wrangler.conformance.toml), likewise.
  *
+ * "No Workers API in domain" is checked twice: here (no `cloudflare:*` or other package import but zod, no
+ * Workers type named), and by `tsc -p tsconfig.domain.json` in `npm run check`, which type-checks src/domain
+ * without @cloudflare/workers-types, against ES2024 and the few web-standard globals of
+ * scripts/domain/web-platform.d.ts: any other global (a Workers type, fetch, WebSocket, timers) fails there.
+ *
  * Usage: node scripts/check-layers.mjs [root]   (exit 1 and one line per broken rule)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';

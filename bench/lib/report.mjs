@@ -131,8 +131,9 @@ export function markdown(run) {
             `${v.at1000.lost + v.idle.lost} / ${v.at1000.errors + v.idle.errors}`,
             ratio(v.at1000.p99, r.roundTrip.ws?.at1000?.p99),
             ratio(v.at1000.p99, r.roundTrip.socketio?.at1000?.p99),
+            fmt(v.at1000.cpuMicrosPerRoundTrip),
           ],
-          7,
+          8,
         ),
       );
       if (name === 'edgerooms' && x?.autoAt1000) {
@@ -144,6 +145,7 @@ export function markdown(run) {
           `${x.autoAt1000.lost + x.autoIdle.lost} / ${x.autoAt1000.errors + x.autoIdle.errors}`,
           ratio(x.autoAt1000.p99, r.roundTrip.ws?.at1000?.p99),
           ratio(x.autoAt1000.p99, r.roundTrip.socketio?.at1000?.p99),
+          fmt(x.autoAt1000.cpuMicrosPerRoundTrip),
         ]);
       }
     }
@@ -159,6 +161,7 @@ export function markdown(run) {
           'lost / error frames',
           'p99 ÷ ws',
           'p99 ÷ Socket.IO',
+          'server CPU µs per round trip at 1,000/s',
         ],
         rows,
       ),

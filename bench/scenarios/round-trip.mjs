@@ -4,7 +4,7 @@
 // sockets, so a reconnect does not refill it), so one user cannot carry 1,000 messages/s there. Every target gets
 // the same pool, so the comparison stays like for like.
 import { closeAll } from '../lib/targets.mjs';
-import { now, pool, sleep, summarize, waitFor } from '../lib/util.mjs';
+import { now, pool, round, sleep, summarize, waitFor } from '../lib/util.mjs';
 
 const PER_CONNECTION = 90;
 const REPLY_TIMEOUT_MS = 5000;
@@ -60,6 +60,7 @@ async function measure(target, room, { total, rate, auto = false }) {
     } else client.ping(i);
   };
 
+  const cpuBefore = target.cpuSeconds?.();
   const started = now();
   if (rate === 0) {
     for (let i = 0; i < total; i++) {
@@ -81,6 +82,8 @@ async function measure(target, room, { total, rate, auto = false }) {
     await waitFor(() => received + errors >= total, REPLY_TIMEOUT_MS);
   }
   const elapsed = now() - started;
+  // The server's CPU over the measurement (pings in, pongs out), per round trip answered.
+  const cpu = cpuBefore === undefined ? null : target.cpuSeconds() - cpuBefore;
   await closeAll(clients);
   return {
     ...summarize(rtts),
@@ -90,6 +93,7 @@ async function measure(target, room, { total, rate, auto = false }) {
     lost: total - received - errors,
     errors,
     connections: clients.length,
+    cpuMicrosPerRoundTrip: cpu === null || received === 0 ? null : round((cpu * 1e6) / received, 1),
   };
 }
 

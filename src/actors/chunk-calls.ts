@@ -1,13 +1,19 @@
+import type { ActorIdentity } from '../core/dialect';
 import type { ChunkChange } from '../db/chunks';
+import { parseRaceId } from '../domain/chunk-area';
+import { asObject } from '../domain/input';
 import type { Floor, Point } from '../domain/ring';
 import { chunkOf, formatChunkId } from '../domain/ring';
 import type { Env } from '../env';
-import { chunkActor } from './keys';
+import { fromReply, type Reply } from '../errors';
+import { chunkActor, raceActor } from './keys';
+import type { RacingStarted, RacingUpdate } from './race';
 
 /**
  * Calls into Chunk actors from outside one chunk (routes, the Race actor, other chunks): change notices, frames
  * for players wherever they stand, and moving a player's live socket. Each is a notice after the fact: a failure
- * is logged, never thrown, because D1 already holds the truth a client can reload.
+ * is logged, never thrown, because D1 already holds the truth a client can reload. And the one call out of a
+ * chunk to another actor on a game socket's behalf: race frames to the Race actor.
  */
 
 /** A frame for particular players (race events, far chunk updates): the seed's `{type, data}`. */
@@ -84,4 +90,28 @@ export async function relocateLivePlayer(
   } catch (err) {
     console.error(`relocating player ${userId} in chunk ${chunkId} failed`, err);
   }
+}
+
+/**
+ * `racing_start` / `racing_update` from a game socket, to the Race actor over RPC. The Race actor itself delivers
+ * its events to every participant's game socket (the sender's included), however the race is driven; the chunk
+ * only answers the sender: errors, and the start for a starter who is not racing (a participant hears it once,
+ * from the race). Answers that start, or null.
+ */
+export async function forwardRacing(
+  env: Env,
+  tenantId: string,
+  identity: ActorIdentity,
+  type: 'racing_start' | 'racing_update',
+  data: unknown,
+): Promise<unknown | null> {
+  const d = asObject(data, 'data');
+  const race = raceActor(env, tenantId, parseRaceId(d.event_id));
+  if (type === 'racing_start') {
+    // RPC result types lose the union's narrowing; these are the actor's declared return types.
+    const started = fromReply((await race.start(identity, d)) as unknown as Reply<RacingStarted>);
+    return started.participants.includes(Number(identity.userId)) ? null : started;
+  }
+  fromReply((await race.update(identity, d, { at: Date.now() })) as unknown as Reply<RacingUpdate>);
+  return null;
 }

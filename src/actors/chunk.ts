@@ -10,13 +10,8 @@ import {
   type ChunkWelcome,
   createEarthringDialect,
   DIALECT,
-  eventFrame,
-  handoffFrame,
-  jsonText,
-  moveJson,
-  playersMovedFrame,
-  playersMovedText,
   type StandingPlayer,
+  tickFrames,
 } from '../dialects/earthring';
 import {
   type AdmitAnswer,
@@ -26,16 +21,11 @@ import {
   chunkIdOf,
   connectPosition,
   connectState,
-  FORWARD_TTL_MS,
   HANDOFF_GRACE_MS,
-  type HandoffState,
-  handoffCloseAt,
-  isWithheldCopy,
   movedTo,
   moveTickMs,
   type Placement,
   parseMove,
-  parseRaceId,
   planDelivery,
   playerScope,
   type RelayedEvent,
@@ -44,7 +34,6 @@ import {
   visibleInTick,
 } from '../domain/chunk-area';
 import { parseChunkRequest } from '../domain/chunks';
-import { asObject, playerIdOf } from '../domain/input';
 import {
   type ChunkRef,
   formatChunkId,
@@ -55,21 +44,19 @@ import {
   parsePosition,
 } from '../domain/ring';
 import type { Env } from '../env';
-import { ApiError, fromReply, type Reply } from '../errors';
 import { chunkContents } from '../world/chunks';
 import { placeStructureFor } from '../world/structures';
 import { createZoneFor } from '../world/zones';
-import { notifyChunkChanges, type PlayerFrame } from './chunk-calls';
+import { forwardRacing, notifyChunkChanges, type PlayerFrame } from './chunk-calls';
+import { type AdmitInput, admitPlayer, closeDue, type GameConnection, game, type HandoffHost, handOff } from './chunk-handoff';
 import { ChunkStore } from './chunk-store';
+import { MoveTick } from './chunk-tick';
 import { FarWatches } from './chunk-watches';
-import { chunkActor, raceActor } from './keys';
-import type { RacingStarted, RacingUpdate } from './race';
+import { chunkActor } from './keys';
 import { RelayChains } from './relay-chains';
 import { consumeUserLimit } from './user-limits';
 
-export type { ChunkSnapshot, StandingPlayer } from '../dialects/earthring';
-export type { AdmitAnswer, RelayedEvent } from '../domain/chunk-area';
-export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area';
+export { playerScope } from '../domain/chunk-area';
 
 /**
  * A chunk of the ring (seed 000), one actor per tenant and chunk: `<tenantId>:<floor>_<chunkIndex>`. It owns the
@@ -78,46 +65,17 @@ export { HANDOFF_GRACE_MS, MAX_WATCHED, playerScope } from '../domain/chunk-area
  * neighbours, and the neighbours' copies) and `p:<userId>` personal deliveries (src/domain/chunk-area.ts); every
  * socket's topics are `area` and its own `p:<userId>` (set by the Worker).
  *
- * Hand-off (a move across the chunk edge), without loss or duplicates; A is the old chunk, B the new one. The
- * connection's `HandoffState` is kept on the connection by the core (it survives hibernation):
- *   1. A marks the connection "handing off to B" and withholds B-origin area copies from it.
- *   2. A calls `B.admit()`. B notes its head `sB`, waits until its relays in flight have landed (so every B event
- *      up to `sB` is in A's log), writes the position to D1, takes the player in and answers `sB`.
- *   3. A sends the withheld B-origin copies up to `sB`, then cuts the connection off at its own head `sA`, acks
- *      the move and sends `chunk_handoff`. Personal deliveries reaching A later are forwarded to B.
- *   4. The client opens `/ws?chunk=B&lastEventId=…&handoff_from=A&handoff_seq=sA`: B replays everything after
- *      `sB` and, for that connection's lifetime, skips A-origin copies up to `sA` (A already delivered them).
- * The old socket is closed by the client once the new one is open, or by A after `HANDOFF_GRACE_MS`.
+ * Hand-off (a move across the chunk edge) without loss or duplicates: the protocol and both sides of it are in
+ * src/actors/chunk-handoff.ts.
  *
- * Movement tick, as a realtime game server runs it. A `player_move` is applied in memory at once (every read
- * sees it) and acked once the tick that logs it has committed (group commit: the ack waits at most one tick); with
- * the tick (`MOVE_TICK_MS`, 100 ms; `CHUNK_TICK_MS` or the `moveTickMs` config) the moved players' rows are written
- * and the tick's moves logged in one commit, then each live socket gets the moves it may see in log order, as one
- * `players_moved` frame when it opted in (`?batch=1`), else one `player_moved` frame per move, and the chunk's own
- * moves go to each neighbour in one relay call. One commit per tick instead of one per move is what lets a crowded
- * chunk keep up; a crash loses at most the last tick's unacknowledged moves (never half of one: a move's row and
- * its log entry are written together, and nobody, the mover included, has been told of it yet). Any other event (chunk updates, personal deliveries)
- * first runs the tick, then goes out at once, so every socket sees the log in order; hand-off, admission and
- * connects run it before they read or cut the log. The timer is in memory and set only while moves wait: a
- * Durable Object with a timer set does not hibernate, one without can.
+ * Movement tick: moves are applied in memory at once and logged, sent and acked with the tick, one commit per
+ * tick (src/actors/chunk-tick.ts says why); any other event first runs the tick, then goes out at once.
  */
 
 /** admit waits at most this long for relays to land (a stuck neighbour must not block a move). */
 const RELAY_SETTLE_MS = 3_000;
 const OUTBOX_POSITION = 'player_position';
 const TIMER_HANDOFF_CLOSE = 'handoff:close';
-
-export interface AdmitInput {
-  identity: ActorIdentity;
-  position: Point;
-  floor: number;
-  rotation: number;
-  from: string;
-  watching: string[];
-}
-
-type GameConnection = Connection<HandoffState>;
-const game = (conn: Connection): GameConnection => conn as GameConnection;
 
 export class Chunk extends RealtimeActor {
   protected readonly dialects: Record<string, Dialect> = {
@@ -128,7 +86,7 @@ export class Chunk extends RealtimeActor {
       move: (conn, data, reply) => this.onMove(game(conn), data, reply),
       zoneCreate: (conn, data, reply) => this.onZoneCreate(conn, data, reply),
       structurePlace: (conn, data, reply) => this.onStructurePlace(conn, data, reply),
-      racing: (conn, type, data) => this.onRacing(conn, type, data),
+      racing: (conn, type, data) => forwardRacing(this.env, this.tenantId, conn.identity, type, data),
     }),
   };
 
@@ -137,12 +95,14 @@ export class Chunk extends RealtimeActor {
   private readonly ref: ChunkRef;
   private readonly store: ChunkStore;
   private readonly watches: FarWatches;
-  /** Moves applied (rows staged in the store) and acked, to be logged and sent with the coming tick, in order. */
-  private pending: EventInput[] = [];
-  /** Acks waiting for the tick that commits their moves. */
-  private tickAcks: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
-  private tick: ReturnType<typeof setTimeout> | null = null;
-  private tickDue = 0;
+  /** What the hand-off (src/actors/chunk-handoff.ts) uses of this chunk. */
+  private readonly handoffs: HandoffHost;
+  /** Moves applied (rows staged in the store), to be logged and sent with the coming tick, in order. */
+  private readonly moves = new MoveTick(
+    (moves) => this.commitMoves(moves),
+    (events, exclude) => this.sendMoves(events, exclude),
+    (err) => console.error(`chunk ${this.chunkId}: movement tick failed`, err),
+  );
   /**
    * Players whose position has a write-behind row queued: one is enough (the flusher writes the position as it is
    * then), so a tick queues one only when none is. A saving, not a rule: after an eviction the set is empty and a
@@ -163,6 +123,21 @@ export class Chunk extends RealtimeActor {
     // A chunk actor is only ever reached by a canonical name (chunkKey of a parsed id).
     this.ref = i > 0 ? parseChunkId(this.chunkId) : { floor: 0, chunkIndex: 0 };
     this.store = new ChunkStore(this.sql);
+    this.handoffs = {
+      tenantId: this.tenantId,
+      chunkId: this.chunkId,
+      log: this.log,
+      store: this.store,
+      flushMoves: () => this.moves.flush(),
+      admit: (target, input) => this.chunkActor(target).admit(input),
+      atomically: (fn) => this.atomically(fn),
+      graceMs: () => this.graceMs(),
+      closeAt: (at) => this.timers.scheduleNoLaterThan(TIMER_HANDOFF_CLOSE, at),
+      settleRelays: () => this.relays.settle(RELAY_SETTLE_MS),
+      savePosition: (playerId, at) => setPlayerPosition(this.env.DB, this.tenantId, playerId, at.position, at.floor),
+      movePlayer: (identity, to) => this.movePlayer(identity, to),
+      adoptWatches: (userId, watching) => this.watches.adopt(userId, watching, Date.now()),
+    };
     this.watches = new FarWatches(
       this.store,
       { chunkId: this.chunkId, ref: this.ref },
@@ -223,30 +198,9 @@ export class Chunk extends RealtimeActor {
     return { gone };
   }
 
-  /** Hand-off step 2 (see the class comment): takes a player in from a neighbour chunk. */
-  async admit(input: AdmitInput): Promise<AdmitAnswer> {
-    if (input.identity.tenantId !== this.tenantId) throw new Error('Tenant mismatch');
-    // The pending moves are logged and relayed now, so the answer covers them and settling waits for them.
-    this.flushMoves();
-    const answer = { sequence: this.log.latestSequence, lastEventId: this.log.latestEventId };
-    await this.relays.settle(RELAY_SETTLE_MS);
-    const { identity, position, floor, rotation } = input;
-    // The D1 row names the player's chunk at once: a reconnect without ?chunk= lands here.
-    const playerId = playerIdOf(identity.userId);
-    if (playerId !== null) {
-      try {
-        await setPlayerPosition(this.env.DB, this.tenantId, playerId, position, floor);
-      } catch (err) {
-        console.error(`chunk ${this.chunkId}: direct position write failed; the write-behind retries`, err);
-      }
-    }
-    this.store.clearForward(identity.userId);
-    this.movePlayer(identity, { position, floor, rotation });
-    // The answer tells the old chunk the player is here: it must not outrun the commit.
-    this.flushMoves();
-    // Far watches now point here (or are dropped where the chunk became a neighbour); A forwards meanwhile.
-    this.watches.adopt(identity.userId, input.watching, Date.now());
-    return answer;
+  /** Hand-off step 2 (src/actors/chunk-handoff.ts): takes a player in from a neighbour chunk. */
+  admit(input: AdmitInput): Promise<AdmitAnswer> {
+    return admitPlayer(this.handoffs, input);
   }
 
   /**
@@ -288,7 +242,7 @@ export class Chunk extends RealtimeActor {
   /** A game socket connects with the Worker's D1 position and, after a hand-off, where its old chunk stopped. */
   protected override onConnect(conn: Connection, { url }: ConnectContext): void {
     // The pending moves go to everyone else now: the new socket's `connected` frame (and resync) covers the log.
-    this.flushMoves(conn.id);
+    this.moves.flush(conn.id);
     const at = connectPosition(url.searchParams);
     if (at) this.store.placeIfAbsent({ userId: conn.identity.userId, username: conn.identity.username, ...at }, Date.now());
     game(conn).setState(connectState(url.searchParams));
@@ -301,14 +255,7 @@ export class Chunk extends RealtimeActor {
 
   protected override async onTimer(name: string, now: number): Promise<void> {
     if (name !== TIMER_HANDOFF_CLOSE) return;
-    let next: number | null = null;
-    for (const conn of this.getConnections({ dialect: DIALECT })) {
-      const state = game(conn).state;
-      const due = handoffCloseAt(state, this.graceMs());
-      if (due === null) continue;
-      if (due <= now) conn.close(1000, `Moved to chunk ${state?.handedOff}`);
-      else next = next === null ? due : Math.min(next, due);
-    }
+    const next = closeDue(this.getConnections({ dialect: DIALECT }).map(game), now, this.graceMs());
     if (next !== null) await this.schedule(TIMER_HANDOFF_CLOSE, next);
   }
 
@@ -346,58 +293,11 @@ export class Chunk extends RealtimeActor {
     const target = chunkIdOf(to);
     if (target === this.chunkId) {
       this.movePlayer(conn.identity, to);
-      await this.committed();
+      await this.moves.committed();
       ack?.(target);
       return;
     }
-    await this.handOff(conn, to, target, () => ack?.(target));
-  }
-
-  /** Hand-off steps 1 and 3 (see the class comment). */
-  private async handOff(conn: GameConnection, to: Placement, target: string, ack: () => void): Promise<void> {
-    const userId = conn.identity.userId;
-    // Moves logged so far reach the mover as usual; only the new chunk's copies after `start` are withheld.
-    this.flushMoves();
-    const start = this.log.latestSequence;
-    conn.setState((st) => ({ ...(st ?? connectState(new URLSearchParams())), handoffTo: target }));
-    const watching = this.store.watching(userId);
-    let answer: AdmitAnswer;
-    try {
-      answer = await this.chunkActor(target).admit({ identity: conn.identity, ...to, from: this.chunkId, watching });
-    } catch (err) {
-      console.error(`chunk ${this.chunkId}: hand-off to ${target} failed`, err);
-      this.flushMoves();
-      conn.setState((st) => st && { ...st, handoffTo: null });
-      // Nothing was handed over: what was withheld is delivered here after all.
-      this.sendWithheld(conn, start, target, Number.POSITIVE_INFINITY);
-      throw new ApiError('SERVER_ERROR', `Could not move to chunk ${target}; try again`);
-    }
-    // Moves logged meanwhile (the new chunk's copies still withheld from the mover), the withheld copies that the
-    // new chunk will not replay (up to its answer), then the cut-off: nothing is pending past it.
-    this.flushMoves();
-    conn.setState((st) => st && { ...st, handoffTo: null });
-    this.sendWithheld(conn, start, target, answer.sequence);
-    const cutoff = this.log.latestSequence;
-    const now = Date.now();
-    conn.setState((st) => st && { ...st, handedOff: target, handedOffAt: now });
-    this.atomically(() => {
-      this.store.removePlayer(userId);
-      this.store.clearWatching(userId);
-      this.store.setForward(userId, target, now + FORWARD_TTL_MS);
-    });
-    ack();
-    const batched = conn.state?.batched === true;
-    conn.send(handoffFrame({ chunkId: target, lastEventId: answer.lastEventId, from: this.chunkId, seq: cutoff, batched }));
-    await this.timers.scheduleNoLaterThan(TIMER_HANDOFF_CLOSE, now + this.graceMs());
-  }
-
-  /** Area copies from `origin` logged since `after` with an origin sequence up to `upto`, sent to one connection. */
-  private sendWithheld(conn: GameConnection, after: number, origin: string, upto: number): void {
-    for (const e of this.log.read(after, 10_000, { scopes: [AREA] })) {
-      if (!isWithheldCopy(e, origin, upto)) continue;
-      const data = visibleData(e, conn.state, conn.identity.userId);
-      if (data !== null) conn.send(eventFrame(e, data));
-    }
+    await handOff(this.handoffs, conn, to, target, () => ack?.(target));
   }
 
   private async onZoneCreate(conn: Connection, data: unknown, reply: (zone: unknown) => void): Promise<void> {
@@ -416,23 +316,6 @@ export class Chunk extends RealtimeActor {
     await this.notify(changes);
   }
 
-  /**
-   * `racing_start` / `racing_update` go to the Race actor over RPC. The Race actor itself delivers its events to
-   * every participant's game socket (this one included), however the race is driven; this chunk only answers the
-   * sender: errors, and the start for a starter who is not racing (a participant hears it once, from the race).
-   */
-  private async onRacing(conn: Connection, type: 'racing_start' | 'racing_update', data: unknown): Promise<unknown | null> {
-    const d = asObject(data, 'data');
-    const race = raceActor(this.env, this.tenantId, parseRaceId(d.event_id));
-    if (type === 'racing_start') {
-      // RPC result types lose the union's narrowing; these are the actor's declared return types.
-      const started = fromReply((await race.start(conn.identity, d)) as unknown as Reply<RacingStarted>);
-      return started.participants.includes(Number(conn.identity.userId)) ? null : started;
-    }
-    fromReply((await race.update(conn.identity, d, { at: Date.now() })) as unknown as Reply<RacingUpdate>);
-    return null;
-  }
-
   // ---- internals ------------------------------------------------------------------------------------------
 
   private chunkActor(chunkId: string) {
@@ -448,7 +331,7 @@ export class Chunk extends RealtimeActor {
 
   /** Events that go out at once: after the pending moves, so each socket sees the log in order. */
   private publishNow(inputs: EventInput[]): void {
-    this.flushMoves();
+    this.moves.flush();
     if (inputs.length === 0) return;
     this.relayOwn(this.publish(inputs));
   }
@@ -456,84 +339,33 @@ export class Chunk extends RealtimeActor {
   // ---- the movement tick (see the class comment) -----------------------------------------------------------
 
   private queueMoves(inputs: EventInput[]): void {
-    this.pending.push(...inputs);
-    const ms = moveTickMs(this.config('moveTickMs'), this.env.CHUNK_TICK_MS);
-    const now = Date.now();
-    if (ms === 0) this.flushMoves();
-    else if (this.tick === null) {
-      this.tickDue = now + ms;
-      this.tick = setTimeout(() => this.onTick(), ms);
-    } else if (now >= this.tickDue) {
-      // A flood of frames can hold the timer's turn back: then the tick runs on the frame path, on time.
-      this.flushMoves();
-    }
-  }
-
-  /** Resolves once the moves queued so far are committed (at once when none wait). */
-  private committed(): Promise<void> {
-    if (this.pending.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.tickAcks.push({ resolve, reject }));
-  }
-
-  private onTick(): void {
-    this.tick = null;
-    try {
-      this.flushMoves();
-    } catch (err) {
-      console.error(`chunk ${this.chunkId}: movement tick failed`, err);
-    }
+    this.moves.queue(inputs, moveTickMs(this.config('moveTickMs'), this.env.CHUNK_TICK_MS));
   }
 
   /**
-   * The tick: writes the moved players' rows (each one's latest, with its D1 write-behind row when none is queued)
-   * and logs the pending moves, one commit for the lot; then sends them to each live socket that sees them, as one
-   * `players_moved` frame or one `player_moved` frame each, and this chunk's own to the neighbours. `exclude` is a
-   * socket being accepted (its `connected` frame and resync already cover the log).
+   * The tick's commit: the moved players' rows (each one's latest, with its D1 write-behind row when none is
+   * queued) and the pending moves logged, one transaction for the lot.
    */
-  private flushMoves(exclude?: string): void {
-    if (this.tick !== null) {
-      clearTimeout(this.tick);
-      this.tick = null;
-    }
-    const inputs = this.pending;
-    if (inputs.length === 0) return;
-    this.pending = [];
-    const acks = this.tickAcks;
-    this.tickAcks = [];
-    let events: LoggedEvent[];
-    try {
-      this.atomically(() => {
-        for (const userId of this.store.writeStaged()) {
-          if (this.positionQueued.has(userId)) continue;
-          this.outbox.enqueue(OUTBOX_POSITION, { userId });
-          this.positionQueued.add(userId);
-        }
-      });
-      events = this.publish(inputs, { deliver: false });
-    } catch (err) {
-      for (const a of acks) a.reject(err);
-      throw err;
-    }
-    // The acks leave behind the commit (the runtime's output gate holds them until it is durable).
-    for (const a of acks) a.resolve();
-    const epoch = this.log.epoch;
-    // JSON sockets get text rendered once per move and tick (the same for every socket that sees the move).
-    const moves = new Map<LoggedEvent, string>();
-    const frames = new Map<LoggedEvent, unknown>();
-    const moveText = (e: LoggedEvent, data: Record<string, unknown>) => cached(moves, e, () => moveJson(e, data));
-    const frameText = (e: LoggedEvent, data: Record<string, unknown>) =>
-      cached(frames, e, () => jsonText(JSON.stringify(eventFrame(e, data))));
+  private commitMoves(inputs: EventInput[]): LoggedEvent[] {
+    this.atomically(() => {
+      for (const userId of this.store.writeStaged()) {
+        if (this.positionQueued.has(userId)) continue;
+        this.outbox.enqueue(OUTBOX_POSITION, { userId });
+        this.positionQueued.add(userId);
+      }
+    });
+    return this.publish(inputs, { deliver: false });
+  }
+
+  /** The tick's moves to each live socket that sees some (`tickFrames`), and this chunk's own to the neighbours. */
+  private sendMoves(events: LoggedEvent[], exclude?: string): void {
+    const framesOf = tickFrames(this.log.epoch);
     for (const conn of this.getConnections({ dialect: DIALECT })) {
       if (conn.id === exclude) continue;
       const state = game(conn).state;
       const seen = visibleInTick(events, { state, userId: conn.identity.userId, topics: conn.topics });
       if (seen.length === 0) continue;
-      const text = conn.codec !== 'msgpack';
-      if (state?.batched && text) {
-        const json = seen.map((m) => ({ event: m.event, json: moveText(m.event, m.data) }));
-        conn.send(jsonText(playersMovedText(epoch, json)));
-      } else if (state?.batched) conn.send(playersMovedFrame(epoch, seen));
-      else for (const m of seen) conn.send(text ? frameText(m.event, m.data) : eventFrame(m.event, m.data));
+      for (const frame of framesOf(seen, { batched: state?.batched === true, json: conn.codec !== 'msgpack' })) conn.send(frame);
     }
     this.relayOwn(events);
   }
@@ -554,7 +386,7 @@ export class Chunk extends RealtimeActor {
 
   /**
    * Moves a player standing here: applied in memory at once (every read sees it), written, logged and told to the
-   * area with the tick (`flushMoves`).
+   * area with the tick (`MoveTick`).
    */
   private movePlayer(identity: ActorIdentity, to: Placement): void {
     const { userId, username } = identity;
@@ -592,14 +424,4 @@ export class Chunk extends RealtimeActor {
   private graceMs(): number {
     return this.config('handoffGraceMs') ?? HANDOFF_GRACE_MS;
   }
-}
-
-/** `map`'s value for `key`, made once. */
-function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = make();
-    map.set(key, value);
-  }
-  return value;
 }

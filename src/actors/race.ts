@@ -1,6 +1,5 @@
 import { RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Dialect } from '../core/dialect';
-import type { PollParams } from '../core/polling';
 import type { LoggedEvent } from '../core/protocol';
 import {
   definitionFromRow,
@@ -148,15 +147,9 @@ export class Race extends RealtimeActor {
 
   // ---- core hooks -----------------------------------------------------------------------------------------
 
-  /** Sockets and SSE streams get the race in their first frame: load it before the core answers. */
-  override async fetch(request: Request): Promise<Response> {
+  /** Sockets, SSE streams and polls get the race in their first answer: load it before the core answers. */
+  protected override async beforeConnect(): Promise<void> {
     await this.loaded().catch(() => null);
-    return super.fetch(request);
-  }
-
-  override async poll(identity: ActorIdentity, dialectName: string, input: Partial<PollParams>) {
-    await this.loaded().catch(() => null);
-    return super.poll(identity, dialectName, input);
   }
 
   protected override snapshotFor(): unknown {

@@ -19,7 +19,8 @@ import {
 import { type EventFilter, type EventInput, EventLog } from './event-log';
 import { readForwarded } from './forward';
 import { IdempotencyStore, idempotencyScope } from './idempotency';
-import { countFrame, Meter } from './metrics';
+import type { RateRule } from './limiter';
+import { type FrameCounters, frameBytes, frameCounters, Meter } from './metrics';
 import { normalizePoll, type PollParams, PollWaiters } from './polling';
 import {
   PRESENCE_METADATA_MAX_BYTES,
@@ -130,8 +131,19 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * so this count is the only measure of a backlog the actor has.
    */
   private readonly unread = new WeakMap<WebSocket, { bytes: number; since: number }>();
-  /** `maxUnreadBytes` per dialect, so the send path does not rebuild the limits for every frame. */
-  private readonly unreadLimits = new Map<string, number>();
+  /**
+   * Per dialect, what every frame in or out needs: its limits with the actor's overrides, its message budget rule
+   * and its frame counters. Built once (and again after `configure`), not per frame.
+   */
+  private readonly perDialect = new Map<string, DialectRuntime>();
+  /**
+   * The sockets this instance accepted or found open, with their attachments: a fan-out walks this instead of
+   * asking the runtime for every socket (and each one's attachment) on every publish. Null until first needed after
+   * a wake-up, then built once from `getWebSockets()`; sockets leave it when they close.
+   */
+  private live: Map<WebSocket, { ws: WebSocket; att: Attachment }> | null = null;
+  /** Each socket's `Connection`, built once per attachment rather than per frame and per event. */
+  private readonly connections = new WeakMap<WebSocket, { att: Attachment; conn: Connection }>();
 
   /** The wire formats this actor speaks, by name; a connection picks one at connect time. */
   protected abstract readonly dialects: Record<string, Dialect>;
@@ -176,6 +188,13 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    */
   protected onConnect(_conn: Connection, _ctx: ConnectContext): void {}
 
+  /**
+   * Runs before a WebSocket or SSE stream is accepted and before a long poll is answered, outside the accept's
+   * synchronous turn: load here what `connected`, `snapshotFor` and the first frames need (the Race reads its race
+   * from D1 on first use). Throwing refuses the request.
+   */
+  protected beforeConnect(): void | Promise<void> {}
+
   /** A dialect timer came due. */
   protected onTimer(_name: string, _now: number): void | Promise<void> {}
 
@@ -184,7 +203,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   /** Changes actor-wide settings (ring size, limits, intervals); the Worker never exposes this to clients. */
   configure(patch: Partial<ActorConfig>): ActorConfig {
     this.settings = { ...this.settings, ...patch };
-    this.unreadLimits.clear();
+    this.perDialect.clear();
     this.sql.exec(
       "INSERT INTO _core_meta (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       JSON.stringify(this.settings),
@@ -231,6 +250,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   async poll(identity: ActorIdentity, dialectName: string, input: Partial<PollParams>): Promise<PollResponse> {
     this.assertTenant(identity);
     const dialect = this.dialectOf(dialectName);
+    await this.beforeConnect();
     const params = normalizePoll(input);
     const conn = this.httpConnection(identity, dialectName, () => {});
     let answer = this.pollOnce(dialect, conn, params);
@@ -308,8 +328,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * HTTP-sent frames, so neither a reconnect nor a switch of transport hands out a fresh one.
    */
   private spendMessage(userId: string, dialectName: string, now: number) {
-    const rule = { limit: this.limitsFor(dialectName).messagesPerMinute, windowMs: 60_000 };
-    return this.budgets.spend(`msg|${dialectName}|${userId}`, rule, now);
+    return this.budgets.spend(`msg|${dialectName}|${userId}`, this.runtimeOf(dialectName).messageRule, now);
   }
 
   // ---- fetch: WebSocket upgrades and SSE streams, forwarded by the Worker ----------------------------------
@@ -321,6 +340,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     const dialect = this.dialects[forwarded.dialect];
     if (!dialect) return new Response('Unknown dialect', { status: 400 });
     try {
+      await this.beforeConnect();
       if (request.headers.get('upgrade')?.toLowerCase() === 'websocket')
         return this.acceptSocket(request, forwarded.identity, dialect);
       return this.openSse(request, forwarded.identity, dialect);
@@ -353,12 +373,14 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     // Tags let broadcasts to a user or a dialect ask the runtime for exactly those sockets.
     this.ctx.acceptWebSocket(server, [`u:${identity.userId}`.slice(0, 256), `d:${dialect.name}`]);
     this.saveAttachment(server, att, now);
+    this.live?.set(server, { ws: server, att });
     const conn = this.socketConnection(server, att);
     try {
       this.runConnectHooks(dialect, conn, { request, url });
     } catch (err) {
       // Refused: the socket never reaches the client, and nothing joined.
       this.closing.add(att.id);
+      this.live?.delete(server);
       safeClose(server, CLOSE.POLICY_VIOLATION, 'Connection refused');
       throw err;
     }
@@ -428,8 +450,11 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       return;
     }
     this.unread.delete(ws);
-    const limits = this.limitsFor(att.dialect);
-    countFrame(this.meter, att.dialect, 'in', message);
+    const rt = this.runtimeOf(att.dialect);
+    const limits = rt.limits;
+    rt.framesIn.messages.value += 1;
+    rt.framesIn.bytes.value += frameBytes(message);
+    this.meter.dirty = true;
     if (exceedsBytes(message, limits.maxMessageBytes)) {
       this.closeSocket(ws, att, CLOSE.MESSAGE_TOO_BIG, `Message larger than ${limits.maxMessageBytes} bytes`);
       return;
@@ -469,6 +494,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
     // Completes the closing handshake where the runtime does not reply to a close by itself.
     safeClose(ws, code >= 1000 && code < 1004 ? code : CLOSE.NORMAL, 'Closed');
+    this.live?.delete(ws);
     const att = this.attachmentOf(ws);
     if (!att) return;
     if (this.closing.delete(att.id)) return; // cleaned up when the server closed it
@@ -662,13 +688,26 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   // ---- internals -------------------------------------------------------------------------------------------
 
   /** Limits of a dialect with the actor's overrides applied. */
-  protected limitsFor(dialect: string): ConnectionLimits {
-    const base = { ...DEFAULT_LIMITS, ...this.dialects[dialect]?.limits };
-    for (const key of Object.keys(base) as Array<keyof ConnectionLimits>) {
+  protected limitsFor(dialect: string): Readonly<ConnectionLimits> {
+    return this.runtimeOf(dialect).limits;
+  }
+
+  private runtimeOf(dialect: string): DialectRuntime {
+    let rt = this.perDialect.get(dialect);
+    if (rt) return rt;
+    const limits = { ...DEFAULT_LIMITS, ...this.dialects[dialect]?.limits };
+    for (const key of Object.keys(limits) as Array<keyof ConnectionLimits>) {
       const override = this.settings[key];
-      if (typeof override === 'number') base[key] = override;
+      if (typeof override === 'number') limits[key] = override;
     }
-    return base;
+    rt = {
+      limits: Object.freeze(limits),
+      messageRule: { limit: limits.messagesPerMinute, windowMs: 60_000 },
+      framesIn: frameCounters(this.meter, dialect, 'in'),
+      framesOut: frameCounters(this.meter, dialect, 'out'),
+    };
+    this.perDialect.set(dialect, rt);
+    return rt;
   }
 
   private dialectOf(name: string): Dialect {
@@ -707,20 +746,20 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   /** Sends a logged event to every transport: WebSockets, SSE streams (poll waiters are woken by the caller). */
   private deliver(event: LoggedEvent, sockets: Array<{ ws: WebSocket; att: Attachment }>, exclude?: string): void {
     // One encoding per dialect and codec when the frame does not depend on the connection.
-    const cache = new Map<string, string | Uint8Array | null>();
+    const shared = new SharedEncodings();
     for (const { ws, att } of sockets) {
       if (att.id === exclude) continue;
       if (att.topics.length && !att.topics.includes(event.scope)) continue;
       const dialect = this.dialects[att.dialect];
       if (!dialect) continue;
-      const key = `${att.dialect}|${att.codec}|${att.topics.length || dialect.renderPerConnection ? att.id : ''}`;
-      let encoded = cache.get(key);
+      const perConnection = att.topics.length > 0 || dialect.renderPerConnection === true;
+      let encoded = perConnection ? undefined : shared.get(att.dialect, att.codec);
       if (encoded === undefined) {
         const frame = dialect.renderEvent(event, this.socketConnection(ws, att));
-        encoded = frame === null ? null : encodeFrame(att.codec, frame);
-        cache.set(key, encoded);
+        encoded = frame === null ? null : encodeOnce(encodeFrame(att.codec, frame));
+        if (!perConnection) shared.set(att.dialect, att.codec, encoded);
       }
-      if (encoded !== null) this.sendTo(ws, att, encoded);
+      if (encoded !== null) this.sendTo(ws, att, encoded.data, encoded.bytes);
     }
     for (const stream of this.sse.all()) {
       if (stream.types.size && !stream.types.has(event.type)) continue;
@@ -736,13 +775,13 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * array of the dialect's event frames in log order. Rendered and encoded once per dialect and codec, like `deliver`.
    */
   private deliverBatch(events: LoggedEvent[], sockets: Array<{ ws: WebSocket; att: Attachment }>, exclude?: string): void {
-    const cache = new Map<string, string | Uint8Array | null>();
+    const shared = new SharedEncodings();
     for (const { ws, att } of sockets) {
       if (att.id === exclude) continue;
       const dialect = this.dialects[att.dialect];
       if (!dialect) continue;
-      const key = `${att.dialect}|${att.codec}|${att.topics.length || dialect.renderPerConnection ? att.id : ''}`;
-      let encoded = cache.get(key);
+      const perConnection = att.topics.length > 0 || dialect.renderPerConnection === true;
+      let encoded = perConnection ? undefined : shared.get(att.dialect, att.codec);
       if (encoded === undefined) {
         const conn = this.socketConnection(ws, att);
         const frames: unknown[] = [];
@@ -751,21 +790,30 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
           const frame = dialect.renderEvent(event, conn);
           if (frame !== null) frames.push(frame);
         }
-        encoded = frames.length ? encodeFrame(att.codec, frames) : null;
-        cache.set(key, encoded);
+        encoded = frames.length ? encodeOnce(encodeFrame(att.codec, frames)) : null;
+        if (!perConnection) shared.set(att.dialect, att.codec, encoded);
       }
-      if (encoded !== null) this.sendTo(ws, att, encoded);
+      if (encoded !== null) this.sendTo(ws, att, encoded.data, encoded.bytes);
     }
   }
 
   private socketConnection(ws: WebSocket, att: Attachment): Connection {
-    return {
+    const cached = this.connections.get(ws);
+    if (cached?.att === att) return cached.conn;
+    // Identity (re-authentication), codec (a first binary frame) and topics change in place on the attachment.
+    const conn: Connection = {
       id: att.id,
-      identity: att.identity,
+      get identity() {
+        return att.identity;
+      },
       dialect: att.dialect,
       transport: 'websocket',
-      codec: att.codec,
-      topics: att.topics,
+      get codec() {
+        return att.codec;
+      },
+      get topics() {
+        return att.topics;
+      },
       connectedAt: att.connectedAt,
       get state() {
         return att.state ?? null;
@@ -782,6 +830,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
         this.closeSocket(ws, att, code, reason);
       },
     };
+    this.connections.set(ws, { att, conn });
+    return conn;
   }
 
   private sseConnection(stream: SseStream): Connection {
@@ -850,9 +900,20 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     this.persistedAt.set(ws, now);
   }
 
-  /** Open sockets with their attachments, skipping those this instance is closing. */
+  /**
+   * Open sockets with their attachments, skipping those this instance is closing. All of them come from `live`;
+   * those of one user or dialect (a tag) are asked of the runtime, which indexes them.
+   */
   private openSockets(tag?: string): Array<{ ws: WebSocket; att: Attachment }> {
     const out: Array<{ ws: WebSocket; att: Attachment }> = [];
+    if (tag === undefined) {
+      for (const entry of this.liveSockets()) {
+        if (entry.ws.readyState === 1) {
+          if (!this.closing.has(entry.att.id)) out.push(entry);
+        } else if (entry.ws.readyState === 3) this.live?.delete(entry.ws); // CLOSED without a close event here
+      }
+      return out;
+    }
     for (const ws of this.ctx.getWebSockets(tag)) {
       if (ws.readyState !== 1) continue; // OPEN
       const att = this.attachmentOf(ws);
@@ -860,6 +921,17 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       out.push({ ws, att });
     }
     return out;
+  }
+
+  private liveSockets(): Iterable<{ ws: WebSocket; att: Attachment }> {
+    if (this.live === null) {
+      this.live = new Map();
+      for (const ws of this.ctx.getWebSockets()) {
+        const att = this.attachmentOf(ws);
+        if (att) this.live.set(ws, { ws, att });
+      }
+    }
+    return this.live.values();
   }
 
   private otherConnectionsOf(userId: string, exceptId: string): number {
@@ -887,7 +959,7 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
    * dropped and the socket closed with 4008 (after the current send loop, so no broadcast re-enters itself).
    * A `ping` the runtime answered since the count started counts as the peer speaking.
    */
-  private sendTo(ws: WebSocket, att: Attachment, data: string | Uint8Array): boolean {
+  private sendTo(ws: WebSocket, att: Attachment, data: string | Uint8Array, bytes?: number): boolean {
     if (this.closing.has(att.id)) return false;
     const size = typeof data === 'string' ? data.length : data.byteLength;
     let unread = this.unread.get(ws);
@@ -895,11 +967,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       unread = { bytes: 0, since: Date.now() };
       this.unread.set(ws, unread);
     }
-    let limit = this.unreadLimits.get(att.dialect);
-    if (limit === undefined) {
-      limit = this.limitsFor(att.dialect).maxUnreadBytes;
-      this.unreadLimits.set(att.dialect, limit);
-    }
+    const rt = this.runtimeOf(att.dialect);
+    const limit = rt.limits.maxUnreadBytes;
     if (unread.bytes + size > limit) {
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
       if (pinged >= unread.since) {
@@ -917,13 +986,16 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
     }
     if (!sendEncoded(ws, data)) return false;
     unread.bytes += size;
-    countFrame(this.meter, att.dialect, 'out', data);
+    rt.framesOut.messages.value += 1;
+    rt.framesOut.bytes.value += bytes ?? frameBytes(data);
+    this.meter.dirty = true;
     return true;
   }
 
   private closeSocket(ws: WebSocket, att: Attachment, code: number, reason: string): void {
     if (this.closing.has(att.id)) return;
     this.closing.add(att.id);
+    this.live?.delete(ws);
     safeClose(ws, code, reason);
     this.left(ws, att, code);
   }
@@ -1045,6 +1117,43 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       att.topics = change(att.topics);
       this.saveAttachment(ws, att, Date.now());
     }
+  }
+}
+
+/** What the actor keeps per dialect for the frame paths (see `perDialect`). */
+interface DialectRuntime {
+  limits: Readonly<ConnectionLimits>;
+  messageRule: RateRule;
+  framesIn: FrameCounters;
+  framesOut: FrameCounters;
+}
+
+/** One frame encoded for many sockets, with its size on the wire counted once. */
+interface Encoded {
+  data: string | Uint8Array;
+  bytes: number;
+}
+
+const encodeOnce = (data: string | Uint8Array): Encoded => ({ data, bytes: frameBytes(data) });
+
+/**
+ * The encodings of one event (or batch) shared by every socket of a dialect and codec, for one pass of a
+ * fan-out: looked up by the attachment's own strings, no key built per socket.
+ */
+class SharedEncodings {
+  private readonly byDialect = new Map<string, Map<Codec, Encoded | null>>();
+
+  get(dialect: string, codec: Codec): Encoded | null | undefined {
+    return this.byDialect.get(dialect)?.get(codec);
+  }
+
+  set(dialect: string, codec: Codec, encoded: Encoded | null): void {
+    let byCodec = this.byDialect.get(dialect);
+    if (!byCodec) {
+      byCodec = new Map();
+      this.byDialect.set(dialect, byCodec);
+    }
+    byCodec.set(codec, encoded);
   }
 }
 

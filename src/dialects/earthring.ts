@@ -217,6 +217,42 @@ export function playersMovedText(epoch: string, moves: ReadonlyArray<{ event: Lo
 export const moveJson = (event: LoggedEvent, data: Record<string, unknown>): string =>
   JSON.stringify({ ...data, sequence: event.sequence });
 
+/** One move a socket may see, with the data it sees of it (src/domain/chunk-area.ts `visibleInTick`). */
+export interface SeenMove {
+  event: LoggedEvent;
+  data: Record<string, unknown>;
+}
+
+/**
+ * The frames of one movement tick, for each socket that sees some of its moves: one `players_moved` frame when
+ * the socket opted in (`?batch=1`), else one `player_moved` frame per move. JSON sockets get text rendered once
+ * per move and tick (the same text for every socket that sees the move) instead of every move serialized for
+ * every socket; MessagePack sockets get the frames as objects.
+ */
+export function tickFrames(epoch: string): (seen: readonly SeenMove[], socket: { batched: boolean; json: boolean }) => unknown[] {
+  const moves = new Map<LoggedEvent, string>();
+  const frames = new Map<LoggedEvent, JsonText>();
+  return (seen, { batched, json }) => {
+    if (batched && json) {
+      const rendered = seen.map((m) => ({ event: m.event, json: cached(moves, m.event, () => moveJson(m.event, m.data)) }));
+      return [jsonText(playersMovedText(epoch, rendered))];
+    }
+    if (batched) return [playersMovedFrame(epoch, seen)];
+    if (!json) return seen.map((m) => eventFrame(m.event, m.data));
+    return seen.map((m) => cached(frames, m.event, () => jsonText(JSON.stringify(eventFrame(m.event, m.data)))));
+  };
+}
+
+/** `map`'s value for `key`, made once. */
+function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
 /** An answer to a client frame: `{type, id, data}`, the id echoed when the request had one. */
 export const replyFrame = (type: string, id: FrameId | undefined, data: unknown) => ({
   type,

@@ -7,6 +7,8 @@
  * the caller's to keep).
  */
 
+import { ApiError } from '../errors';
+
 export const PACKET = {
   CONNECT: 0,
   DISCONNECT: 1,
@@ -33,7 +35,15 @@ export interface SocketPacket {
   attachments?: number;
 }
 
-export class PacketError extends Error {}
+/**
+ * A malformed packet: the project's one error (`INVALID_REQUEST`), marked so the Socket.IO layer can tell it from
+ * a failure of its own and close the session with `parse error`, as the protocol asks.
+ */
+export class PacketError extends ApiError {
+  constructor(message: string) {
+    super('INVALID_REQUEST', message);
+  }
+}
 
 // ---- encoding ---------------------------------------------------------------------------------------------
 
