@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick] [-- --only=1,2] [-- --targets=edgerooms,ws] [-- --runtime=dev] [-- --no-pin]
-//  [-- --note "..."] [-- --no-save]`
+//  [-- --note "..."] [-- --no-save] [-- --crafting-sessions=N]`
 // Starts EdgeRooms (on `npm start`, or `npm run dev` with --runtime=dev) and the baselines on loopback, servers
 // pinned to one half of the cores and the harness (the load generator) to the other, runs the scenarios against
 // each with the same clients, writes bench/results/<timestamp>.json, latest.json, latest.md and fanout.svg, and
@@ -47,11 +47,14 @@ const { values: args } = parseArgs({
     'no-save': { type: 'boolean', default: false },
     runtime: { type: 'string', default: 'start' },
     'no-pin': { type: 'boolean', default: false },
+    // Scenario 7's footprint step: unfinished crafting sessions to create and hold (default 1,000; 200 quick).
+    'crafting-sessions': { type: 'string' },
   },
 });
 const selected = args.only
   ? SCENARIOS.filter((s) => args.only.split(',').some((x) => x.trim() === String(s.n) || x.trim() === s.key))
   : SCENARIOS;
+const craftingSessions = Math.max(0, Number(args['crafting-sessions'] ?? (args.quick ? 200 : 1_000)) || 0);
 const targetNames = args.targets.split(',').map((t) => t.trim());
 
 const version = (pkg) => {
@@ -198,8 +201,8 @@ async function main() {
         process.stdout.write(`[bench] ${s.n}. ${s.title} / ${t.label} ... `);
         try {
           results[s.key][t.name] = await withTimeout(
-            s.run(t, { quick: args.quick, edge, room: 'default' }),
-            s.budgetS * 1000 * (args.quick ? 0.75 : 1.5),
+            s.run(t, { quick: args.quick, edge, room: 'default', craftingSessions: craftingSessions }),
+            (s.budgetS + (s.key === 'crafting' ? craftingSessions : 0)) * 1000 * (args.quick ? 0.75 : 1.5),
             `${s.title} on ${t.label}`,
           );
         } catch (err) {

@@ -3,7 +3,8 @@
 // machine outside Cloudflare. The production bundle (`wrangler deploy --dry-run`, the exact upload) runs on workerd
 // through Miniflare's API with the bindings of wrangler.toml, the secrets of .dev.vars and migrated local D1, state
 // kept under .wrangler/start-state (apart from `npm run dev`'s, so both can run). Unlike `wrangler dev` there is
-// no proxy workerd in front, no rebuild on change, no inspector (unless asked for) and no local observability.
+// no proxy workerd in front, no rebuild on change, no inspector (unless asked for) and no local observability; the
+// port is the Worker's own socket (no Miniflare entry Worker in front either).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -88,9 +89,21 @@ const mf = new Miniflare(
     scriptPath: join(bundleDir, 'index.js'),
     // Module names are paths relative to this: a bundle outside the checkout must not be named `../..`.
     modulesRoot: bundleDir,
-    bindings: { ...workerOptions.bindings, ...secrets },
-    host: args.ip,
-    port,
+    // One workerd process runs every actor on one thread: hub shards would add RPC hops between actors and buy no
+    // parallelism, so one machine runs one shard unless wrangler.toml or HUB_SHARDS in the environment says otherwise.
+    bindings: {
+      HUB_SHARDS: process.env.HUB_SHARDS ?? '1',
+      ...workerOptions.bindings,
+      ...secrets,
+      ...(process.env.HUB_SHARDS ? { HUB_SHARDS: process.env.HUB_SHARDS } : {}),
+    },
+    // Clients reach the Worker itself on `port`, as Cloudflare serves it: not through Miniflare's entry Worker,
+    // which answers for the Worker under its own compatibility date and so, among other things, negotiates
+    // WebSocket compression that wrangler.toml turns off. The entry (Miniflare's API needs one) listens on a free
+    // loopback port nobody is told about.
+    host: '127.0.0.1',
+    port: 0,
+    unsafeDirectSockets: [{ host: args.ip, port }],
     inspectorPort,
     // wrangler's layout (`--persist-to DIR` keeps D1 and Durable Objects under DIR/v3), so migrations land where
     // the Worker reads.
@@ -102,9 +115,8 @@ const mf = new Miniflare(
   }),
 );
 
-let url;
 try {
-  url = await mf.ready;
+  await mf.ready;
 } catch (err) {
   await mf.dispose().catch(() => {});
   if (err?.code === 'ERR_ADDRESS_IN_USE') fail(`${args.ip}:${port} is in use: pass another --port`);
@@ -112,7 +124,8 @@ try {
   fail('the runtime did not start');
 }
 const inspecting = inspectorPort ? `, inspector on 127.0.0.1:${inspectorPort}` : '';
-console.log(`[start] EdgeRooms on ${url.origin} (workerd${inspecting}; state in ${state}). Ctrl-C stops it.`);
+const origin = `http://${args.ip.includes(':') ? `[${args.ip}]` : args.ip}:${port}`;
+console.log(`[start] EdgeRooms on ${origin} (workerd${inspecting}; state in ${state}). Ctrl-C stops it.`);
 
 // Miniflare's own signal hook exits with 128+signal; this one says what happens and exits 0 once workerd is gone
 // (Miniflare stops workerd with SIGKILL: every write the Worker acknowledged is already committed to SQLite).

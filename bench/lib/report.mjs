@@ -373,6 +373,15 @@ export function markdown(run) {
               `${fmt(v.delivery.p50)} / ${fmt(v.delivery.p99)} / ${fmt(v.delivery.max)} ms (n ${v.delivery.n}, ${v.delivery.failures} failed)`,
               'p99 < 5 ms',
             ],
+            ...(v.delivery.server
+              ? [
+                  [
+                    'of which the server: push sent → packet sent (header timestamp, ms clock), p50 / p99',
+                    `${fmt(v.delivery.server.p50)} / ${fmt(v.delivery.server.p99)} ms`,
+                    '',
+                  ],
+                ]
+              : []),
             [
               'bandwidth per session, WebSocket, 20 Hz deltas',
               `${b.wsBytesPerSecondPerSession} B/s (${b.wsPacketsPerSecondPerSession} packets/s)`,
@@ -398,7 +407,12 @@ export function markdown(run) {
           ],
         ),
         '',
-        `Not measured: ${v.notMeasured}.`,
+        ...(v.concurrent
+          ? [
+              `Concurrent sessions (unfinished, no sockets; holdSessions in bench/scenarios/crafting.mjs): ${v.concurrent.created} of ${v.concurrent.requested} created in ${v.concurrent.seconds} s (${v.concurrent.sessionsPerSecond}/s), sample read back unfinished ${v.concurrent.sampleUnfinished}; workerd RSS +${v.concurrent.rssGrowthPerSessionKiB} KiB per session; open files ${v.concurrent.openFiles.before} → peak ${v.concurrent.openFiles.peak} → ${v.concurrent.openFiles.after}; SQLite on disk ${v.concurrent.sqliteDiskBytesPerSession} B per session; ${v.concurrent.failures} failed${v.concurrent.firstFailures.length ? ` (${v.concurrent.firstFailures.join('; ')})` : ''}.`,
+              '',
+            ]
+          : []),
         ...(v.delivery.firstFailures?.length ? ['', `First delivery failures: ${v.delivery.firstFailures.join('; ')}.`] : []),
         '',
       );

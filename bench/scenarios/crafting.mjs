@@ -8,13 +8,16 @@
 //   Crafting → socket), p50/p99;
 // - memory per active session: the actors' own state as they report it in `/metrics` (session, sync streams,
 //   per-connection bookkeeping; JSON bytes) and, for scale, the workerd processes' RSS growth per session+watcher.
+// - concurrent sessions (`craftingSessions`, `--crafting-sessions=N`): N unfinished sessions created and held, with
+//   the creation rate, the runtime's memory and open files, and SQLite on disk per session (holdSessions below).
 // The client side uses the project's own client library (src/client/crafting-udp.ts), bundled with esbuild.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { now, round, rssKiB, sleep, summarize, waitFor } from '../lib/util.mjs';
+import { hubToken } from '../lib/hub-tokens.mjs';
+import { AddressPool, now, round, rssKiB, sleep, summarize, waitFor } from '../lib/util.mjs';
 
 async function clientLibrary(root) {
   const { build } = await import('esbuild');
@@ -48,7 +51,109 @@ async function scrape(edge) {
   return value;
 }
 
-export async function crafting(target, { quick, edge }) {
+const openFiles = (edge) =>
+  edge.runtimeProcesses().reduce((a, p) => {
+    try {
+      return a + readdirSync(`/proc/${p.pid}/fd`).length;
+    } catch {
+      return a;
+    }
+  }, 0);
+
+/** Bytes of the Crafting actors' SQLite files (database and WAL) under the bench's state directory. */
+function craftingDiskBytes(edge) {
+  const dir = join(edge.state, 'v3', 'do', 'edgerooms-Crafting');
+  try {
+    return readdirSync(dir)
+      .filter((f) => f !== 'metadata.sqlite' && !f.startsWith('metadata.'))
+      .reduce((a, f) => a + statSync(join(dir, f)).size, 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Concurrent sessions: `count` unfinished sessions, each in its own Crafting actor (and one CraftingQueue actor per
+ * two), created through the REST API as a client would. "Concurrent" means live at the same time: created and not
+ * finished, state in its actor, answering at once. Each player (a token minted as EdgeRooms signs them, so no
+ * registrations: 5/min per IP) starts an iron ingot ×5 (running, then paused: a paused session lives an hour) and a
+ * second one that waits for its inputs (queued). No sockets: the runtime evicts an actor nobody talks to (its
+ * SQLite stays; the next request wakes it), which is what lets one machine hold many; the sockets' own cost is
+ * scenario 3's. Addresses come from a pool under the 1,000/min per-IP limit. Measured: creation rate, the
+ * runtime's RSS and open files while creating (workerd keeps a resident actor's database, WAL and shared-memory
+ * files open), SQLite on disk per session, and a sample read back to show they are held.
+ */
+async function holdSessions(edge, count) {
+  const addresses = new AddressPool('10.102', 200);
+  const players = Math.ceil(count / 2);
+  const base = Date.now() * 1000;
+  const rss0 = memory(edge);
+  const files0 = openFiles(edge);
+  const disk0 = craftingDiskBytes(edge);
+  let peakFiles = files0;
+  const ids = [];
+  const failures = [];
+  const call = async (method, path, token, body) => {
+    const res = await fetch(`${edge.base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'CF-Connecting-IP': addresses.next() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    return { status: res.status, json: text.startsWith('{') ? JSON.parse(text) : null, text };
+  };
+  let next = 0;
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < players) {
+        const i = next++;
+        try {
+          const token = await hubToken(String(base + i), 'default');
+          for (let k = 0; k < 2 && ids.length < count; k++) {
+            const r = await call('POST', '/api/crafting/sessions', token, { recipeId: 'iron_ingot', quantity: 5 });
+            if (r.status !== 201) throw new Error(`create ${r.status} ${r.text.slice(0, 120)}`);
+            if (r.json.session.status === 'running') {
+              const p = await call('POST', `/api/crafting/sessions/${r.json.id}/pause`, token, {});
+              if (p.status !== 200) throw new Error(`pause ${p.status} ${p.text.slice(0, 120)}`);
+            }
+            ids.push({ id: r.json.id, player: String(base + i) });
+          }
+        } catch (err) {
+          failures.push(String(err?.message ?? err));
+        }
+        if (i % 50 === 0) peakFiles = Math.max(peakFiles, openFiles(edge));
+      }
+    }),
+  );
+  const seconds = (now() - t0) / 1000;
+  peakFiles = Math.max(peakFiles, openFiles(edge));
+  const rssHeld = memory(edge);
+  // Held: a sample read back, every one still unfinished.
+  const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / 100)) === 0);
+  let unfinished = 0;
+  for (const s of sample) {
+    // A fresh token: those of the first players ran out (10 minutes) while the rest were created.
+    const r = await call('GET', `/api/crafting/sessions/${s.id}`, await hubToken(s.player, 'default'));
+    if (r.status === 200 && ['queued', 'paused', 'running'].includes(r.json.status)) unfinished += 1;
+  }
+  const created = ids.length;
+  return {
+    requested: count,
+    created,
+    seconds: round(seconds, 1),
+    sessionsPerSecond: round(created / seconds, 1),
+    sampleUnfinished: `${unfinished}/${sample.length}`,
+    rssGrowthPerSessionKiB: created ? round((rssHeld - rss0) / created, 1) : null,
+    openFiles: { before: files0, peak: peakFiles, after: openFiles(edge) },
+    sqliteDiskBytesPerSession: created ? round((craftingDiskBytes(edge) - disk0) / created, 0) : null,
+    failures: failures.length,
+    firstFailures: failures.slice(0, 3),
+  };
+}
+
+export async function crafting(target, { quick, edge, craftingSessions = 0 }) {
   if (target.name !== 'edgerooms') return { notRun: 'EdgeRooms only: no baseline serves seed 002' };
   const lib = await clientLibrary(edge.root);
   const players = quick ? 4 : 10;
@@ -104,7 +209,7 @@ export async function crafting(target, { quick, edge }) {
             else w.deltas.push(bytes.byteLength);
             if (h.kind === lib.KIND_MATERIALS) {
               w.materialsSeq = h.seq;
-              w.onMaterials?.(h.seq);
+              w.onMaterials?.(h.seq, Number(h.timestamp));
             }
           });
           ws.once('open', () => resolve(w));
@@ -161,6 +266,9 @@ export async function crafting(target, { quick, edge }) {
   // Delivery: material pushes from a service peer until the watcher holds the packet. One pushing session per
   // player (a push reaches both sessions of its player, so two pushers would see each other's packets).
   const latencies = [];
+  // The packet's header timestamp is the server's clock when it sent it (the same machine's clock as the harness):
+  // push sent → packet sent is the server's share, packet sent → packet read the harness's and the kernel's.
+  const serverShare = [];
   const failures = [];
   await Promise.all(
     sessions.map(async (s, i) => {
@@ -173,8 +281,9 @@ export async function crafting(target, { quick, edge }) {
       while (now() < end) {
         const before = w.materialsSeq;
         const arrived = new Promise((resolve) => {
-          w.onMaterials = (seq) => seq > before && resolve(now());
+          w.onMaterials = (seq, stamp) => seq > before && resolve({ at: now(), stamp });
         });
+        const sentWall = Date.now();
         const sent = now();
         const r = await peer.pushMaterials({ wood: sign });
         sign = -sign;
@@ -183,9 +292,12 @@ export async function crafting(target, { quick, edge }) {
           await sleep(100);
           continue;
         }
-        const at = await Promise.race([arrived, sleep(2000).then(() => null)]);
-        if (at === null) failures.push('no materials packet within 2 s');
-        else latencies.push(at - sent);
+        const got = await Promise.race([arrived, sleep(2000).then(() => null)]);
+        if (got === null) failures.push('no materials packet within 2 s');
+        else {
+          latencies.push(got.at - sent);
+          serverShare.push(got.stamp - sentWall);
+        }
         await sleep(100);
       }
       w.onMaterials = null;
@@ -216,7 +328,12 @@ export async function crafting(target, { quick, edge }) {
       deltaBodyBytes: deltas.length ? round(mean(deltas) - 40, 1) : null,
       keyframeBodyBytes: keys.length ? round(mean(keys) - 40, 1) : null,
     },
-    delivery: { ...summarize(latencies), failures: failures.length, firstFailures: failures.slice(0, 3) },
+    delivery: {
+      ...summarize(latencies),
+      server: summarize(serverShare),
+      failures: failures.length,
+      firstFailures: failures.slice(0, 3),
+    },
     memory: {
       activeSessionsReported: active,
       stateBytesPerSession: {
@@ -228,10 +345,9 @@ export async function crafting(target, { quick, edge }) {
       sqliteBytesPerSession: perSession(metric('edgerooms_crafting_storage_bytes')),
       rssGrowthPerSessionKiB: round((rssActive - rssBefore) / sessions.length, 1),
     },
-    notMeasured:
-      '10,000 concurrent sessions: not attempted here (one registration per 2 sessions at 5/min per IP, and the open-files limit of scenario 3)',
   };
   for (const w of watchers) w.ws.close();
   await waitFor(() => watchers.every((w) => w.ws.readyState === WebSocket.CLOSED), 3000);
+  if (craftingSessions > 0) result.concurrent = await holdSessions(edge, craftingSessions);
   return result;
 }

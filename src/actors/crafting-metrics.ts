@@ -28,3 +28,10 @@ export function sessionGauges(g: {
     { name: 'edgerooms_crafting_storage_bytes', labels: {}, value: g.storageBytes },
   ];
 }
+
+/** Per-connection bookkeeping in bytes: the JSON of every socket's attachment (identity, dialect, topics). */
+export function connectionBytes(sockets: WebSocket[]): number {
+  let n = 0;
+  for (const ws of sockets) n += JSON.stringify(ws.deserializeAttachment() ?? null).length;
+  return n;
+}

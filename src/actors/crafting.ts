@@ -1,7 +1,6 @@
 import { RealtimeActor } from '../core/actor';
 import type { ActorIdentity, Dialect } from '../core/dialect';
-import { countFrame, type Sample } from '../core/metrics';
-import { CLOSE } from '../core/protocol';
+import type { Sample } from '../core/metrics';
 import { type CraftingSessionRow, upsertCraftingSession } from '../db/crafting';
 import {
   createSessionDialect,
@@ -13,11 +12,9 @@ import {
   type UdpAnswer,
   type UdpConnectAnswer,
   type UdpConnectRequest,
-  udpErrorFrame,
   udpParameters,
   udpProgressState,
 } from '../dialects/crafting';
-import { HEADER_BYTES, KIND_MATERIALS } from '../dialects/crafting-udp';
 import {
   type CraftingCommand,
   type CraftingEvent,
@@ -33,7 +30,7 @@ import {
 } from '../domain/crafting';
 import type { Env } from '../env';
 import { ApiError, type Reply, toReply } from '../errors';
-import { sessionGauges } from './crafting-metrics';
+import { connectionBytes, sessionGauges } from './crafting-metrics';
 import { type MaterialsCopy, MeterStore, type SessionMeta, SessionStore } from './crafting-store';
 import { type Channel, SyncLink, UDP_TICK_MS } from './crafting-sync';
 import { craftingQueueActor } from './keys';
@@ -180,11 +177,15 @@ export class Crafting extends RealtimeActor {
   /** Takes the materials copy and tells every watcher (JSON and binary) whether the session's inputs are there. */
   private async notifyMaterials(materials: MaterialsCopy, status: 'waiting' | 'available', missing: Materials): Promise<void> {
     const since = Date.now();
-    this.setMaterials(materials);
+    if (this.materialsCopy && materials.version < this.materialsCopy.version) return;
+    // The binary watchers' packet goes out before this turn writes anything: a write would hold the send until it
+    // commits (the output gate). The copy is the queue's, already saved there; the event log is written next.
+    this.materialsCopy = materials;
+    this.link.push(undefined, since);
     const data = materialNotice(status, missing, this.materialsCopy, this.current?.session.status);
     this.publish([{ scope: this.sessionId, type: 'material_notification', data }]);
-    this.link.push(undefined, since);
     this.delivered('ws_event', since);
+    this.store.saveMaterials(materials);
     await this.reportSoon();
   }
 
@@ -208,10 +209,11 @@ export class Crafting extends RealtimeActor {
   async admitWatcher(identity: ActorIdentity): Promise<Reply<true>> {
     return toReply(() => {
       this.require(identity);
-      if (this.clientCount() >= (this.config('craftingMaxWatchers') ?? MAX_WATCHERS)) {
+      const watchers = this.config('craftingMaxWatchers') ?? MAX_WATCHERS;
+      if (this.clientCount() >= watchers) {
         this.meter.inc('edgerooms_rate_limited_total', { limit: 'session_watchers' });
         throw new ApiError('RATE_LIMIT_EXCEEDED', 'This session has as many watchers as it accepts', {
-          details: { issue: 'too_many_watchers', limit: MAX_WATCHERS },
+          details: { issue: 'too_many_watchers', limit: watchers },
         });
       }
       const mine = this.ctx.getWebSockets(`u:${identity.userId}`).filter((ws) => ws.readyState === 1).length;
@@ -271,8 +273,6 @@ export class Crafting extends RealtimeActor {
 
   /** This actor's gauges now (`sessionGauges`): sizes in bytes of their JSON. */
   private gauges(): Sample[] {
-    let attachments = 0;
-    for (const ws of this.ctx.getWebSockets()) attachments += JSON.stringify(ws.deserializeAttachment() ?? null).length;
     return sessionGauges({
       status: this.current?.session.status,
       stateBytes: JSON.stringify(this.current ?? null).length + JSON.stringify(this.materialsCopy ?? null).length,
@@ -280,7 +280,7 @@ export class Crafting extends RealtimeActor {
       udpSockets: this.clientCount(UDP_DIALECT),
       peers: this.link.sync.peerCount(Date.now()),
       syncBytes: this.link.sync.memoryBytes(),
-      connectionBytes: attachments,
+      connectionBytes: connectionBytes(this.ctx.getWebSockets()),
       storageBytes: this.ctx.storage.sql.databaseSize,
     });
   }
@@ -312,21 +312,8 @@ export class Crafting extends RealtimeActor {
       await this.reportSoon();
       return;
     }
-    countFrame(this.meter, UDP_DIALECT, 'in', message);
-    const bytes = new Uint8Array(message);
-    if (bytes.byteLength < HEADER_BYTES) {
-      ws.send(
-        udpErrorFrame(this.sessionId, { error: 'INVALID_REQUEST', message: 'Truncated packet', details: { issue: 'truncated' } }),
-      );
-      return;
-    }
-    const kind = bytes[4] === KIND_MATERIALS ? 'materials' : 'progress';
-    const answer = await this.udpPacket(kind, bytes);
-    if (answer.kind === 'packet') ws.send(answer.bytes);
-    else if (answer.kind === 'error') {
-      ws.send(udpErrorFrame(this.sessionId, answer.error));
-      if (answer.error.error === 'PAYLOAD_TOO_LARGE') ws.close(CLOSE.MESSAGE_TOO_BIG, 'Packet too large');
-    }
+    await this.link.frame(ws, this.sessionId, new Uint8Array(message));
+    await this.reportSoon();
   }
 
   // ---- session transitions -----------------------------------------------------------------------------------

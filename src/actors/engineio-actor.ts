@@ -12,9 +12,10 @@ import {
   encodePayload,
   openPacket,
 } from '../dialects/engineio';
+import { planHeartbeat } from '../domain/engineio-heartbeat';
 import type { Env } from '../env';
 import { acceptAndClose, corsHeaders, postAccepted, refusal, statusAnswer, textAnswer } from './engineio-http';
-import { answerPoll, flushPoll, holdPoll, schedulePollingPing } from './engineio-polling';
+import { answerPoll, endPollForUpgrade, flushPoll, holdPoll, holdProbePoll, schedulePollingPing } from './engineio-polling';
 import {
   adoptedSession,
   attachmentOf,
@@ -316,9 +317,10 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
       void this.closeSession(session, 'transport error');
       return this.status(400);
     }
-    // While a WebSocket probes an upgrade, polls end at once with a noop, so the client can pause polling.
-    if (session.probe && session.queue.length === 0) return this.text(encodePayload([{ type: 'noop' }]));
-    return holdPoll(session).then((body) => this.text(body));
+    // While a WebSocket probes an upgrade, a poll ends soon with a noop so that the client can pause polling, or
+    // with a 400 if the upgrade completes first (it raced the probe's `5`).
+    const held = session.probe && session.queue.length === 0 ? holdProbePoll(session) : holdPoll(session);
+    return held.then((body) => (body === null ? this.refuse(ENGINE_ERRORS.BAD_REQUEST) : this.text(body)));
   }
 
   private async onDataRequest(session: EngineSession<S>, request: Request, settings: EngineSettings): Promise<Response> {
@@ -442,7 +444,9 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
         if (session.transport === 'polling') this.schedulePollingPing(session, settings);
         return;
       case 'ping':
-        this.sendPackets(session, [{ type: 'pong', data: packet.data }]);
+        // v4's heartbeat goes the other way (the server pings): the reference server ends the session on a client
+        // ping ("invalid heartbeat direction"). The upgrade's `2probe` arrives on the probe socket, not here.
+        await this.closeSession(session, 'transport error');
         return;
       case 'message':
         if (packet.data !== undefined) await this.onEngineMessage(session, packet.data);
@@ -450,10 +454,8 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
       case 'close':
         await this.closeSession(session, 'forced close', true);
         return;
-      case 'noop':
-        return;
       default:
-        await this.closeSession(session, 'parse error');
+      // noop, and open or upgrade out of place: the reference server ignores them.
     }
   }
 
@@ -463,7 +465,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     session.ws = ws;
     if (session.timer) clearTimeout(session.timer);
     session.timer = undefined;
-    if (session.poll) answerPoll(session, [{ type: 'noop' }]);
+    endPollForUpgrade(session);
     const queued = session.queue.splice(0);
     this.lastPing.set(session.sid, Date.now());
     this.persist(session);
@@ -492,36 +494,39 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   }
 
   /**
-   * WebSocket heartbeat, one alarm for all sessions: each is pinged `pingInterval` after its open or its last
-   * ping, and closed when its pong has not come `pingTimeout` after the ping. The alarm is set to the next due
-   * moment (at most `pingInterval` ahead, which also bounds how late a connect timeout is noticed).
+   * WebSocket heartbeat, one alarm for all sessions (rules in `domain/engineio-heartbeat.ts`: batched sweeps, the
+   * server pings, a late pong ends the session). The layers above get their tick first (connect timeouts).
    */
   private async heartbeat(now: number): Promise<void> {
     const settings = this.settings();
-    let next = Number.POSITIVE_INFINITY;
+    const live = new Map<string, EngineSession<S>>();
     for (const session of this.allSessions()) {
       if (session.transport !== 'websocket') continue;
-      const pingedAt = this.awaitingPong.get(session.sid);
-      if (pingedAt !== undefined) {
-        if (now - pingedAt >= settings.pingTimeout) await this.closeSession(session, 'ping timeout');
-        else next = Math.min(next, pingedAt + settings.pingTimeout);
-        continue;
-      }
-      this.onEngineTick(session, now);
-      if (session.closed) continue;
-      const last = this.lastPing.get(session.sid) ?? session.createdAt;
-      if (now - last >= settings.pingInterval) {
-        this.awaitingPong.set(session.sid, now);
-        this.lastPing.set(session.sid, now);
-        this.sendPackets(session, [{ type: 'ping' }]);
-        next = Math.min(next, now + settings.pingTimeout);
-      } else {
-        next = Math.min(next, last + settings.pingInterval);
-      }
+      if (!this.awaitingPong.has(session.sid)) this.onEngineTick(session, now);
+      if (!session.closed) live.set(session.sid, session);
     }
-    if (next !== Number.POSITIVE_INFINITY) {
-      await this.timers.schedule(TIMER_HEARTBEAT, Math.max(now + 1, Math.min(next, now + settings.pingInterval)));
+    const plan = planHeartbeat(
+      [...live.values()].map((session) => ({
+        sid: session.sid,
+        openedAt: session.createdAt,
+        lastPingAt: this.lastPing.get(session.sid),
+        awaitingPongSince: this.awaitingPong.get(session.sid),
+      })),
+      now,
+      settings,
+    );
+    for (const sid of plan.timedOut) {
+      const session = live.get(sid);
+      if (session) await this.closeSession(session, 'ping timeout');
     }
+    for (const sid of plan.ping) {
+      const session = live.get(sid);
+      if (!session || session.closed) continue;
+      this.awaitingPong.set(sid, now);
+      this.lastPing.set(sid, now);
+      this.sendPackets(session, [{ type: 'ping' }]);
+    }
+    if (plan.nextAt !== null) await this.timers.schedule(TIMER_HEARTBEAT, plan.nextAt);
   }
 
   private text(body: string): Response {

@@ -7,12 +7,36 @@ import type { EngineSession, EngineSettings } from './engineio-session';
  * after `pingInterval`, a close unless the pong comes within `pingTimeout`). A held GET keeps the actor awake.
  */
 
-/** Holds a GET: it is answered by the next `flushPoll` or `answerPoll`. */
-export function holdPoll(session: EngineSession<unknown>): Promise<string> {
-  return new Promise<string>((resolve) => {
+/**
+ * How long a GET that comes while a WebSocket probes an upgrade is held before its noop (the reference server's
+ * upgrade check interval). Held rather than answered at once, because it may be racing the probe's `5`: if the
+ * upgrade completes meanwhile, the GET is answered as one after the upgrade (400).
+ */
+export const PROBE_POLL_MS = 100;
+
+/** Holds a GET: it is answered by the next `flushPoll` or `answerPoll` (`null`: the session upgraded). */
+export function holdPoll(session: EngineSession<unknown>): Promise<string | null> {
+  return new Promise<string | null>((resolve) => {
     session.poll = resolve;
     flushPoll(session);
   });
+}
+
+/** Holds a GET during an upgrade probe: a noop after `PROBE_POLL_MS` unless something else answers it first. */
+export function holdProbePoll(session: EngineSession<unknown>): Promise<string | null> {
+  const held = holdPoll(session);
+  const answer = session.poll;
+  setTimeout(() => {
+    if (answer && session.poll === answer) answerPoll(session, [{ type: 'noop' }]);
+  }, PROBE_POLL_MS);
+  return held;
+}
+
+/** Ends the held GET (if any) of a session that has moved to WebSocket. */
+export function endPollForUpgrade(session: EngineSession<unknown>): void {
+  const answer = session.poll;
+  session.poll = undefined;
+  answer?.(null);
 }
 
 /** Answers the held GET with what is queued, if both exist. */

@@ -37,8 +37,8 @@ export interface EngineSession<S> {
   probe?: WebSocket;
   /** Polling: packets waiting for the next GET. */
   queue: EnginePacket[];
-  /** Polling: the held GET. */
-  poll?: (body: string) => void;
+  /** Polling: the held GET, answered with a payload, or `null` when the session moved to WebSocket meanwhile. */
+  poll?: (body: string | null) => void;
   posting: boolean;
   closed: boolean;
   /** Polling heartbeat timer (a WebSocket's heartbeat is the actor's alarm, so it hibernates). */

@@ -1,13 +1,14 @@
-import { type BusEvent, type GroupConfig, type GroupInfo, matchesTypes, type StoredEvent } from '../domain/event-bus';
+import { type BusEvent, type GroupConfig, type GroupInfo, matchesTypes } from '../domain/event-bus';
+import type { EventStreamStore } from './event-stream-store';
 
 /** Rows a pull or a handler run scans at most for first deliveries, so one call stays short. */
 const DELIVERY_SCAN_MAX = 4096;
 
 /**
- * The event bus's state in its actor's SQLite, durable the moment a call returns: the stream (position, eventId,
- * type, the event's JSON, its audience), consumer groups (settings and the cursor of first deliveries), each
- * group's pending list (owner, delivery count, lease) and its dead letters (with their own copy of the event).
- * SQL only; every rule lives in `src/domain/event-bus.ts` and the actor.
+ * The event bus's consumer groups in its actor's SQLite, durable the moment a call returns: groups (settings and
+ * the cursor of first deliveries), each group's pending list (owner, delivery count, lease) and its dead letters
+ * (with their own copy of the event). The stream they read is `event-stream-store.ts`. SQL only; every rule lives
+ * in `src/domain/event-bus.ts` and the actor.
  */
 
 export interface GroupRow extends GroupConfig {
@@ -39,12 +40,6 @@ export interface DeadLetter {
 
 type Row = Record<string, SqlStorageValue>;
 
-const toStored = (r: { position: number; body: string; audience: string | null }): StoredEvent => ({
-  position: r.position,
-  event: JSON.parse(r.body) as BusEvent,
-  audience: r.audience === null ? null : (JSON.parse(r.audience) as string[]),
-});
-
 const toGroup = (r: Row): GroupRow => ({
   name: r.name as string,
   kind: r.kind as GroupConfig['kind'],
@@ -68,12 +63,11 @@ const toPending = (r: Row): PendingRow => ({
 });
 
 export class EventBusStore {
-  constructor(private readonly sql: SqlStorage) {
-    // AUTOINCREMENT: a position is never reused, even after retention emptied the stream.
-    sql.exec(`CREATE TABLE IF NOT EXISTS bus_events (
-      position INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL,
-      ts INTEGER NOT NULL, body TEXT NOT NULL, audience TEXT)`);
-    sql.exec('CREATE INDEX IF NOT EXISTS bus_events_ts ON bus_events (ts)');
+  constructor(
+    private readonly sql: SqlStorage,
+    /** The stream the groups deliver from. */
+    readonly stream: EventStreamStore,
+  ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS bus_groups (
       name TEXT PRIMARY KEY, kind TEXT NOT NULL, event_types TEXT NOT NULL, start_position TEXT NOT NULL,
       ack_wait_ms INTEGER NOT NULL, max_deliveries INTEGER NOT NULL, cursor INTEGER NOT NULL,
@@ -86,98 +80,6 @@ export class EventBusStore {
     sql.exec(`CREATE TABLE IF NOT EXISTS bus_dead_letters (
       grp TEXT NOT NULL, position INTEGER NOT NULL, body TEXT NOT NULL, deliveries INTEGER NOT NULL,
       reason TEXT NOT NULL, dead_at INTEGER NOT NULL, PRIMARY KEY (grp, position))`);
-  }
-
-  // --- stream ---
-
-  /** Position of the newest event ever appended (0 for a fresh stream), retained or not. */
-  head(): number {
-    const r = this.sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'bus_events'").toArray()[0];
-    return r?.seq ?? 0;
-  }
-
-  oldest(): StoredEvent | null {
-    const r = this.sql
-      .exec<{ position: number; body: string; audience: string | null }>(
-        'SELECT position, body, audience FROM bus_events ORDER BY position LIMIT 1',
-      )
-      .toArray()[0];
-    return r ? toStored(r) : null;
-  }
-
-  count(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM bus_events').one().n;
-  }
-
-  byEventId(eventId: string): StoredEvent | null {
-    const r = this.sql
-      .exec<{ position: number; body: string; audience: string | null }>(
-        'SELECT position, body, audience FROM bus_events WHERE event_id = ?',
-        eventId,
-      )
-      .toArray()[0];
-    return r ? toStored(r) : null;
-  }
-
-  byPosition(position: number): StoredEvent | null {
-    const r = this.sql
-      .exec<{ position: number; body: string; audience: string | null }>(
-        'SELECT position, body, audience FROM bus_events WHERE position = ?',
-        position,
-      )
-      .toArray()[0];
-    return r ? toStored(r) : null;
-  }
-
-  /** Appends one event; returns its position. */
-  append(event: BusEvent, audience: readonly string[] | null, ts: number): number {
-    return this.sql
-      .exec<{ position: number }>(
-        'INSERT INTO bus_events (event_id, event_type, ts, body, audience) VALUES (?, ?, ?, ?, ?) RETURNING position',
-        event.eventId,
-        event.eventType,
-        ts,
-        JSON.stringify(event),
-        audience === null ? null : JSON.stringify(audience),
-      )
-      .one().position;
-  }
-
-  /** Events after `position` that `userId` may read (public, or addressed to them), oldest first. */
-  visibleAfter(position: number, userId: string, limit: number): StoredEvent[] {
-    return this.sql
-      .exec<{ position: number; body: string; audience: string | null }>(
-        `SELECT position, body, audience FROM bus_events
-         WHERE position > ? AND (audience IS NULL OR EXISTS (SELECT 1 FROM json_each(bus_events.audience) WHERE value = ?))
-         ORDER BY position LIMIT ?`,
-        position,
-        userId,
-        limit,
-      )
-      .toArray()
-      .map(toStored);
-  }
-
-  /** Positions and types after `position`, oldest first: what a group's first deliveries scan. */
-  typesAfter(position: number, limit: number): Array<{ position: number; eventType: string }> {
-    return this.sql
-      .exec<{ position: number; event_type: string }>(
-        'SELECT position, event_type FROM bus_events WHERE position > ? ORDER BY position LIMIT ?',
-        position,
-        limit,
-      )
-      .toArray()
-      .map((r) => ({ position: r.position, eventType: r.event_type }));
-  }
-
-  /** Newest position whose event is older than `ts` (0 when none is). */
-  newestBefore(ts: number): number {
-    return this.sql.exec<{ p: number | null }>('SELECT MAX(position) AS p FROM bus_events WHERE ts < ?', ts).one().p ?? 0;
-  }
-
-  /** Deletes every event below `floor`; returns how many went. */
-  dropBelow(floor: number): number {
-    return this.sql.exec('DELETE FROM bus_events WHERE position < ?', floor).rowsWritten;
   }
 
   // --- groups ---
@@ -413,13 +315,13 @@ export class EventBusStore {
     let cursor = g.cursor;
     let scanned = 0;
     while (out.length < size && scanned < DELIVERY_SCAN_MAX) {
-      const batch = this.typesAfter(cursor, 256);
+      const batch = this.stream.typesAfter(cursor, 256);
       if (batch.length === 0) break;
       for (const { position, eventType } of batch) {
         scanned++;
         cursor = position;
         if (!matchesTypes(g.eventTypes, eventType)) continue;
-        const event = this.byPosition(position)?.event;
+        const event = this.stream.byPosition(position)?.event;
         if (!event) continue;
         out.push(
           take({ group: g.name, position, consumer: null, deliveries: 0, leaseId: null, dueAt: now, state: 'waiting' }, event, 1),
@@ -432,7 +334,7 @@ export class EventBusStore {
   }
 
   eventOf(row: PendingRow): BusEvent | null {
-    const event = this.byPosition(row.position)?.event ?? this.replayedEvent(row.group, row.position);
+    const event = this.stream.byPosition(row.position)?.event ?? this.replayedEvent(row.group, row.position);
     if (!event) {
       // Retention never drops a pending event; a row without one is dropped with a log line rather than wedging the group.
       console.error(`event bus: pending ${row.group}@${row.position} has no event`);

@@ -8,7 +8,8 @@ import {
   type BusStats,
   GROUP_BOUNDS,
   type GroupInfo,
-  handlerRetryDelayMs,
+  type GroupInput,
+  groupUpdate,
   LIMITS,
   nextWake,
   type Published,
@@ -18,14 +19,14 @@ import {
   positionCursor,
   RETENTION,
   retentionFloor,
-  validateGroup,
   validatePublishInputs,
   visibleTo,
 } from '../domain/event-bus';
 import type { Env } from '../env';
 import { ApiError, type Reply, toReply } from '../errors';
 import { type DeadLetter, EventBusStore, type GroupRow, type PendingRow } from './event-bus-store';
-import { handlerFor } from './event-handlers';
+import { handlerFor, runHandlerGroups } from './event-handlers';
+import { EventStreamStore } from './event-stream-store';
 import { MeterRow, MetricsReporter } from './metrics';
 
 export type { AckResult, BusPoll, BusStats, GroupInfo, PullMessage };
@@ -36,8 +37,6 @@ export type { AckResult, BusPoll, BusStats, GroupInfo, PullMessage };
  */
 export type BusAnswer<K extends keyof EventBus> = EventBus[K] extends (...args: never[]) => Promise<infer R> ? R : never;
 
-/** Handler deliveries one alarm runs per group; more wake the alarm again at once. */
-const HANDLER_BATCH = 100;
 /** Appends between two retention passes on the publish path (the alarm also runs one on the age bound). */
 const RETENTION_EVERY = 1000;
 
@@ -47,9 +46,11 @@ const notFound = (group: string) =>
 /**
  * One tenant's event bus (key: the tenant id): an append-only stream, durable consumer groups with pending lists,
  * leases, redelivery and dead letters, and the reader of `/api/events/poll` and the Socket.IO hub's class B
- * messages. A thin shell: rules in `src/domain/event-bus.ts`, SQL in `event-bus-store.ts`.
+ * messages. A thin shell: rules in `src/domain/event-bus.ts`, SQL in `event-stream-store.ts` (the stream) and
+ * `event-bus-store.ts` (groups, pending lists, dead letters), handler runs in `event-handlers.ts`.
  */
 export class EventBus extends DurableObject<Env> {
+  private readonly stream: EventStreamStore;
   private readonly store: EventBusStore;
   /** Alarm time this instance set; undefined = not read yet. */
   private alarmAt: number | null | undefined;
@@ -62,7 +63,8 @@ export class EventBus extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new EventBusStore(ctx.storage.sql);
+    this.stream = new EventStreamStore(ctx.storage.sql);
+    this.store = new EventBusStore(ctx.storage.sql, this.stream);
   }
 
   /** The tenant this bus belongs to: its key, remembered for alarms (which may run without a name). */
@@ -87,7 +89,7 @@ export class EventBus extends DurableObject<Env> {
       const timestamp = new Date(now).toISOString();
       const published = this.ctx.storage.transactionSync(() =>
         valid.map((input): Published => {
-          const existing = input.eventId === undefined ? null : this.store.byEventId(input.eventId);
+          const existing = input.eventId === undefined ? null : this.stream.byEventId(input.eventId);
           if (existing) return { event: existing.event, position: existing.position, duplicate: true };
           const event: BusEvent = {
             eventId: input.eventId ?? `evt_${crypto.randomUUID()}`,
@@ -98,7 +100,7 @@ export class EventBus extends DurableObject<Env> {
             metadata: input.metadata ?? {},
             schemaVersion: input.schemaVersion ?? '1.0',
           };
-          return { event, position: this.store.append(event, input.audience ?? null, now), duplicate: false };
+          return { event, position: this.stream.append(event, input.audience ?? null, now), duplicate: false };
         }),
       );
       const fresh = published.filter((p) => !p.duplicate).length;
@@ -116,14 +118,14 @@ export class EventBus extends DurableObject<Env> {
   /** What `userId` may read after `lastEventId` (an eventId or `pos:<n>`; none = from the oldest retained). */
   async poll(userId: string, lastEventId: string | undefined, limit: number = LIMITS.pollDefault): Promise<BusPoll> {
     const size = Math.min(Math.max(1, Math.floor(limit)), LIMITS.pollMax);
-    const head = this.store.head();
-    const oldestPosition = this.store.oldest()?.position ?? head + 1;
+    const head = this.stream.head();
+    const oldestPosition = this.stream.oldest()?.position ?? head + 1;
     const { after, reason } = pollStart(lastEventId, head, oldestPosition, (id) => {
-      const known = this.store.byEventId(id);
+      const known = this.stream.byEventId(id);
       // Another user's direct message is as unknown to this caller as an id never published.
       return known && visibleTo(known.audience, userId) ? known.position : null;
     });
-    const rows = this.store.visibleAfter(after, userId, size + 1);
+    const rows = this.stream.visibleAfter(after, userId, size + 1);
     const page = rows.slice(0, size);
     const last = page[page.length - 1];
     return {
@@ -136,8 +138,8 @@ export class EventBus extends DurableObject<Env> {
 
   async stats(): Promise<BusStats> {
     return {
-      head: this.store.head(),
-      retained: this.store.count(),
+      head: this.stream.head(),
+      retained: this.stream.count(),
       groups: this.store.groups().length,
       eventsPerSecond: this.rate.perSecond(Date.now()),
     };
@@ -323,7 +325,7 @@ export class EventBus extends DurableObject<Env> {
     this.alarmAt = null;
     const now = Date.now();
     this.expireLeases(now);
-    await this.runHandlers(now);
+    await runHandlerGroups(this.store, this.tenantId(), now, (fn) => this.ctx.storage.transactionSync(fn));
     this.retain(now);
     await this.syncAlarm(Date.now(), true);
   }
@@ -347,18 +349,10 @@ export class EventBus extends DurableObject<Env> {
     await reporter.report(this.env.DB, [rate], now);
   }
 
-  private upsertGroup(
-    input: Parameters<typeof validateGroup>[0],
-    subscriptionId: string | null,
-  ): { group: GroupInfo; created: boolean } {
-    const config = validateGroup(input);
-    const existing = this.store.group(config.name);
-    if (existing && existing.kind !== config.kind) {
-      throw new ApiError('INVALID_REQUEST', `Group "${config.name}" exists as a ${existing.kind} group`, {
-        details: { field: 'group', issue: 'group_kind_mismatch', kind: existing.kind },
-      });
-    }
-    const cursor = existing ? existing.cursor : config.startPosition === 'new' ? this.store.head() : 0;
+  private upsertGroup(input: GroupInput, subscriptionId: string | null): { group: GroupInfo; created: boolean } {
+    const existing = this.store.group(input.name);
+    const config = groupUpdate(existing, input);
+    const cursor = existing ? existing.cursor : config.startPosition === 'new' ? this.stream.head() : 0;
     this.store.upsertGroup(config, cursor, subscriptionId, Date.now());
     return { group: this.store.info(this.store.group(config.name) as GroupRow), created: !existing };
   }
@@ -376,62 +370,25 @@ export class EventBus extends DurableObject<Env> {
     });
   }
 
-  /** Runs in-Worker handlers on due and new events of every handler group; a throw retries with backoff. */
-  private async runHandlers(now: number): Promise<void> {
-    const tenantId = this.tenantId();
-    for (const g of this.store.groups()) {
-      if (g.kind !== 'handler') continue;
-      const handler = handlerFor(tenantId, g.name);
-      // Not registered in this isolate: deliver nothing (no attempt is spent); `syncAlarm` looks again later.
-      if (!handler) continue;
-      const batch = this.ctx.storage.transactionSync(() =>
-        this.store.deliver(g, HANDLER_BATCH, now, (row, event, deliveries) => {
-          // Leased for the ack wait: if this actor dies mid-handler the alarm finds the lease expired and retries.
-          this.store.lease(g.name, row.position, 'handler', `lease_${crypto.randomUUID()}`, now + g.ackWaitMs, deliveries);
-          return { position: row.position, event, deliveries };
-        }),
-      );
-      for (const item of batch) {
-        try {
-          await handler(item.event);
-          this.store.removePending(g.name, item.position);
-        } catch (err) {
-          console.error(`event bus: handler ${g.name} failed on ${item.event.eventId} (delivery ${item.deliveries})`, err);
-          const row = {
-            group: g.name,
-            position: item.position,
-            consumer: null,
-            deliveries: item.deliveries,
-            leaseId: null,
-            dueAt: now,
-            state: 'leased' as const,
-          };
-          if (item.deliveries >= g.maxDeliveries) this.store.kill(row, 'max_deliveries', Date.now());
-          else this.store.release(g.name, item.position, Date.now() + handlerRetryDelayMs(item.deliveries));
-        }
-      }
-    }
-  }
-
   /** Drops events below the retention floor (count and age bounds; never a pending event). */
   private retain(now: number): void {
     this.appendsSinceRetention = 0;
     const floor = retentionFloor({
-      head: this.store.head(),
-      newestExpired: this.store.newestBefore(now - RETENTION.maxAgeMs),
+      head: this.stream.head(),
+      newestExpired: this.stream.newestBefore(now - RETENTION.maxAgeMs),
       lowestPending: this.store.lowestPending(),
       maxEvents: RETENTION.maxEvents,
     });
-    this.store.dropBelow(floor);
+    this.stream.dropBelow(floor);
   }
 
   /** Points the alarm at the next thing due: a lease or redelivery, handler work, or the oldest event's expiry. */
   private async syncAlarm(now: number, force = false): Promise<void> {
     const tenantId = this.tenantId();
-    const oldest = this.store.oldest();
+    const oldest = this.stream.oldest();
     const next = nextWake({
       now,
-      head: this.store.head(),
+      head: this.stream.head(),
       groups: this.store.groups(),
       dues: this.store.nextDuePerGroup(),
       oldestAt: oldest ? Date.parse(oldest.event.timestamp) : null,

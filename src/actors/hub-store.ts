@@ -1,9 +1,9 @@
 /**
  * A hub shard's SQLite: its connected sockets, room memberships, the packet log that connection-state recovery
- * replays, recovery sessions, and, for the users whose home it is, their presence and per-room socket counts.
+ * replays and recovery sessions (the presence of the users whose home it is: `hub-presence-store.ts`).
  * Everything a client was told survives eviction; in-memory state is only the transports.
  */
-import type { RoomPresenceEntry } from '../domain/hub';
+import type { LoggedPacket } from '../domain/hub';
 
 export interface SocketRow {
   socketId: string;
@@ -23,17 +23,6 @@ export interface RecoveryRow {
   disconnectedAt: number | null;
   /** Shard the session was recovered on (this row is then only a forwarding pointer). */
   movedTo: number | null;
-}
-
-export interface LoggedPacket {
-  seq: number;
-  /** `[event, ...args]` without the offset. */
-  packet: unknown[];
-}
-
-export interface PresenceState {
-  status: 'online' | 'away' | 'offline';
-  metadata: Record<string, unknown>;
 }
 
 type Row = Record<string, SqlStorageValue>;
@@ -83,14 +72,6 @@ export class HubStore {
     sql.exec(`CREATE TABLE IF NOT EXISTS hub_recovery (
       pid TEXT PRIMARY KEY, socket_id TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,
       client_id TEXT NOT NULL, since_seq INTEGER NOT NULL, sid TEXT, disconnected_at INTEGER, moved_to INTEGER)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS hub_user_rooms (
-      tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, room_id TEXT NOT NULL, sockets INTEGER NOT NULL,
-      PRIMARY KEY (tenant_id, user_id, room_id))`);
-    // The room's presence read (`GET /api/hub/rooms/{roomId}/presence`) pages by user id within a room.
-    sql.exec('CREATE INDEX IF NOT EXISTS hub_user_rooms_room ON hub_user_rooms (tenant_id, room_id, user_id)');
-    sql.exec(`CREATE TABLE IF NOT EXISTS hub_presence (
-      tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL, metadata TEXT NOT NULL,
-      updated_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, user_id))`);
   }
 
   // ---- sockets and recovery sessions ----------------------------------------------------------------------
@@ -362,87 +343,6 @@ export class HubStore {
 
   hasDetached(): boolean {
     return this.sql.exec('SELECT 1 FROM hub_recovery WHERE disconnected_at IS NOT NULL LIMIT 1').toArray().length > 0;
-  }
-
-  // ---- a home shard's users -------------------------------------------------------------------------------
-
-  /** Adds `delta` to the user's sockets in a room; the new count. */
-  userRoomDelta(tenantId: string, userId: string, roomId: string, delta: number): number {
-    const current =
-      this.sql
-        .exec<{ sockets: number }>(
-          'SELECT sockets FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ? AND room_id = ?',
-          tenantId,
-          userId,
-          roomId,
-        )
-        .toArray()[0]?.sockets ?? 0;
-    const next = Math.max(0, current + delta);
-    if (next === 0) {
-      this.sql.exec('DELETE FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ? AND room_id = ?', tenantId, userId, roomId);
-    } else {
-      this.sql.exec(
-        'INSERT OR REPLACE INTO hub_user_rooms (tenant_id, user_id, room_id, sockets) VALUES (?, ?, ?, ?)',
-        tenantId,
-        userId,
-        roomId,
-        next,
-      );
-    }
-    return next;
-  }
-
-  userRooms(tenantId: string, userId: string): string[] {
-    return this.sql
-      .exec<{ room_id: string }>('SELECT room_id FROM hub_user_rooms WHERE tenant_id = ? AND user_id = ?', tenantId, userId)
-      .toArray()
-      .map((r) => r.room_id);
-  }
-
-  /** This home shard's users in a room, after user id `after`, by user id, with their presence. */
-  roomPresence(tenantId: string, roomId: string, after: string, limit: number): RoomPresenceEntry[] {
-    return this.sql
-      .exec<Row>(
-        `SELECT r.user_id, r.sockets, p.status, p.metadata, p.updated_at FROM hub_user_rooms r
-         LEFT JOIN hub_presence p ON p.tenant_id = r.tenant_id AND p.user_id = r.user_id
-         WHERE r.tenant_id = ? AND r.room_id = ? AND r.user_id > ? ORDER BY r.user_id LIMIT ?`,
-        tenantId,
-        roomId,
-        after,
-        limit,
-      )
-      .toArray()
-      .map((r) => ({
-        userId: r.user_id as string,
-        status: (r.status ?? 'online') as PresenceState['status'],
-        metadata: r.metadata ? (JSON.parse(r.metadata as string) as Record<string, unknown>) : {},
-        updatedAt: typeof r.updated_at === 'number' ? new Date(r.updated_at).toISOString() : null,
-        connections: r.sockets as number,
-      }));
-  }
-
-  presence(tenantId: string, userId: string): PresenceState {
-    const r = this.sql
-      .exec<Row>('SELECT status, metadata FROM hub_presence WHERE tenant_id = ? AND user_id = ?', tenantId, userId)
-      .toArray()[0];
-    return r
-      ? { status: r.status as PresenceState['status'], metadata: JSON.parse(r.metadata as string) as Record<string, unknown> }
-      : { status: 'online', metadata: {} };
-  }
-
-  setPresence(tenantId: string, userId: string, state: PresenceState, now: number): void {
-    this.sql.exec(
-      'INSERT OR REPLACE INTO hub_presence (tenant_id, user_id, status, metadata, updated_at) VALUES (?, ?, ?, ?, ?)',
-      tenantId,
-      userId,
-      state.status,
-      JSON.stringify(state.metadata),
-      now,
-    );
-  }
-
-  clearPresence(tenantId: string, userId: string): void {
-    this.sql.exec('DELETE FROM hub_presence WHERE tenant_id = ? AND user_id = ?', tenantId, userId);
   }
 }
 

@@ -1,76 +1,50 @@
-import type { Identity } from '../auth/identity';
-import { redeemTicket } from '../auth/tickets';
-import { verifyAccessToken } from '../auth/tokens';
 import { Budgets } from '../core/budgets';
-import { CallBatcher } from '../core/call-batcher';
-import { revokedAmong } from '../db/revocations';
-import { eventPacket, type SocketPacket } from '../dialects/socketio';
+import type { SocketPacket } from '../dialects/socketio';
 import { Coalescer } from '../domain/coalesce';
 import {
   buildMessage,
   CLASS_A_WINDOW_MS,
+  type Delivery,
+  type DeliveryTarget,
   errorEvent,
   type HubMessage,
   homeShard,
   INTERACTION_CLASSES,
   interactionClassOf,
+  logTarget,
   MAX_ROOMS_PER_SOCKET,
   MESSAGES_PER_MINUTE,
   messageInput,
   type PresenceInput,
+  type PresenceState,
   parseInput,
   presenceInput,
   RECOVERY_WINDOW_MS,
+  type RecoveryAnswer,
   type RoomPresenceEntry,
   roomInput,
   shardCount,
-  shardOfId,
 } from '../domain/hub';
 import type { Env } from '../env';
 import { ApiError, fromReply, isApiError } from '../errors';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSession, type EngineSettings } from './engineio-actor';
-import { HubStore, type LoggedPacket, type PresenceState } from './hub-store';
+import { HubDelivery } from './hub-delivery';
+import { type HubSocketData, identify } from './hub-identity';
+import { HubPresenceStore } from './hub-presence-store';
+import { HubRecovery } from './hub-recovery';
+import { HubStore } from './hub-store';
+import { HubTokenWatch } from './hub-token-watch';
 import { eventBusActor, hubActor } from './keys';
 import { type Ack, type ConnectResult, SocketIoActor, type SocketIoState, type SocketRecord } from './socketio-actor';
 
-/** Who a socket is, from its verified token, and its message limiter state. */
-export interface HubSocketData {
-  tenantId: string;
-  userId: string;
-  username: string;
-  role: string;
-  clientId: string;
-  /** The access token's `exp` (seconds), `jti` and session: the socket is disconnected at `exp` or on revocation. */
-  exp?: number;
-  jti?: string;
-  sessionId?: string;
-}
+export type { Delivery, DeliveryTarget, RecoveryAnswer } from '../domain/hub';
+export type { HubSocketData } from './hub-identity';
+export { HUB_SESSION_CHECK_MS } from './hub-token-watch';
 
-/** How often open sockets' sessions are checked against D1 for revocation (logout, role change, reuse). */
-export const HUB_SESSION_CHECK_MS = 5_000;
 const TIMER_SESSIONS = 'hub:sessions';
 
 type Session = EngineSession<SocketIoState<HubSocketData>>;
 type Socket = SocketRecord<HubSocketData>;
-
-/** Who a delivery reaches on a shard. */
-export type DeliveryTarget = { room: string } | { userId: string } | { rooms: string[]; excludeUserId: string };
-
-export interface Delivery {
-  tenantId: string;
-  target: DeliveryTarget;
-  /** `[event, ...args]`. */
-  packet: unknown[];
-  /** Logged for connection-state recovery (an offset is appended). Class A traffic is not. */
-  store: boolean;
-  /** Socket id left out (the sender). */
-  exclude?: string;
-}
-
-export type RecoveryAnswer =
-  | { kind: 'none' }
-  | { kind: 'moved'; to: number }
-  | { kind: 'ok'; socketId: string; clientId: string; rooms: string[]; packets: LoggedPacket[] };
 
 const TIMER_EXPIRE = 'hub:expire';
 const CONNECT_TIMEOUT_MS = 45_000;
@@ -85,27 +59,54 @@ const randomId = (): string => crypto.randomUUID().replaceAll('-', '').slice(0, 
 export class Hub extends SocketIoActor<HubSocketData> {
   protected readonly namespaces = ['/'] as const;
   private readonly store: HubStore;
+  /** The presence and room counts of the users whose home shard this is. */
+  private readonly homeUsers: HubPresenceStore;
   /** Message budgets per user in this shard (100 a minute, a sliding window). */
   private readonly budgets: Budgets;
   /** Class A messages, latest wins per sender, target and type (in memory: class A is never stored). */
   private readonly classA: Coalescer<Delivery>;
-  /** Deliveries to each other shard, coalesced: one RPC in flight per peer, the ones queued behind it go as one. */
-  private readonly peers = new Map<number, CallBatcher<Delivery, string[]>>();
   /** Whether this instance has set the log's expiry timer since it last fired (memory: a new instance sets it again). */
   private expireArmed = false;
-  /**
-   * Deliveries on this shard, coalesced the same way: one batch's log rows are committed together (one SQLite
-   * commit, awaited with `storage.sync()`), and deliveries that arrive meanwhile wait for the next batch.
-   */
-  private readonly local = new CallBatcher<Delivery, string[]>(async (deliveries) => {
-    const reached = deliveries.map((d) => this.deliver(d));
-    await this.ctx.storage.sync();
-    return reached;
-  });
+  private readonly delivery: HubDelivery;
+  private readonly tokens: HubTokenWatch;
+  private readonly recovery: HubRecovery;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new HubStore(this.sql);
+    this.homeUsers = new HubPresenceStore(this.sql);
+    this.delivery = new HubDelivery({
+      env,
+      store: this.store,
+      index: () => this.shardIndex(),
+      total: () => this.shardTotal(),
+      prepare: (packet: SocketPacket) => this.preparePacket(packet),
+      send: (sid, socketId, prepared) => {
+        const session = this.session(sid);
+        if (session?.state.sockets['/']?.id === socketId) this.sendPrepared(session, prepared);
+      },
+      sync: () => this.ctx.storage.sync(),
+      logged: () => this.armExpiry(),
+    });
+    this.recovery = new HubRecovery({
+      store: this.store,
+      index: () => this.shardIndex(),
+      total: () => this.shardTotal(),
+      take: async (index, pid, offset, tenantId, userId) => {
+        const peer = this.shard(index);
+        const to = this.shardIndex();
+        return peer ? peer.takeRecovery(pid, offset, tenantId, userId, to) : this.takeRecovery(pid, offset, tenantId, userId, to);
+      },
+      live: (sid) => this.session(sid) !== null,
+    });
+    this.tokens = new HubTokenWatch({
+      env,
+      wakeAt: (at) => void this.timers.scheduleNoLaterThan(TIMER_SESSIONS, at),
+      sessions: () => this.allSessions(),
+      emit: (session, socket, event, args) => this.emit(session, socket, event, args),
+      persist: (session) => this.persist(session),
+      end: (session, socket, message) => this.endSocket(session, socket, message),
+    });
     this.budgets = new Budgets(ctx.storage, 'hub_budget|', 'hub_budgets');
     this.classA = new Coalescer<Delivery>(
       CLASS_A_WINDOW_MS,
@@ -149,49 +150,17 @@ export class Hub extends SocketIoActor<HubSocketData> {
     _nsp: string,
     auth: Record<string, unknown>,
   ): Promise<ConnectResult<HubSocketData>> {
-    // A connection ticket (POST /api/auth/ticket) in `auth.ticket` or `?ticket=` keeps the JWT out of URLs.
-    const ticket = typeof auth.ticket === 'string' && auth.ticket ? auth.ticket : session.query.ticket;
-    const token = auth.token;
-    if (!ticket && (typeof token !== 'string' || token.length === 0)) {
-      return {
-        ok: false,
-        message: 'Authentication required: auth.token (an access token) or auth.ticket (a connection ticket)',
-        data: { code: 'AUTH_FAILED' },
-      };
-    }
-    let identity: Identity;
-    try {
-      identity = ticket ? await redeemTicket(this.env, ticket) : await verifyAccessToken(this.env, token as string);
-    } catch (err) {
-      if (isApiError(err)) return { ok: false, message: err.message, data: errorEvent(err) };
-      console.error('hub: token verification failed', err);
-      return { ok: false, message: 'Internal error', data: { code: 'INTERNAL_ERROR' } };
-    }
-    const queryClientId = session.query.clientId;
-    const clientId = queryClientId && /^[A-Za-z0-9_.:-]{1,128}$/.test(queryClientId) ? queryClientId : `client-${randomId()}`;
-    const data: HubSocketData = {
-      tenantId: identity.tenantId,
-      userId: identity.userId,
-      username: identity.username,
-      role: identity.role,
-      clientId,
-      ...sessionOf(identity),
-    };
+    const identified = await identify(this.env, auth, session.query, randomId);
+    if (!identified.ok) return identified;
+    const { data } = identified;
     const now = Date.now();
-    this.watchSessions(data, now);
+    this.tokens.watch(data, now);
 
-    const recovered = typeof auth.pid === 'string' ? await this.recover(data, auth.pid, auth.offset) : null;
+    const recovered = typeof auth.pid === 'string' ? await this.recovery.find(data, auth.pid, auth.offset) : null;
     const socket: Socket = recovered
       ? { id: recovered.socketId, nsp: '/', pid: auth.pid as string, data: { ...data, clientId: recovered.clientId } }
       : { id: randomId(), nsp: '/', pid: `${this.shardIndex()}.${randomId()}`, data };
-    const replay: SocketPacket[] = [];
-    if (recovered) {
-      for (const p of recovered.packets) {
-        // Packets from another shard are logged again here: offsets are this shard's from now on.
-        const seq = recovered.local ? p.seq : this.store.append(data.tenantId, `s:${socket.id}`, p.packet, undefined, now);
-        replay.push(eventPacket('/', String(p.packet[0]), [...p.packet.slice(1), String(seq)]));
-      }
-    }
+    const replay = recovered ? this.recovery.replay(recovered, data.tenantId, socket.id, now) : [];
     this.store.connect({
       pid: socket.pid as string,
       socketId: socket.id,
@@ -224,42 +193,9 @@ export class Hub extends SocketIoActor<HubSocketData> {
     ]);
   }
 
-  /** Finds the recovery session `pid` on whichever shard holds it now, and takes it over. */
-  private async recover(
-    data: HubSocketData,
-    pid: string,
-    offset: unknown,
-  ): Promise<(Extract<RecoveryAnswer, { kind: 'ok' }> & { local: boolean }) | null> {
-    const total = this.shardTotal();
-    let shard = shardOfId(pid, total);
-    const after = typeof offset === 'string' && /^\d{1,15}$/.test(offset) ? Number(offset) : 0;
-    for (let hop = 0; shard !== null && hop < total; hop++) {
-      const peer = this.shard(shard);
-      const answer = peer
-        ? await peer.takeRecovery(pid, after, data.tenantId, data.userId, this.shardIndex())
-        : this.takeRecovery(pid, after, data.tenantId, data.userId, this.shardIndex());
-      if (answer.kind === 'ok') return { ...answer, local: peer === null };
-      if (answer.kind === 'none') return null;
-      shard = answer.to;
-    }
-    return null;
-  }
-
   /** RPC: hands recovery session `pid` over to shard `to`, if it is this tenant's and user's and still in its window. */
   takeRecovery(pid: string, offset: number, tenantId: string, userId: string, to: number): RecoveryAnswer {
-    const row = this.store.recovery(pid);
-    if (!row) return { kind: 'none' };
-    if (row.movedTo !== null) return row.movedTo === this.shardIndex() ? { kind: 'none' } : { kind: 'moved', to: row.movedTo };
-    if (row.tenantId !== tenantId || row.userId !== userId) return { kind: 'none' };
-    const now = Date.now();
-    if (row.disconnectedAt === null) {
-      // Still listed as connected: only a session this instance lost (eviction) may be taken over.
-      if (row.sid && this.session(row.sid)) return { kind: 'none' };
-    } else if (now - row.disconnectedAt > RECOVERY_WINDOW_MS) {
-      return { kind: 'none' };
-    }
-    const { rooms, packets } = this.store.take(row, offset, to);
-    return { kind: 'ok', socketId: row.socketId, clientId: row.clientId, rooms, packets };
+    return this.recovery.take(pid, offset, tenantId, userId, to);
   }
 
   // ---- events -----------------------------------------------------------------------------------------------
@@ -279,7 +215,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
     }
     if (event === 'auth') {
       // In-band re-authentication before `exp` (as `{"type":"auth"}` on the other dialects): not counted.
-      await this.reauthenticate(session, socket, args[0], ack);
+      await this.tokens.reauthenticate(session, socket, args[0], ack);
       return;
     }
     if (event === 'ping') {
@@ -335,7 +271,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
     if (cls === 'CLASS_A') {
       // Fire and forget, coalesced: a burst of one sender's presence-like messages of one type to one room or user
       // goes out as its first and its latest within CLASS_A_WINDOW_MS. Acked at once, as before, with its id.
-      const key = `${socket.id}\u0000${'room' in target ? `r:${target.room}` : `u:${target.userId}`}\u0000${input.type}`;
+      const key = `${socket.id}\u0000${logTarget(target)}\u0000${input.type}`;
       await this.classA.offer(key, { tenantId, target, packet: ['message', message], store: false, exclude: socket.id }).done;
       ack?.([{ messageId: message.messageId }]);
       return;
@@ -410,80 +346,19 @@ export class Hub extends SocketIoActor<HubSocketData> {
   }
 
   protected override async onTimer(name: string, now: number): Promise<void> {
-    if (name === TIMER_SESSIONS) return this.checkSessions(now);
+    if (name === TIMER_SESSIONS) return this.tokens.check(now);
     if (name !== TIMER_EXPIRE) return;
     this.expireArmed = false;
     this.store.expire(now, RECOVERY_WINDOW_MS);
     if (this.store.hasDetached()) await this.timers.schedule(TIMER_EXPIRE, now + 30_000);
   }
 
-  // ---- token lifetime: expiry, revocation, in-band refresh --------------------------------------------------
-
-  /** Wakes the session check at the earlier of the token's `exp` and the next revocation read. */
-  private watchSessions(data: HubSocketData, now: number): void {
-    if (data.exp === undefined && data.jti === undefined) return;
-    const at = Math.min(data.exp !== undefined ? data.exp * 1000 : Number.POSITIVE_INFINITY, now + HUB_SESSION_CHECK_MS);
-    void this.timers.scheduleNoLaterThan(TIMER_SESSIONS, at);
-  }
-
-  /**
-   * Disconnects sockets whose token expired (`AUTH_FAILED` "Access token expired") or whose token or session was
-   * revoked (`AUTH_FAILED` "Session revoked"), reading every open socket's revocation in one D1 query.
-   */
-  private async checkSessions(now: number): Promise<void> {
-    const open: Array<{ session: Session; socket: Socket }> = [];
-    for (const session of this.allSessions()) {
-      for (const socket of Object.values(session.state.sockets)) {
-        if (socket.data.exp !== undefined && socket.data.exp * 1000 <= now)
-          await this.endSocket(session, socket, 'Access token expired');
-        else if (socket.data.jti) open.push({ session, socket });
-      }
-    }
-    if (open.length === 0) return;
-    let revoked = new Set<string>();
-    try {
-      revoked = await revokedAmong(
-        this.env.DB,
-        open.map(({ socket }) => ({ jti: socket.data.jti as string, sessionId: socket.data.sessionId })),
-      );
-    } catch (err) {
-      console.error('hub: revocation check failed; retrying', err);
-    }
-    for (const { session, socket } of open) {
-      if (revoked.has(socket.data.jti as string)) await this.endSocket(session, socket, 'Session revoked');
-      else this.watchSessions(socket.data, now);
-    }
-  }
+  // ---- token lifetime (`hub-token-watch.ts`) ----------------------------------------------------------------
 
   /** Tells the socket why (seed 003's `error` event) and disconnects it (the client does not reconnect by itself). */
-  private async endSocket(session: Session, socket: Socket, message: string): Promise<void> {
+  private async endSocket(session: Session, socket: Socket, message: 'Access token expired' | 'Session revoked'): Promise<void> {
     this.emit(session, socket, 'error', [{ code: 'AUTH_FAILED', message }]);
     await this.disconnectSocket(session, socket, message === 'Access token expired' ? 'token expired' : 'session revoked');
-  }
-
-  /** `auth` event `{token}`: a fresh access token of the same user replaces the socket's; the ack says `exp`. */
-  private async reauthenticate(session: Session, socket: Socket, raw: unknown, ack: Ack | null): Promise<void> {
-    try {
-      const token = (raw as { token?: unknown } | null)?.token;
-      if (typeof token !== 'string' || !token) {
-        throw new ApiError('INVALID_REQUEST', 'auth needs { token: <access token> }', { details: { field: 'token' } });
-      }
-      const fresh = await verifyAccessToken(this.env, token);
-      if (fresh.tenantId !== socket.data.tenantId || fresh.userId !== socket.data.userId) {
-        throw new ApiError('AUTHORIZATION_FAILED', "The new token is another user's", { details: { field: 'token' } });
-      }
-      Object.assign(socket.data, sessionOf(fresh), { role: fresh.role });
-      this.persist(session);
-      this.watchSessions(socket.data, Date.now());
-      const answer = { ok: true, exp: fresh.exp };
-      this.emit(session, socket, 'auth_ok', [answer]);
-      ack?.([answer]);
-    } catch (err) {
-      const apiError = isApiError(err) ? err : new ApiError('SERVER_ERROR', 'Internal error checking the token');
-      const payload = errorEvent(apiError);
-      this.emit(session, socket, 'error', [payload]);
-      ack?.([payload]);
-    }
   }
 
   // ---- presence: the user's home shard ----------------------------------------------------------------------
@@ -497,19 +372,12 @@ export class Hub extends SocketIoActor<HubSocketData> {
     const { tenantId, userId } = socket.data;
     const change = await this.home(socket.data).userRoomChange(tenantId, userId, roomId, delta);
     if (!change.announce) return;
+    const status = delta > 0 ? change.presence.status : 'offline';
+    const update = { userId, status, metadata: change.presence.metadata, roomId, timestamp: new Date().toISOString() };
     await this.fanout({
       tenantId,
       target: { rooms: [roomId], excludeUserId: userId },
-      packet: [
-        'presence_update',
-        {
-          userId,
-          status: delta > 0 ? change.presence.status : 'offline',
-          metadata: change.presence.metadata,
-          roomId,
-          timestamp: new Date().toISOString(),
-        },
-      ],
+      packet: ['presence_update', update],
       store: false,
     });
   }
@@ -521,103 +389,36 @@ export class Hub extends SocketIoActor<HubSocketData> {
     roomId: string,
     delta: number,
   ): { announce: boolean; presence: PresenceState } {
-    const count = this.store.userRoomDelta(tenantId, userId, roomId, delta);
-    const presence = this.store.presence(tenantId, userId);
-    if (roomId === '*' && count === 0) this.store.clearPresence(tenantId, userId);
-    const announce = roomId !== '*' && ((delta > 0 && count === delta) || (delta < 0 && count === 0));
-    return { announce, presence };
+    return this.homeUsers.userRoomChange(tenantId, userId, roomId, delta);
   }
 
   /** RPC on the home shard: records a presence change; `changed` is false when nothing changed (one per change). */
   presenceChange(tenantId: string, userId: string, input: PresenceInput): { changed: boolean; rooms: string[] } {
-    const before = this.store.presence(tenantId, userId);
-    const next: PresenceState = { status: input.status, metadata: input.metadata ?? {} };
-    const changed = before.status !== next.status || JSON.stringify(before.metadata) !== JSON.stringify(next.metadata);
-    if (changed) this.store.setPresence(tenantId, userId, next, Date.now());
-    return { changed, rooms: this.store.userRooms(tenantId, userId).filter((r) => r !== '*') };
+    return this.homeUsers.presenceChange(tenantId, userId, { status: input.status, metadata: input.metadata ?? {} }, Date.now());
   }
 
   /** RPC on every shard: a page of its home users present in a room (`GET /api/hub/rooms/{roomId}/presence`). */
   presencePage(tenantId: string, roomId: string, after: string, limit: number): RoomPresenceEntry[] {
-    return this.store.roomPresence(tenantId, roomId, after, limit);
+    return this.homeUsers.roomPresence(tenantId, roomId, after, limit);
   }
 
   // ---- delivery across shards -------------------------------------------------------------------------------
 
   /** Delivers on every shard (each to its own members); the user ids of the members reached or waiting. */
-  private async fanout(delivery: Delivery): Promise<string[]> {
-    const total = this.shardTotal();
-    const calls: Array<Promise<string[]>> = [];
-    // Peers first: their calls leave before this shard's own log rows are written.
-    for (let i = 0; i < total; i++) if (i !== this.shardIndex()) calls.push(this.peerDeliveries(i).submit(delivery));
-    calls.push(this.local.submit(delivery));
-    return [...new Set((await Promise.all(calls)).flat())];
+  private fanout(delivery: Delivery): Promise<string[]> {
+    return this.delivery.fanout(delivery);
   }
 
-  private peerDeliveries(index: number): CallBatcher<Delivery, string[]> {
-    let batcher = this.peers.get(index);
-    if (!batcher) {
-      // A fresh handle per call: a handle whose call threw may stay broken.
-      batcher = new CallBatcher((deliveries) => hubActor(this.env, index).deliverAll(deliveries));
-      this.peers.set(index, batcher);
-    }
-    return batcher;
-  }
-
-  /** RPC: `deliver` for each delivery, in order (a peer's coalesced batch). */
+  /** RPC: a peer's coalesced deliveries, each to this shard's own members, in order. */
   deliverAll(deliveries: Delivery[]): string[][] {
-    return deliveries.map((d) => this.deliver(d));
+    return this.delivery.deliverAll(deliveries);
   }
 
-  /** Delivers one packet to this shard's matching sockets (logging it first when asked); also an RPC. */
-  deliver(delivery: Delivery): string[] {
-    const { tenantId, target } = delivery;
-    let sockets: ReadonlyArray<{ socketId: string; sid: string; userId: string }> = [];
-    let userIds: string[] = [];
-    let waiting = false;
-    if ('room' in target) {
-      const members = this.store.roomMembers(tenantId, target.room);
-      sockets = members.connected;
-      userIds = members.userIds;
-      waiting = members.detached;
-    } else if ('userId' in target) {
-      const here = this.store.userSockets(tenantId, target.userId);
-      sockets = here.sockets;
-      waiting = here.detached;
-      if (sockets.length || waiting) userIds = [target.userId];
-    } else {
-      const seen = new Set<string>();
-      const reached: Array<{ socketId: string; sid: string; userId: string }> = [];
-      for (const room of target.rooms) {
-        for (const s of this.store.roomMembers(tenantId, room).connected) {
-          if (s.userId === target.excludeUserId || seen.has(s.socketId)) continue;
-          seen.add(s.socketId);
-          reached.push(s);
-        }
-      }
-      sockets = reached;
-    }
-    if (sockets.length === 0 && !waiting) return userIds;
-    let args = delivery.packet.slice(1);
-    if (delivery.store) {
-      const targetKey = 'room' in target ? `r:${target.room}` : 'userId' in target ? `u:${target.userId}` : null;
-      if (targetKey) {
-        const seq = this.store.append(tenantId, targetKey, delivery.packet, delivery.exclude, Date.now());
-        args = [...args, String(seq)];
-        if (!this.expireArmed) {
-          // Armed once per firing: for later rows `scheduleNoLaterThan` would keep the earlier time anyway.
-          this.expireArmed = true;
-          void this.timers.scheduleNoLaterThan(TIMER_EXPIRE, Date.now() + RECOVERY_WINDOW_MS + 1_000);
-        }
-      }
-    }
-    const prepared = this.preparePacket(eventPacket('/', String(delivery.packet[0]), args));
-    for (const s of sockets) {
-      if (s.socketId === delivery.exclude) continue;
-      const session = this.session(s.sid);
-      if (session?.state.sockets['/']?.id === s.socketId) this.sendPrepared(session, prepared);
-    }
-    return userIds;
+  /** The log's expiry timer, armed once per firing: for later rows `scheduleNoLaterThan` keeps the earlier time. */
+  private armExpiry(): void {
+    if (this.expireArmed) return;
+    this.expireArmed = true;
+    void this.timers.scheduleNoLaterThan(TIMER_EXPIRE, Date.now() + RECOVERY_WINDOW_MS + 1_000);
   }
 
   private async publishToBus(tenantId: string, message: HubMessage, audience: string[]): Promise<void> {
@@ -628,13 +429,4 @@ export class Hub extends SocketIoActor<HubSocketData> {
       ]),
     );
   }
-}
-
-/** The parts of an identity that bound a socket's life. */
-function sessionOf(identity: Identity): Pick<HubSocketData, 'exp' | 'jti' | 'sessionId'> {
-  return {
-    ...(identity.exp !== undefined ? { exp: identity.exp } : {}),
-    ...(identity.jti ? { jti: identity.jti } : {}),
-    ...(identity.sessionId ? { sessionId: identity.sessionId } : {}),
-  };
 }

@@ -34,7 +34,7 @@ import {
   type ResyncResult,
 } from './protocol';
 import { Scheduler } from './scheduler';
-import { type SessionHost, sweepSessions, watchSession } from './sessions';
+import { SESSION_CHECK_MS, type SessionHost, sweepSessions, TIMER_SESSION, watchSession } from './sessions';
 import { SocketRegistry, safeClose } from './sockets';
 import { SseHub, type SseStream } from './sse';
 import { WriteBehind } from './write-behind';
@@ -83,6 +83,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   protected readonly meter = new Meter();
   private readonly httpStates: HttpConnectionStates;
   private settings: ActorConfig;
+  /** When the session sweep last ran (in memory: after eviction the first alarm sweeps). */
+  private lastSessionSweep = 0;
   /** Per dialect, what every frame in or out needs (see `DialectRuntime`). */
   private readonly perDialect = new Map<string, DialectRuntime>();
   /** The open sockets, their attachments and the send path. */
@@ -336,9 +338,15 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
   override async alarm(): Promise<void> {
     const now = Date.now();
     const due = this.timers.takeDue(now);
-    // Core jobs run on every alarm: each is a no-op when there is nothing to do.
+    // Core jobs run on every alarm, each a no-op when there is nothing to do. The session sweep reads D1, so it
+    // runs when its timer is due or a check interval has passed since the last one: an actor whose own timers tick
+    // at 20 Hz would otherwise query D1 (and rewrite the timer) on every tick.
     this.sweepIdle(now);
-    await sweepSessions(this.sessionHost(), now);
+    const check = this.settings.sessionCheckMs ?? SESSION_CHECK_MS;
+    if (due.includes(TIMER_SESSION) || now - this.lastSessionSweep >= check) {
+      this.lastSessionSweep = now;
+      await sweepSessions(this.sessionHost(), now);
+    }
     await this.flushOutbox(now);
     for (const name of due) {
       if (name.startsWith('core:')) continue;
@@ -593,7 +601,8 @@ export abstract class RealtimeActor extends DurableObject<Env> implements Dialec
       if (deadline <= now) this.closeSocket(ws, att, CLOSE.NORMAL, 'Idle timeout');
       else next = next === null ? deadline : Math.min(next, deadline);
     }
-    if (next !== null) void this.timers.schedule(TIMER_IDLE, next);
+    // An earlier timer still set fires, sweeps and moves it: no write on every alarm of a busy actor.
+    if (next !== null) void this.timers.scheduleNoLaterThan(TIMER_IDLE, next);
   }
 
   private async flushOutbox(now: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { decide, type HitLog, type RateDecision, type RateRule, record } from './limiter';
+import { decide, type HitLog, type RateDecision, type RateRule, record, unrecord } from './limiter';
 
 /**
  * Sliding-window budgets of one Durable Object (the REST limiter's rules per key, a realtime actor's message
@@ -83,11 +83,14 @@ export class Budgets {
     return decide(this.entry(key, now).log, rule, now, cost);
   }
 
-  /** Spends `cost` for `key` (call only after `check` admitted it, in the same synchronous turn). */
-  commit(key: string, rule: RateRule, now: number, cost = 1): void {
+  /**
+   * Spends `cost` for `key` (call only after `check` admitted it, in the same synchronous turn), recorded at `at`:
+   * now, or a lease's expiry (`leases.ts`).
+   */
+  commit(key: string, rule: RateRule, now: number, cost = 1, at = now): void {
     if (cost <= 0) return;
     const e = this.entry(key, now);
-    record(e.log, now, cost);
+    record(e.log, at, cost);
     e.count += cost;
     e.dirty = true;
     if (e.count > e.durable) {
@@ -121,6 +124,19 @@ export class Budgets {
     e.dirty = true;
     this.writeAhead(key, e, e.count + ahead);
     this.scheduleFlush();
+  }
+
+  /** Takes back up to `count` hits recorded at `at` for `key` (a lease's unspent tokens); returns how many. */
+  giveBack(key: string, at: number, count: number, now: number): number {
+    const e = this.entry(key, now);
+    const back = unrecord(e.log, at, count);
+    if (back > 0) {
+      // Written by the next write or the idle flush; until then the stored log counts more, never less. The
+      // coverage counts stay: they only ever make a write come sooner.
+      e.dirty = true;
+      this.scheduleFlush();
+    }
+    return back;
   }
 
   /** `check`, then `commit` when admitted. */

@@ -12,7 +12,7 @@ import { formatSse, type SseHub } from './sse';
 /** Ends connections whose token expired or whose session was revoked. */
 export const TIMER_SESSION = 'core:session';
 /** How often an actor with open sessions asks D1 whether any was revoked: the most a logout takes to bite. */
-const SESSION_CHECK_MS = 5_000;
+export const SESSION_CHECK_MS = 5_000;
 /** The in-band re-authentication frame every dialect accepts on an open socket: `{"type":"auth","token":"<jwt>"}`. */
 export const AUTH_FRAME_TYPE = 'auth';
 

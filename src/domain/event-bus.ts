@@ -175,15 +175,18 @@ export const GROUP_BOUNDS = {
   leaseMsMin: 1_000,
 } as const;
 
-/** Validates a group's name and settings; throws INVALID_REQUEST naming the field. */
-export function validateGroup(input: {
+/** A group's settings as a caller gives them (a PUT body, a subscription). */
+export interface GroupInput {
   name: string;
   eventTypes?: string[];
   startPosition?: string;
   ackWaitMs?: number;
   maxDeliveries?: number;
   kind: 'pull' | 'handler';
-}): GroupConfig {
+}
+
+/** Validates a group's name and settings; throws INVALID_REQUEST naming the field. */
+export function validateGroup(input: GroupInput): GroupConfig {
   if (!GROUP_NAME_PATTERN.test(input.name)) throw invalid(`group must match ${GROUP_NAME_PATTERN}`, 'group', 'invalid_group');
   const eventTypes = input.eventTypes ?? [];
   if (!Array.isArray(eventTypes) || eventTypes.length > LIMITS.groupTypesMax) {
@@ -207,6 +210,25 @@ export function validateGroup(input: {
     throw invalid(`maxDeliveries must be 1-${GROUP_BOUNDS.maxDeliveriesMax}`, 'maxDeliveries', 'out_of_range');
   }
   return { name: input.name, eventTypes: [...new Set(eventTypes)], startPosition, ackWaitMs, maxDeliveries, kind: input.kind };
+}
+
+/**
+ * The settings a create or an update leaves a group with (`existing` null = create): an update keeps the group's
+ * kind and start position (repeating it is fine; another is INVALID_REQUEST) and replaces the rest.
+ */
+export function groupUpdate(existing: Pick<GroupConfig, 'kind' | 'startPosition'> | null, input: GroupInput): GroupConfig {
+  if (!existing) return validateGroup(input);
+  if (existing.kind !== input.kind) {
+    throw invalid(`Group "${input.name}" exists as a ${existing.kind} group`, 'group', 'group_kind_mismatch', {
+      kind: existing.kind,
+    });
+  }
+  if (input.startPosition !== undefined && input.startPosition !== existing.startPosition) {
+    throw invalid(`startPosition is fixed when a group is created ("${existing.startPosition}")`, 'startPosition', 'immutable', {
+      startPosition: existing.startPosition,
+    });
+  }
+  return validateGroup({ ...input, startPosition: existing.startPosition });
 }
 
 /** Backoff before a failed handler delivery is retried: 1 s, 2 s, 4 s, ... capped at 5 min. */

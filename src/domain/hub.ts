@@ -185,3 +185,56 @@ export function mergePresencePages(
   const presence = all.slice(0, limit);
   return { presence, nextCursor: all.length > limit ? (presence[presence.length - 1]?.userId ?? null) : null };
 }
+
+// ---- delivery, recovery and presence between shards -----------------------------------------------------------
+
+/** Who a delivery reaches on a shard. */
+export type DeliveryTarget = { room: string } | { userId: string } | { rooms: string[]; excludeUserId: string };
+
+export interface Delivery {
+  tenantId: string;
+  target: DeliveryTarget;
+  /** `[event, ...args]`. */
+  packet: unknown[];
+  /** Logged for connection-state recovery (an offset is appended). Class A traffic is not. */
+  store: boolean;
+  /** Socket id left out (the sender). */
+  exclude?: string;
+}
+
+/** The packet log's target of a delivery (`r:<room>`, `u:<user>`); null for presence to several rooms (never logged). */
+export function logTarget(target: DeliveryTarget): string | null {
+  return 'room' in target ? `r:${target.room}` : 'userId' in target ? `u:${target.userId}` : null;
+}
+
+/** A packet of the recovery log. */
+export interface LoggedPacket {
+  seq: number;
+  /** `[event, ...args]` without the offset. */
+  packet: unknown[];
+}
+
+export type RecoveryAnswer =
+  | { kind: 'none' }
+  | { kind: 'moved'; to: number }
+  | { kind: 'ok'; socketId: string; clientId: string; rooms: string[]; packets: LoggedPacket[] };
+
+/** The client's recovery `offset` (the last packet it saw) as a log position; 0 when absent or malformed. */
+export const recoveryOffset = (offset: unknown): number =>
+  typeof offset === 'string' && /^\d{1,15}$/.test(offset) ? Number(offset) : 0;
+
+/** The `clientId` query parameter when well-formed, else `fallback`. */
+export const clientIdOf = (query: string | undefined, fallback: string): string =>
+  query && /^[A-Za-z0-9_.:-]{1,128}$/.test(query) ? query : fallback;
+
+export interface PresenceState {
+  status: 'online' | 'away' | 'offline';
+  metadata: Record<string, unknown>;
+}
+
+/** A user's socket count in a room went to `count` by `delta`: the first in and the last out are announced. */
+export const announcesPresence = (roomId: string, delta: number, count: number): boolean =>
+  roomId !== '*' && ((delta > 0 && count === delta) || (delta < 0 && count === 0));
+
+export const presenceChanged = (before: PresenceState, next: PresenceState): boolean =>
+  before.status !== next.status || JSON.stringify(before.metadata) !== JSON.stringify(next.metadata);

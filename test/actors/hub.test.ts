@@ -157,7 +157,8 @@ describe('Hub shard: Engine.IO transports', () => {
   });
 
   it('bad Socket.IO packets close the session and the shard keeps serving', async () => {
-    for (const bad of ['4abc', '42{}', '42abc["x"]', '41{"x":1}', '44{"message":"x"}']) {
+    // '2': a client ping is the wrong heartbeat direction in v4 (the reference server ends the session).
+    for (const bad of ['2', '4abc', '42{}', '42abc["x"]', '41{"x":1}', '44{"message":"x"}']) {
       const s = await openWs();
       s.send(bad);
       expect(await s.closed).toBe(1000);
@@ -167,6 +168,31 @@ describe('Hub shard: Engine.IO transports', () => {
     await connect(s, { token });
     s.send('42["ping"]');
     expect(await s.until('42["pong"')).toBe('42["pong"]');
+  });
+
+  it("upgrade: a poll during the probe ends with a noop, one racing the probe's 5 gets 400, then WebSocket carries on", async () => {
+    const p = await openPolling();
+    const res = await SELF.fetch(p.url.replace('transport=polling', 'transport=websocket'), {
+      headers: { Upgrade: 'websocket' },
+    });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket as WebSocket;
+    ws.accept();
+    const probe = new EngineSocket(ws);
+    probe.send('2probe');
+    expect(await probe.next()).toBe('3probe');
+    expect(await p.get()).toEqual(['6']);
+    // The official suite's "ignores HTTP requests with same sid after upgrade": the GET may reach the shard before
+    // the 5 does; either way it is a request after the upgrade.
+    const racing = SELF.fetch(p.url);
+    probe.send('5');
+    const late = await racing;
+    expect([late.status, await late.json()]).toEqual([400, { code: 3, message: 'Bad request' }]);
+    await connect(probe, { token: (await tokenFor(freshTenant())).token });
+    probe.send('42["ping"]');
+    expect(await probe.until('42["pong"')).toBe('42["pong"]');
+    ws.close(1000);
+    await probe.closed;
   });
 
   it('heartbeat: the server pings, pongs keep the session, a missed pong closes it', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  groupUpdate,
   handlerRetryDelayMs,
   matchesTypes,
   parsePositionCursor,
@@ -43,6 +44,23 @@ describe('event bus rules', () => {
       ackWaitMs: 30_000,
     });
     expect(() => validateGroup({ name: 'g', kind: 'pull', maxDeliveries: 0 })).toThrow(/maxDeliveries/);
+  });
+
+  it('keeps a group kind and start position on update, replacing the rest', () => {
+    const existing = { kind: 'pull' as const, startPosition: 'beginning' as const };
+    expect(groupUpdate(null, { name: 'g', kind: 'pull', startPosition: 'beginning' })).toMatchObject({
+      startPosition: 'beginning',
+    });
+    expect(groupUpdate(existing, { name: 'g', kind: 'pull', maxDeliveries: 2 })).toMatchObject({
+      startPosition: 'beginning',
+      maxDeliveries: 2,
+      ackWaitMs: 30_000,
+    });
+    expect(groupUpdate(existing, { name: 'g', kind: 'pull', startPosition: 'beginning' }).startPosition).toBe('beginning');
+    expect(() => groupUpdate(existing, { name: 'g', kind: 'pull', startPosition: 'new' })).toThrow(
+      /fixed when a group is created/,
+    );
+    expect(() => groupUpdate(existing, { name: 'g', kind: 'handler' })).toThrow(/exists as a pull group/);
   });
 
   it('backs off handler retries exponentially, capped; position cursors round-trip', () => {

@@ -136,6 +136,36 @@ describe('progress and materials packets over HTTP', () => {
     expect((await c.send('progress', p6)).status).toBe(200);
   });
 
+  it('limits packets per peer user and session (3,600 a minute; lowered here): 429 rate_limited, counted in /metrics', async () => {
+    const t = await crafters();
+    const id = (await startSession(t.alice.access_token, 'plank')).id;
+    await sessionStub(t.tenant, id).configure({ udpPacketsPerMinute: 3 });
+    const c = client(t, id);
+    await c.connect();
+    for (let seq = 1; seq <= 3; seq++) {
+      const p = encodePacket(
+        { flags: 0, kind: KIND_PROGRESS, seq, baseSeq: 0, timestamp: Date.now(), token: c.receiver.token! },
+        new Uint8Array(0),
+      );
+      expect((await c.send('progress', p)).status).toBe(200);
+    }
+    const fourth = encodePacket(
+      { flags: 0, kind: KIND_PROGRESS, seq: 4, baseSeq: 0, timestamp: Date.now(), token: c.receiver.token! },
+      new Uint8Array(0),
+    );
+    const refused = await post(`/udp/sessions/${id}/progress`, fourth, { 'X-Tenant-ID': t.tenant });
+    expectError(refused, 429, 'RATE_LIMIT_EXCEEDED');
+    expect(refused.body.details.issue).toBe('rate_limited');
+    // A new peer of the same user does not get a fresh budget.
+    const again = client(t, id);
+    await again.connect();
+    const first = encodePacket(
+      { flags: 0, kind: KIND_PROGRESS, seq: 1, baseSeq: 0, timestamp: Date.now(), token: again.receiver.token! },
+      new Uint8Array(0),
+    );
+    expectError(await post(`/udp/sessions/${id}/progress`, first, { 'X-Tenant-ID': t.tenant }), 429, 'RATE_LIMIT_EXCEEDED');
+  });
+
   it('refuses truncated packets, wrong magic or version, oversize, bad tokens, another tenant, wrong kinds and types', async () => {
     const c = client(t, sessionId);
     await c.connect({ maxPacketSize: 64 });

@@ -269,6 +269,25 @@ describe('GET /ws/crafting/{session_id}', () => {
     expectError(await bodyOf(upgrade(`${path}?compression=zip`, t.alice.access_token)), 400, 'INVALID_REQUEST');
   });
 
+  it('limits sockets per player on a session (5) and watchers per session, refusing with 429 before the upgrade', async () => {
+    const t = await crafters();
+    const r = await startSession(t.alice.access_token, 'plank');
+    const path = `/ws/crafting/${r.id}`;
+    const mine = [];
+    for (let i = 0; i < 5; i++) mine.push(await openCraftSocket(path, t.alice.access_token));
+    const sixth = await bodyOf(upgrade(path, t.alice.access_token));
+    expectError(sixth, 429, 'RATE_LIMIT_EXCEEDED');
+    expect(sixth.body.details).toMatchObject({ issue: 'too_many_connections', limit: 5 });
+    // Another player of the tenant still gets in: the limit is per player.
+    const bob = await openCraftSocket(path, t.bob.access_token);
+    // The per-session limit (200 by default), lowered for the test: 6 sockets are open.
+    await sessionStub(t.tenant, r.id).configure({ craftingMaxWatchers: 6 });
+    const full = await bodyOf(upgrade(path, t.admin.access_token));
+    expectError(full, 429, 'RATE_LIMIT_EXCEEDED');
+    expect(full.body.details).toMatchObject({ issue: 'too_many_watchers', limit: 6 });
+    for (const s of [...mine, bob]) s.close();
+  });
+
   it('LZ4: negotiated by subprotocol or query; frames over the threshold are binary LZ4 frames of the JSON', async () => {
     const r = await startSession(t.alice.access_token, 'plank');
     const s = await openCraftSocket(`/ws/crafting/${r.id}`, t.alice.access_token, {
@@ -302,6 +321,17 @@ describe('GET /ws/queue/{player_id}', () => {
     expectError(await bodyOf(upgrade(`/ws/queue/${t.bob.user_id}`, t.service)), 403, 'AUTHORIZATION_FAILED');
     s.close();
     admin.close();
+  });
+
+  it('limits sockets on one queue to 5, refusing the sixth with 429', async () => {
+    const t = await crafters();
+    const path = `/ws/queue/${t.bob.user_id}`;
+    const open = [];
+    for (let i = 0; i < 5; i++) open.push(await openCraftSocket(path, i % 2 ? t.admin.access_token : t.bob.access_token));
+    const sixth = await bodyOf(upgrade(path, t.bob.access_token));
+    expectError(sixth, 429, 'RATE_LIMIT_EXCEEDED');
+    expect(sixth.body.details).toMatchObject({ issue: 'too_many_connections', limit: 5 });
+    for (const s of open) s.close();
   });
 
   it('queue and session actors keep state across eviction (SQLite)', async () => {

@@ -98,6 +98,45 @@ describe('POST /api/events', () => {
     const r = await publish(t.admin.access_token, { eventType: 'x', payload: 1 }, { 'X-Tenant-ID': t.tenant });
     expect(r.status).toBe(201);
   });
+
+  it("takes the seed's whole event (tenantId, timestamp); another tenant's tenantId is TENANT_VIOLATION, nothing stored", async () => {
+    const fresh = await eventTenant();
+    const seedEvent = {
+      eventId: 'evt-seed-shape',
+      eventType: 'order.placed',
+      tenantId: fresh.tenant,
+      timestamp: '2026-01-30T12:00:00Z',
+      payload: { orderId: 'order-456', amount: 1000, currency: 'NGN' },
+      metadata: { source: 'order-service', userId: 'user-789', correlationId: 'corr-123' },
+      schemaVersion: '1.0',
+    };
+    const ok = await publish(fresh.service, seedEvent);
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect(ok.body.events[0].event).toMatchObject({
+      eventId: 'evt-seed-shape',
+      tenantId: fresh.tenant,
+      metadata: seedEvent.metadata,
+    });
+    // The stored time is the server's first publish, as the in-Worker EventBusService does.
+    expect(ok.body.events[0].event.timestamp).not.toBe(seedEvent.timestamp);
+
+    const before = await env.EVENT_BUS.getByName(fresh.tenant).stats();
+    expectError(
+      await publish(fresh.service, { ...seedEvent, eventId: 'evt-x', tenantId: other.tenant }),
+      403,
+      'TENANT_VIOLATION',
+    );
+    const batch = await publish(fresh.service, {
+      events: [
+        { ...seedEvent, eventId: 'evt-y' },
+        { ...seedEvent, eventId: 'evt-z', tenantId: 'tenant-456' },
+      ],
+    });
+    expectError(batch, 403, 'TENANT_VIOLATION');
+    expect(batch.body.details.field).toBe('events.1.tenantId');
+    expectError(await publish(fresh.service, { ...seedEvent, eventId: 'evt-w', timestamp: 'yesterday' }), 400, 'INVALID_REQUEST');
+    expect((await env.EVENT_BUS.getByName(fresh.tenant).stats()).head).toBe(before.head);
+  });
 });
 
 describe('GET /api/events/poll', () => {
@@ -250,6 +289,27 @@ describe('pull consumer groups over HTTP', () => {
     expect(updated.body).toMatchObject({ eventTypes: ['order.*'], cursor: created.body.cursor + 2, pending: 0 });
     const list = await call('/api/events/groups', { method: 'GET', token: fresh.service });
     expect(list.body.map((g: { name: string }) => g.name)).toEqual(['notification-service']);
+  });
+
+  it('keeps a group start position as created: repeating it is fine, changing it is 400 and changes nothing', async () => {
+    const fresh = await eventTenant();
+    await publish(fresh.service, { eventType: 'order.placed', payload: 0 });
+    const put = (body: unknown) => call('/api/events/groups/from-start', { method: 'PUT', token: fresh.service, body });
+    const created = await put({ startPosition: 'beginning', maxDeliveries: 3 });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ startPosition: 'beginning', cursor: 0 });
+    const updated = await put({ maxDeliveries: 4 });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({ startPosition: 'beginning', maxDeliveries: 4, cursor: 0 });
+    // PUT replaces the settings: what it leaves out takes its default again.
+    const repeated = await put({ startPosition: 'beginning' });
+    expect(repeated.status).toBe(200);
+    expect(repeated.body).toMatchObject({ startPosition: 'beginning', maxDeliveries: 5 });
+    const refused = await put({ startPosition: 'new', maxDeliveries: 9 });
+    expectError(refused, 400, 'INVALID_REQUEST');
+    expect(refused.body.details).toMatchObject({ field: 'startPosition', startPosition: 'beginning' });
+    const after = await call('/api/events/groups/from-start', { method: 'GET', token: fresh.service });
+    expect(after.body).toMatchObject({ startPosition: 'beginning', maxDeliveries: 5, cursor: 0 });
   });
 
   it('refuses bad bodies, unknown groups, players, and services on dead letters, in seed 003 words', async () => {

@@ -178,6 +178,102 @@ describe('POST /api/reconciliation/reconcile', () => {
   });
 });
 
+describe('reconciliation over HTTP: arrival order and named conflicts', () => {
+  it('gives the same data, checksum and conflicts whatever order concurrent operations arrive in', async () => {
+    const fresh = await eventTenant();
+    const token = fresh.alice.access_token;
+    const ops = (entityId: string) => {
+      const base = { entityId, entityType: 'document', operationId: undefined };
+      return {
+        create: operation(fresh.tenant, {
+          ...base,
+          operationId: `${entityId}-0`,
+          operationType: 'CREATE',
+          clientId: 'a',
+          payload: { title: 'T', body: 'B', n: 0 },
+          vectorClock: { a: 1 },
+        }),
+        b: operation(fresh.tenant, {
+          ...base,
+          operationId: `${entityId}-b`,
+          clientId: 'b',
+          timestamp: '2026-01-30T12:00:05Z',
+          payload: { title: 'from-b', n: 1 },
+          vectorClock: { a: 1, b: 1 },
+        }),
+        c: operation(fresh.tenant, {
+          ...base,
+          operationId: `${entityId}-c`,
+          clientId: 'c',
+          timestamp: '2026-01-30T12:00:05Z',
+          payload: { title: 'from-c', body: 'c-body' },
+          vectorClock: { a: 1, c: 1 },
+        }),
+        d: operation(fresh.tenant, {
+          ...base,
+          operationId: `${entityId}-d`,
+          clientId: 'd',
+          timestamp: '2026-01-30T12:00:03Z',
+          payload: { n: 7 },
+          vectorClock: { a: 1, d: 1 },
+        }),
+      };
+    };
+    const one = ops('order-1');
+    const two = ops('order-2');
+    expect((await reconcile(token, fresh.tenant, [one.create, one.b, one.c, one.d])).status).toBe(200);
+    expect((await reconcile(token, fresh.tenant, [two.create, two.d, two.c, two.b])).status).toBe(200);
+    const [a, b] = [await snapshot(token, 'document/order-1'), await snapshot(token, 'document/order-2')];
+    // Same (timestamp, clientId) order decides each field: c beats b on title (tie on time, "c" > "b"); b beats d on n.
+    expect(a.body.data).toEqual({ title: 'from-c', body: 'c-body', n: 1 });
+    expect(b.body.data).toEqual(a.body.data);
+    expect(b.body.checksum).toBe(a.body.checksum);
+    expect(b.body.vectorClock).toEqual(a.body.vectorClock);
+  });
+
+  it('names an update after a delete, a create of an existing entity and a delete of a modified one, with both clocks', async () => {
+    const fresh = await eventTenant();
+    const token = fresh.alice.access_token;
+    const op = (o: Record<string, unknown>) => operation(fresh.tenant, { entityType: 'note', entityId: 'n1', ...o });
+    const r = await reconcile(token, fresh.tenant, [
+      op({ operationId: 'n-create', operationType: 'CREATE', clientId: 'a', payload: { t: 1 }, vectorClock: { a: 1 } }),
+      op({ operationId: 'n-edit', clientId: 'a', payload: { t: 2 }, vectorClock: { a: 2 }, timestamp: '2026-01-30T12:00:01Z' }),
+      op({ operationId: 'n-recreate', operationType: 'CREATE', clientId: 'b', payload: { t: 9 }, vectorClock: { a: 1, b: 1 } }),
+      op({
+        operationId: 'n-del-old',
+        operationType: 'DELETE',
+        clientId: 'c',
+        payload: undefined,
+        vectorClock: { a: 1, c: 1 },
+        timestamp: '2026-01-30T11:00:00Z',
+      }),
+      op({
+        operationId: 'n-del',
+        operationType: 'DELETE',
+        clientId: 'a',
+        payload: undefined,
+        vectorClock: { a: 3, b: 1, c: 1 },
+        timestamp: '2026-01-30T12:00:09Z',
+      }),
+      op({ operationId: 'n-late', clientId: 'b', payload: { t: 5 }, vectorClock: { a: 2, b: 2 } }),
+    ]);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const byOp = Object.fromEntries(r.body.conflicts.map((c: { operationId: string }) => [c.operationId, c]));
+    expect(byOp['n-recreate']).toMatchObject({
+      type: 'CREATE_EXISTING',
+      serverValue: { t: 2 },
+      clientValue: { t: 9 },
+      serverClock: { a: 2 },
+      clientClock: { a: 1, b: 1 },
+      resolution: { policy: 'last-writer-wins', winner: 'server' },
+    });
+    expect(byOp['n-del-old']).toMatchObject({ type: 'DELETE_MODIFIED', resolution: { winner: 'server' } });
+    expect(byOp['n-late']).toMatchObject({ type: 'UPDATE_AFTER_DELETE', fields: ['t'], clientValue: { t: 5 } });
+    expect(r.body.resolvedOperations.map((o: { operationId: string }) => o.operationId)).toEqual(['n-create', 'n-edit', 'n-del']);
+    expectError(await snapshot(token, 'note/n1'), 404, 'NOT_FOUND');
+  });
+});
+
 describe('GET /api/reconciliation/snapshot/:entityType/:entityId', () => {
   it('answers a checksum over canonical JSON: stable under key order, equal to one computed by hand', async () => {
     const fresh = await eventTenant();

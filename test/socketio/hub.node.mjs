@@ -198,7 +198,7 @@ export const tests = [
     },
   },
   {
-    name: 'auth: missing, malformed, badly signed, expired and revoked tokens get connect_error AUTH_FAILED',
+    name: 'auth: missing, malformed, badly signed, expired and revoked tokens get connect_error AUTH_FAILED; another namespace is invalid',
     async run({ base, shared }) {
       const open = makeOpen(shared, base);
       const a = await register(base, unique('t'));
@@ -228,6 +228,15 @@ export const tests = [
       }
       const good = await open(a);
       assert(good.connected, 'a valid token connects');
+      // Only the main namespace is served: another gets the protocol's "Invalid namespace".
+      const other = io(`${base}/admin`, {
+        auth: { token: a.token },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
+      const nspErr = await waitConnectError(other).finally(() => other.disconnect());
+      assertEqual(nspErr.message, 'Invalid namespace', 'another namespace');
       const logout = await fetch(`${base}/api/auth/logout`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${a.token}`, 'CF-Connecting-IP': randomIp(), 'Content-Type': 'application/json' },
@@ -492,6 +501,60 @@ export const tests = [
     },
   },
   {
+    name: 'rate limit: Engine.IO control packets and the seed ping never count; 100 messages still pass after them',
+    async run({ base, shared }) {
+      const open = makeOpen(shared, base);
+      const tenant = unique('t');
+      const [a, b] = [await register(base, tenant), await register(base, tenant)];
+      const sb = await open(b);
+      // Polling first, then the upgrade (probe, upgrade and noop packets), then 150 noops and 150 seed pings.
+      const sa = await open(a, { transports: ['polling', 'websocket'] });
+      if (sa.io.engine.transport.name !== 'websocket') await new Promise((resolve) => sa.io.engine.once('upgrade', resolve));
+      for (let i = 0; i < 150; i++) sa.io.engine._sendPacket('noop'); // engine.io-client's own sender
+      for (let i = 0; i < 150; i++) sa.emit('ping');
+      await waitFor(sa, 'pong', () => sa.received.filter((r) => r.event === 'pong').length === 150);
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => ackOf(sa, 'message', { type: 'after-control', recipientId: b.userId, payload: i })),
+      );
+      assert(
+        answers.every((x) => typeof x.messageId === 'string'),
+        `all 100 accepted: ${JSON.stringify(answers.find((x) => !x.messageId))}`,
+      );
+      await waitFor(sb, 'message', (m) => m.type === 'after-control' && m.payload === 99);
+      assert(!sa.received.some((r) => r.event === 'error'), 'no error event');
+    },
+  },
+  {
+    name: 'maxPayload: a larger WebSocket frame closes 1009, a larger POST gets 413; the shard keeps serving',
+    async run({ base, shared }) {
+      const open = makeOpen(shared, base);
+      const a = await register(base, unique('t'));
+      const ws = new WebSocket(`${base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+      const [opened] = await Promise.all([new Promise((resolve) => ws.once('message', (d) => resolve(String(d))))]);
+      const { maxPayload } = JSON.parse(opened.slice(1));
+      assertEqual(maxPayload, 1_000_000, 'maxPayload in the open packet');
+      const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+      ws.send(`4${'x'.repeat(maxPayload)}`);
+      assertEqual(await closed, 1009, 'close code');
+      const handshake = await (await fetch(`${base}/socket.io/?EIO=4&transport=polling`)).text();
+      const { sid } = JSON.parse(handshake.slice(1));
+      const big = await fetch(`${base}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+        body: `4${'x'.repeat(maxPayload)}`,
+      });
+      assertEqual(big.status, 413, 'POST past maxPayload');
+      // socket.io-client: an event past maxPayload ends the transport; the client reconnects and carries on.
+      const s = await open(a);
+      const down = new Promise((resolve) => s.once('disconnect', resolve));
+      s.emit('message', { type: 'huge', recipientId: a.userId, payload: 'y'.repeat(maxPayload) });
+      assertEqual(await down, 'transport close', 'disconnect reason');
+      await waitFor(s, 'connected', (c) => c !== s.connectedEvent);
+      s.emit('ping');
+      await waitFor(s, 'pong');
+    },
+  },
+  {
     name: 'recovery: a dropped transport reconnects recovered, rooms kept, missed messages once and in order',
     async run({ base, shared }) {
       const open = makeOpen(shared, base);
@@ -555,7 +618,8 @@ export const tests = [
       const ws = (path) => new WebSocket(`${base.replace('http', 'ws')}${path}`);
       const closes = (socket) => new Promise((resolve) => socket.on('close', (code) => resolve(code)));
       const firstMessage = (socket) => new Promise((resolve) => socket.once('message', (d) => resolve(String(d))));
-      for (const bad of ['4abc', '42{}', '42abc["x"]', 'zzz', '451-["message",{"_placeholder":true,"num":3}]']) {
+      // '2': a client ping, the wrong heartbeat direction in v4 (the reference server ends the session).
+      for (const bad of ['2', '4abc', '42{}', '42abc["x"]', 'zzz', '451-["message",{"_placeholder":true,"num":3}]']) {
         const s = ws('/socket.io/?EIO=4&transport=websocket');
         await firstMessage(s);
         s.send(bad);

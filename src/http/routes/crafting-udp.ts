@@ -9,7 +9,7 @@ import type { AppEnv } from '../context';
 import { assertTenant, requireAuth } from '../middleware/auth';
 import { errorContent as error, jsonContent, jsonRequest } from '../openapi';
 import { router } from '../validation';
-import { pathId, sessionActor, unwrap } from './crafting';
+import { fromActorReply, pathId, sessionActor } from './crafting';
 
 /**
  * Seed 002's "UDP" sync, served honestly over HTTP: Workers have no UDP sockets, so each datagram is one
@@ -97,7 +97,7 @@ craftingUdp.openapi(connectRoute, async (c) => {
   const sessionId = pathId(c.req.valid('param').session_id, 'session_id');
   const body = c.req.valid('json') ?? {};
   const r = await sessionActor(c, identity.tenantId, sessionId).udpConnect(actorIdentity(identity), body);
-  return c.json(unwrap<UdpConnectAnswer>(r), 200);
+  return c.json(fromActorReply<UdpConnectAnswer>(r), 200);
 });
 
 /** The tenant of a data packet: the Bearer token's when one is sent, else `X-Tenant-ID` (the session token is the credential). */

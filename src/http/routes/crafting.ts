@@ -21,7 +21,7 @@ import { router } from '../validation';
  */
 
 /** RPC result types cannot express `unknown`; the actors declare `Reply<T>`, read back here. */
-export function unwrap<T>(reply: unknown): T {
+export function fromActorReply<T>(reply: unknown): T {
   return fromReply(reply as Reply<T>);
 }
 
@@ -252,14 +252,14 @@ api
     const identity = c.get('identity');
     const body = c.req.valid('json');
     const sessionId = `cs_${crypto.randomUUID().replaceAll('-', '')}`;
-    const queue = unwrap<z.infer<typeof QueueView>>(
+    const queue = fromActorReply<z.infer<typeof QueueView>>(
       await queueActor(c, identity.tenantId, identity.userId).enqueue(actorIdentity(identity), {
         sessionId,
         recipeId: body.recipeId,
         quantity: body.quantity,
       }),
     );
-    const session = unwrap<z.infer<typeof Progress>>(
+    const session = fromActorReply<z.infer<typeof Progress>>(
       await sessionActor(c, identity.tenantId, sessionId).view(actorIdentity(identity)),
     );
     return c.json({ id: sessionId, session, queue }, 201);
@@ -268,7 +268,9 @@ api
     const identity = c.get('identity');
     const { session_id } = c.req.valid('param');
     return c.json(
-      unwrap<z.infer<typeof Progress>>(await sessionActor(c, identity.tenantId, session_id).view(actorIdentity(identity))),
+      fromActorReply<z.infer<typeof Progress>>(
+        await sessionActor(c, identity.tenantId, session_id).view(actorIdentity(identity)),
+      ),
       200,
     );
   })
@@ -276,26 +278,28 @@ api
     const identity = c.get('identity');
     const { session_id } = c.req.valid('param');
     const r = await sessionActor(c, identity.tenantId, session_id).control(actorIdentity(identity), 'cancel');
-    return c.json(unwrap<z.infer<typeof Progress>>(r), 200);
+    return c.json(fromActorReply<z.infer<typeof Progress>>(r), 200);
   })
   .openapi(controlRoute('pause'), async (c) => {
     const identity = c.get('identity');
     const { session_id } = c.req.valid('param');
     const r = await sessionActor(c, identity.tenantId, session_id).control(actorIdentity(identity), 'pause');
-    return c.json(unwrap<z.infer<typeof Progress>>(r), 200);
+    return c.json(fromActorReply<z.infer<typeof Progress>>(r), 200);
   })
   .openapi(controlRoute('resume'), async (c) => {
     const identity = c.get('identity');
     const { session_id } = c.req.valid('param');
     const r = await sessionActor(c, identity.tenantId, session_id).control(actorIdentity(identity), 'resume');
-    return c.json(unwrap<z.infer<typeof Progress>>(r), 200);
+    return c.json(fromActorReply<z.infer<typeof Progress>>(r), 200);
   })
   .openapi(queueRoute, async (c) => {
     const identity = c.get('identity');
     const { player_id } = c.req.valid('param');
     assertPlayerAccess(identity, player_id);
     return c.json(
-      unwrap<z.infer<typeof QueueView>>(await queueActor(c, identity.tenantId, player_id).queueView(actorIdentity(identity))),
+      fromActorReply<z.infer<typeof QueueView>>(
+        await queueActor(c, identity.tenantId, player_id).queueView(actorIdentity(identity)),
+      ),
       200,
     );
   })
@@ -304,14 +308,14 @@ api
     const { player_id } = c.req.valid('param');
     assertPlayerAccess(identity, player_id);
     const r = await queueActor(c, identity.tenantId, player_id).materials(actorIdentity(identity));
-    return c.json(unwrap<z.infer<typeof MaterialsView>>(r), 200);
+    return c.json(fromActorReply<z.infer<typeof MaterialsView>>(r), 200);
   })
   .openapi(adjustRoute, async (c) => {
     const identity = c.get('identity');
     const { player_id } = c.req.valid('param');
     const { changes, reason } = c.req.valid('json');
     const r = await queueActor(c, identity.tenantId, player_id).adjust(actorIdentity(identity), changes, reason);
-    return c.json(unwrap<z.infer<typeof MaterialsView>>(r), 200);
+    return c.json(fromActorReply<z.infer<typeof MaterialsView>>(r), 200);
   });
 
 export const crafting = router();
@@ -389,7 +393,7 @@ crafting.get('/ws/crafting/:session_id', async (c) => {
   const identity = await handshakeIdentity(c);
   const chosen = negotiate(c, SESSION_PROTOCOLS, SESSION_DIALECT);
   const actor = sessionActor(c, identity.tenantId, sessionId);
-  unwrap(await actor.admitWatcher(actorIdentity(identity)));
+  fromActorReply(await actor.admitWatcher(actorIdentity(identity)));
   return forwardUpgrade(c, actor, identity, chosen);
 });
 
@@ -401,6 +405,6 @@ crafting.get('/ws/queue/:player_id', async (c) => {
   assertPlayerAccess(identity, playerId, ['admin']);
   const chosen = negotiate(c, QUEUE_PROTOCOLS, QUEUE_DIALECT);
   const actor = queueActor(c, identity.tenantId, playerId);
-  unwrap(await actor.admitWatcher(actorIdentity(identity)));
+  fromActorReply(await actor.admitWatcher(actorIdentity(identity)));
   return forwardUpgrade(c, actor, identity, chosen);
 });

@@ -55,6 +55,14 @@ export const PublishItemSchema = z
     payload: z.unknown().openapi({ example: { orderId: 'order-789' } }),
     metadata: z.record(z.string(), z.unknown()).optional(),
     schemaVersion: z.string().min(1).max(LIMITS.schemaVersionMax).optional().openapi({ example: '1.0' }),
+    // The seed's publisher sends the whole event: its tenantId must be the token's, its timestamp is the server's.
+    tenantId: z.string().min(1).max(63).optional().openapi({ description: "The token's tenant (else 403 TENANT_VIOLATION)" }),
+    timestamp: z
+      .string()
+      .max(64)
+      .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date')
+      .optional()
+      .openapi({ description: 'Accepted as the seed sends it; the stored event carries the server time of its first publish' }),
     audience: z
       .array(z.string().min(1).max(128))
       .max(LIMITS.audienceMax)
@@ -94,7 +102,7 @@ export const GroupBody = z
     startPosition: z
       .enum(['new', 'beginning'])
       .optional()
-      .openapi({ description: 'Default new; fixed when the group is created' }),
+      .openapi({ description: 'Default new; fixed when the group is created (a different one on update is 400)' }),
     ackWaitMs: z.number().int().min(GROUP_BOUNDS.ackWaitMsMin).max(GROUP_BOUNDS.ackWaitMsMax).optional(),
     maxDeliveries: z.number().int().min(1).max(GROUP_BOUNDS.maxDeliveriesMax).optional(),
   })

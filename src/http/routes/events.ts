@@ -58,7 +58,10 @@ const publishRoute = createRoute({
   method: 'post',
   path: '/',
   summary: 'Publish one event or { events: [...] } (service or admin); 1,000 events a second per tenant',
-  description: 'Idempotent on eventId: an id already in the stream answers its stored event with `duplicate: true`.',
+  description:
+    'Idempotent on eventId: an id already in the stream answers its stored event with `duplicate: true`. An event ' +
+    "may carry the seed's `tenantId` (must be the token's: else 403 TENANT_VIOLATION, nothing stored) and `timestamp` " +
+    '(the stored event keeps the server time of its first publish).',
   security: bearer,
   request: { body: jsonRequest(PublishBody) },
   responses: {
@@ -73,6 +76,9 @@ const putGroupRoute = createRoute({
   method: 'put',
   path: '/groups/{group}',
   summary: 'Create or update a pull consumer group (service or admin)',
+  description:
+    'PUT replaces the settings (what the body leaves out takes its default); the cursor and pending list stay. ' +
+    'startPosition is fixed at creation: repeating it is fine, a different one is 400.',
   security: bearer,
   request: { params: GroupParam, body: jsonRequest(GroupBody, false) },
   responses: {
@@ -205,7 +211,15 @@ events
   })
   .openapi(publishRoute, async (c) => {
     const body = c.req.valid('json');
-    const inputs = ('events' in body ? body.events : [body]) as PublishInput[];
+    const items = 'events' in body ? body.events : [body];
+    const { tenantId } = c.get('identity');
+    items.forEach((item, i) => {
+      if (item.tenantId !== undefined && item.tenantId !== tenantId) {
+        const field = 'events' in body ? `events.${i}.tenantId` : 'tenantId';
+        throw new ApiError('TENANT_VIOLATION', `${field} "${item.tenantId}" is not the token's tenant`, { details: { field } });
+      }
+    });
+    const inputs = items.map(({ tenantId: _t, timestamp: _ts, ...input }) => input) as PublishInput[];
     await spendLimit(c, 'EVENT_PUBLISH', 'tenant', inputs.length);
     const published = fromReply((await busOf(c).publish(inputs)) as BusAnswer<'publish'>);
     const single = 'events' in body ? undefined : published[0];

@@ -96,8 +96,8 @@ export const health = router().openapi(route, async (c) => {
     check(() => reconciliationActor(c.env, HEALTH_PROBE_TENANT).ping()),
   ]);
   const services = {
-    d1,
-    actors,
+    d1: strip(d1),
+    actors: strip(actors),
     websocket: { ...strip(metrics), activeConnections: metrics.value?.activeConnections ?? 0 },
     eventbus: {
       ...strip(bus),
