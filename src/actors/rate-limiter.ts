@@ -42,7 +42,7 @@ export class RateLimiter extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.budgets = new Budgets(ctx.storage.sql, 'windows');
+    this.budgets = new Budgets(ctx.storage, 'window|', 'windows');
   }
 
   async ping(): Promise<string> {

@@ -55,7 +55,7 @@ describe('limiter leases: the object grants a batch, counted as spent at once', 
   it('refuses a bad lease size or give-back and changes nothing', async () => {
     const stub = freshLimiter();
     await runInDurableObject(stub, (_, state) => {
-      const budgets = new Budgets(state.storage.sql, 'windows');
+      const budgets = new Budgets(state.storage, 'window|');
       const now = Date.now();
       expect(() => grantLease(budgets, 'h', HUNDRED, 0, now)).toThrow(/Invalid lease size/);
       expect(() => grantLease(budgets, 'h', HUNDRED, 1.5, now)).toThrow(/Invalid lease size/);
@@ -69,7 +69,7 @@ describe('limiter leases: the object grants a batch, counted as spent at once', 
 
   it('holds any spending of two isolates and isolates that die with a lease to N in any rolling window', async () => {
     await runInDurableObject(freshLimiter(), (_, state) => {
-      const budgets = new Budgets(state.storage.sql, 'lease_sim');
+      const budgets = new Budgets(state.storage, 'lease_sim|');
       const rule = { limit: 40, windowMs: 5_000 };
       let seed = 11;
       const rand = () => {
