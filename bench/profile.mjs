@@ -8,16 +8,22 @@
 // one room, `rate` room messages and `rate` direct messages a second, acked); the profile is bench/.tmp/hub.cpuprofile.
 // `--ping`: the round trip instead (scenario 1): `rate` orchestrator `ping` frames a second, each answered by a
 // `pong`, over connections of 90 pings each (one user each, as the bench does); bench/.tmp/ping.cpuprofile.
+// `--rest`: scenario 5's load instead (autocannon, `GET /api/players/me` with 64 users' tokens and rotating client
+// addresses, `clients` connections, `seconds` long; `--users=N` tokens, 64 as in the bench); prints the runtime's CPU per request beside the profile
+// (bench/.tmp/rest.cpuprofile). The isolate's profile is JS only: the rest of the CPU is workerd's own (actor
+// loopback, SQLite, HTTP). `--no-inspector`: the rate and CPU per request only, without the inspector's overhead.
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
 import WebSocket from 'ws';
 import { EdgeRooms } from './lib/edgerooms.mjs';
 import { makeEvent } from './lib/payload.mjs';
 import { killAllGroupsSync } from './lib/processes.mjs';
 import { EdgeTarget } from './lib/targets.mjs';
 import { pool, sleep, withTimeout } from './lib/util.mjs';
+import { roomName } from './scenarios/connections.mjs';
 import { hubLoad } from './scenarios/hub.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,6 +34,9 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     hub: { type: 'boolean', default: false },
     ping: { type: 'boolean', default: false },
+    rest: { type: 'boolean', default: false },
+    'no-inspector': { type: 'boolean', default: false },
+    users: { type: 'string', default: '64' },
   },
 });
 const clients = Math.min(Number(args.clients), 1000);
@@ -144,10 +153,68 @@ async function profileHub() {
     console.log(`${((100 * ms) / total).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${name}`);
 }
 
+/** The Worker's CPU profile during scenario 5's load, with the runtime's CPU per request. */
+async function profileRest() {
+  const tokens = [];
+  for (let i = 0; i < Math.min(Number(args.users), 256); i++) tokens.push(await edge.userToken(roomName(i)));
+  const inspect = !args['no-inspector'];
+  if (inspect) await edge.restart({ inspector: true });
+  const url = `${edge.base}/api/players/me`;
+  const run = async (duration) => {
+    let n = 0;
+    const before = edge.cpuSeconds();
+    const result = await autocannon({
+      url,
+      connections: Math.min(clients, 64),
+      duration,
+      requests: [
+        {
+          method: 'GET',
+          setupRequest: (req) => {
+            const token = tokens[n++ % tokens.length];
+            req.headers = { ...req.headers, authorization: `Bearer ${token}`, 'cf-connecting-ip': edge.addresses.next() };
+            return req;
+          },
+        },
+      ],
+    });
+    return { result, cpu: edge.cpuSeconds() - before };
+  };
+  await run(3); // warm: the bundle compiled, the users' limiter objects created
+  const cdp = inspect ? await inspector(edge.inspectorPort) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+  }
+  const { result, cpu } = await run(seconds);
+  const total = result.requests.total;
+  console.log(
+    `rest profile: ${total} requests in ${seconds} s (${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, ` +
+      `non-2xx ${result.non2xx}), runtime CPU ${((cpu * 1000) / total).toFixed(3)} ms per request`,
+  );
+  if (!cdp) return;
+  const { result: profiled } = await cdp.send('Profiler.stop');
+  cdp.close();
+  writeFileSync(join(tmp, 'rest.cpuprofile'), JSON.stringify(profiled.profile));
+  const { total: sampled, rows } = topSelf(profiled.profile, 40);
+  console.log(
+    `sampled ${sampled.toFixed(0)} ms of the Worker's isolate (${(sampled / total).toFixed(3)} ms per request); self time:`,
+  );
+  for (const [name, ms] of rows)
+    console.log(
+      `${((100 * ms) / sampled).toFixed(1).padStart(5)}%  ${((1000 * ms) / total).toFixed(1).padStart(6)} µs/req  ${name}`,
+    );
+}
+
 try {
   await edge.start();
-  // `npm start` runs without an inspector unless asked: the profile needs it.
-  await edge.restart({ inspector: true });
+  if (args.rest) {
+    await profileRest();
+    await edge.stop().catch(() => {});
+    killAllGroupsSync();
+    process.exit(0);
+  }
   await edge.setupPublishers(8);
   // `npm start` runs without the isolate's inspector unless asked: the profile needs it.
   await edge.restart({ inspector: true });

@@ -4,6 +4,7 @@
 // rest-node.mjs). Same clients, same tokens, same addresses; the runs alternate (full: E N E N, quick: E N).
 // Requests rotate over USERS players and over client addresses, as many real players would: one player alone is
 // held to 500/min by EdgeRooms' per-user limit, so USERS × 500/min caps what EdgeRooms may answer with 200.
+// Each measured run follows WARM_SECONDS of the same load, unmeasured, on either server.
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { groupCpuSeconds, spawnGroup, stopGroup } from '../lib/processes.mjs';
@@ -14,25 +15,13 @@ const USERS = 64;
 /** The lightest authenticated GET that reads D1, in order of preference; the orchestrator poll exists since seed 004. */
 const CANDIDATES = ['/api/players/me', '/api/users/me', '/api/auth/me', '/api/orchestrator/events'];
 
+/** Unmeasured load before each measured run, for every server alike: JIT, first reads, EdgeRooms' per-user limiter objects. */
+const WARM_SECONDS = 2;
+
 async function load(url, tokens, addresses, quick, cpuSeconds) {
-  let n = 0;
+  await hammer(url, tokens, addresses, quick, WARM_SECONDS);
   const cpuBefore = cpuSeconds();
-  const result = await autocannon({
-    url,
-    connections: quick ? 16 : 32,
-    duration: quick ? 5 : 10,
-    timeout: 10,
-    requests: [
-      {
-        method: 'GET',
-        setupRequest: (req) => {
-          const token = tokens[n++ % tokens.length];
-          req.headers = { ...req.headers, authorization: `Bearer ${token}`, 'cf-connecting-ip': addresses.next() };
-          return req;
-        },
-      },
-    ],
-  });
+  const result = await hammer(url, tokens, addresses, quick, quick ? 5 : 10);
   const cpu = cpuSeconds() - cpuBefore;
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, Number(v.count)]));
   return {
@@ -50,6 +39,26 @@ async function load(url, tokens, addresses, quick, cpuSeconds) {
     cpuSeconds: round(cpu, 3),
     cpuMillisPerRequest: result.requests.total ? round((cpu * 1000) / result.requests.total, 3) : null,
   };
+}
+
+function hammer(url, tokens, addresses, quick, duration) {
+  let n = 0;
+  return autocannon({
+    url,
+    connections: quick ? 16 : 32,
+    duration,
+    timeout: 10,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => {
+          const token = tokens[n++ % tokens.length];
+          req.headers = { ...req.headers, authorization: `Bearer ${token}`, 'cf-connecting-ip': addresses.next() };
+          return req;
+        },
+      },
+    ],
+  });
 }
 
 /** bench/servers/rest-node.mjs on a snapshot of EdgeRooms' D1 file, pinned like every server. */

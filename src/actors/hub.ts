@@ -107,7 +107,7 @@ export class Hub extends SocketIoActor<HubSocketData> {
       persist: (session) => this.persist(session),
       end: (session, socket, message) => this.endSocket(session, socket, message),
     });
-    this.budgets = new Budgets(this.sql, 'hub_budgets');
+    this.budgets = new Budgets(ctx.storage, 'hub_budget|', 'hub_budgets');
     this.classA = new Coalescer<Delivery>(
       CLASS_A_WINDOW_MS,
       (run, ms) => setTimeout(run, ms),

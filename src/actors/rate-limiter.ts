@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { Budgets } from '../core/budgets';
+import { type GiveBack, grantLease, type LeaseGrant } from '../core/leases';
 import type { RateDecision, RateRule } from '../core/limiter';
 import { accessRevocation, type Revocation } from '../db/revocations';
 import type { Env } from '../env';
@@ -41,7 +42,7 @@ export class RateLimiter extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.budgets = new Budgets(ctx.storage.sql, 'windows');
+    this.budgets = new Budgets(ctx.storage, 'window|', 'windows');
   }
 
   async ping(): Promise<string> {
@@ -72,6 +73,38 @@ export class RateLimiter extends DurableObject<Env> {
     cost: number,
     session: SessionRef,
   ): Promise<{ revoked: Revocation; decisions: RuleDecision[] }> {
+    const revoked = await this.revocation(session);
+    if (revoked) return { revoked, decisions: [] };
+    return { revoked: null, decisions: await this.hit(rules, cost) };
+  }
+
+  /**
+   * A lease of up to `want` hits of `rule` for an isolate to spend in memory (`core/leases.ts`), after taking back
+   * the unspent hits of its previous lease.
+   */
+  async lease(rule: NamedRule, want: number, giveBack?: GiveBack): Promise<LeaseGrant> {
+    return grantLease(this.budgets, rule.id, rule, want, Date.now(), giveBack);
+  }
+
+  /**
+   * `lease` for the user limit of authenticated requests, with the token's revocation check of `admit`: a revoked
+   * token gets no lease (`grant` null). A lease's answer stands in the isolate for the lease's second.
+   */
+  async admitLease(
+    rule: NamedRule,
+    want: number,
+    session: SessionRef,
+    giveBack?: GiveBack,
+  ): Promise<{ revoked: Revocation; grant: LeaseGrant | null }> {
+    const revoked = await this.revocation(session);
+    const now = Date.now();
+    if (!revoked) return { revoked: null, grant: grantLease(this.budgets, rule.id, rule, want, now, giveBack) };
+    if (giveBack) this.budgets.giveBack(rule.id, giveBack.stamp, giveBack.count, now);
+    return { revoked, grant: null };
+  }
+
+  /** The token's revocation, read from D1 at most once per `REVOCATION_CACHE_MS` (and at once after a forget). */
+  private async revocation(session: SessionRef): Promise<Revocation> {
     const now = Date.now();
     let cached = this.revocations.get(session.jti);
     if (!cached || now - cached.at >= REVOCATION_CACHE_MS) {
@@ -81,8 +114,7 @@ export class RateLimiter extends DurableObject<Env> {
       this.revocations.set(session.jti, cached);
       if (this.revocations.size > REVOCATION_CACHE_SIZE) this.revocations.delete(this.revocations.keys().next().value as string);
     }
-    if (cached.revoked) return { revoked: cached.revoked, decisions: [] };
-    return { revoked: null, decisions: await this.hit(rules, cost) };
+    return cached.revoked;
   }
 
   /** Drops every cached revocation answer: called right after a write that revokes one of this user's tokens. */

@@ -34,6 +34,18 @@ function signingKey(env: Env): Uint8Array {
   return key;
 }
 
+/** The secret as an HMAC CryptoKey, imported once per isolate (and per secret) instead of on every verify. */
+let verifyKey: { secret: string; key: Promise<CryptoKey> } | undefined;
+function verifyingKey(env: Env): Promise<CryptoKey> {
+  const secret = env.JWT_SECRET ?? '';
+  if (verifyKey?.secret !== secret) {
+    const raw = signingKey(env);
+    const key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    verifyKey = { secret, key };
+  }
+  return verifyKey.key;
+}
+
 /** Who an access token is for. */
 export interface TokenSubject {
   userId: number | string;
@@ -136,7 +148,7 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Identi
  */
 export async function verifyAccessTokenClaims(env: Env, token: string): Promise<Identity> {
   if (typeof token !== 'string' || token.split('.').length !== 3) throw unauthenticated('Access token is malformed', 'malformed');
-  const key = signingKey(env);
+  const key = await verifyingKey(env);
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(token, key, {

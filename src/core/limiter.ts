@@ -80,12 +80,31 @@ export function decide(log: HitLog, rule: RateRule, now: number, cost = 1): Rate
   return { allowed: false, limit: rule.limit, remaining: Math.max(0, rule.limit - inWindow), resetAt, retryAfterMs };
 }
 
-/** Records an admitted hit of `cost` at `now` (hits in the same ms share a pair). */
-export function record(log: HitLog, now: number, cost = 1): void {
+/**
+ * Records an admitted hit of `cost` at `at` (hits in the same ms share a pair). The log stays in time order: a
+ * lease (`leases.ts`) is recorded at its expiry, a little in the future, so a later plain hit may sort before it.
+ */
+export function record(log: HitLog, at: number, cost = 1): void {
   if (cost <= 0) return;
-  const last = log[log.length - 1];
-  if (last && last[0] === now) last[1] += cost;
-  else log.push([now, cost]);
+  let i = log.length;
+  while (i > 0 && (log[i - 1] as [number, number])[0] > at) i--;
+  const before = log[i - 1];
+  if (before && before[0] === at) before[1] += cost;
+  else log.splice(i, 0, [at, cost]);
+}
+
+/**
+ * Takes back up to `count` hits recorded at exactly `at` (a lease's unspent tokens, given back by the isolate
+ * that will no longer spend them); nothing when that pair has left the window. Returns how many were taken back.
+ */
+export function unrecord(log: HitLog, at: number, count: number): number {
+  const i = log.findIndex(([t]) => t === at);
+  const pair = log[i];
+  if (!pair || count <= 0) return 0;
+  const back = Math.min(count, pair[1]);
+  pair[1] -= back;
+  if (pair[1] === 0) log.splice(i, 1);
+  return back;
 }
 
 /** `decide`, then `record` when admitted. */

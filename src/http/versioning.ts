@@ -12,6 +12,7 @@ const VERSIONED_PATH = /^\/api\/v(\d+)(\/.*)?$/;
  * the refusal is counted and carries the rate-limit headers like every other answer.
  */
 export function rewriteVersionedPath(request: Request): Request {
+  if (!request.url.includes('/api/v')) return request; // most requests: no URL to parse
   const url = new URL(request.url);
   const m = VERSIONED_PATH.exec(url.pathname);
   if (!m || !API_VERSIONS.includes(m[1] as (typeof API_VERSIONS)[number])) return request;
@@ -25,7 +26,7 @@ export const apiVersion = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   if (header !== undefined && !API_VERSIONS.includes(header.trim().replace(/^v/i, '') as '1')) {
     throw unsupported(header, 'API-Version');
   }
-  const m = VERSIONED_PATH.exec(new URL(c.req.url).pathname);
+  const m = VERSIONED_PATH.exec(c.req.path);
   if (m) throw unsupported(`v${m[1]}`, 'path');
   await next();
 };

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Chunk } from '../../src/actors/chunk';
 import { chunkKey, collabRoomKey, orchestratorKey } from '../../src/actors/keys';
 import type { Room } from '../../src/actors/room';
+import type { StoredBudget } from '../../src/core/budgets';
 import { CONNECTION_STATE_MAX_BYTES, type ConnectContext } from '../../src/core/connection';
 import type { Connection } from '../../src/core/dialect';
 import { forwardRequest } from '../../src/core/forward';
@@ -69,7 +70,7 @@ describe('connection state', () => {
     a.ws.close(1000);
   });
 
-  it('of an HTTP sender: the room budget lives in SQLite per user, from one request to the next', async () => {
+  it('of an HTTP sender: the room budget lives in storage per user, from one request to the next', async () => {
     const tenant = uniqueTenant();
     const stub = env.ROOM.getByName(collabRoomKey(tenant, 'budget'));
     const alice = player('1', tenant);
@@ -78,10 +79,7 @@ describe('connection state', () => {
     await send('a', 'room.join');
     const spent = () =>
       runInDurableObject(stub, (_room: Room, ctx) => {
-        const row = ctx.storage.sql
-          .exec<{ value: string }>("SELECT value FROM _core_budgets WHERE key = 'collab|r|1'")
-          .toArray()[0];
-        const stored = JSON.parse(row?.value ?? '{"log":[],"reserve":0}') as { log: Array<[number, number]>; reserve: number };
+        const stored = ctx.storage.kv.get<StoredBudget>('budget|collab|r|1') ?? { log: [], reserve: 0 };
         return stored.log.reduce((sum, [, n]) => sum + n, 0) + stored.reserve;
       });
     expect(await spent()).toBeGreaterThanOrEqual(1);

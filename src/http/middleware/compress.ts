@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../context';
 
 /** Seed 000, Compression: bodies over 1 KB. */
@@ -60,6 +60,23 @@ function settle(res: Response, headers: Headers): void {
   if (vary) res.headers.set('vary', vary);
 }
 
+/** Adds `Accept-Encoding` to `Vary` (unless `*` or already named). */
+function addVary(headers: Headers): void {
+  const vary = headers.get('vary');
+  if (!vary) headers.set('vary', 'Accept-Encoding');
+  else if (vary !== '*' && !/(?:^|,)\s*accept-encoding\s*(?:,|$)/i.test(vary)) headers.set('vary', `${vary}, Accept-Encoding`);
+}
+
+/** `addVary` on the answer as it is, re-wrapping it once if its headers are immutable (a fetched response). */
+function varyOnEncoding(c: Context<AppEnv>): void {
+  try {
+    addVary(c.res.headers);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    addVary(c.res.headers);
+  }
+}
+
 /**
  * gzip/deflate for JSON and text answers of at least `threshold` bytes, when the client's `Accept-Encoding` allows
  * (`clientAcceptEncoding`).
@@ -92,17 +109,18 @@ export const compress =
     const declared = res.headers.get('content-length');
     if (declared !== null && Number(declared) < threshold) return;
 
+    const accepted = selectEncoding(clientAcceptEncoding(c.req.raw));
+    if (!accepted) {
+      // Nothing this client can take: the body passes unread (no copy per answer), only marked as varying.
+      varyOnEncoding(c);
+      return;
+    }
     // Answers here are JSON built in memory (event streams were excluded above), so reading them whole is cheap
     // and gives the size that decides.
     const plain = new Uint8Array(await res.arrayBuffer());
     const headers = new Headers(res.headers);
-    const encoding = plain.byteLength >= threshold ? selectEncoding(clientAcceptEncoding(c.req.raw)) : undefined;
-    if (plain.byteLength >= threshold) {
-      const vary = headers.get('vary');
-      if (!vary) headers.set('vary', 'Accept-Encoding');
-      else if (vary !== '*' && !/(?:^|,)\s*accept-encoding\s*(?:,|$)/i.test(vary))
-        headers.set('vary', `${vary}, Accept-Encoding`);
-    }
+    const encoding = plain.byteLength >= threshold ? accepted : undefined;
+    if (plain.byteLength >= threshold) addVary(headers);
     if (!encoding) {
       c.res = new Response(plain, { status: res.status, statusText: res.statusText, headers });
       settle(c.res, headers);

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { ipLimiterKey, rateLimiterActor, tenantLimiterKey, userLimiterKey } from '../../actors/keys';
 import type { Identity } from '../../auth/identity';
 import { revokedError } from '../../auth/tokens';
+import { LeaseBook } from '../../core/leases';
 import { mostRestrictive, type RateDecision } from '../../core/limiter';
 import { LIMITS, type LimitName, type LimitScope, retryAfterSeconds } from '../../core/limits';
 import { accessRevocation, type Revocation } from '../../db/revocations';
@@ -36,8 +37,29 @@ function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>)
   }
 }
 
-/** Tells the user's limiter object that one of their tokens or sessions was just revoked (see `admitUser`). */
+/**
+ * This isolate's limiter leases (`core/leases.ts`): the per-IP global limit of most requests, and the per-user limit
+ * of authenticated requests with the token's revocation answer (by user key and token: `<key>\n<jti>`).
+ */
+const ipLeases = new LeaseBook<null>();
+const userLeases = new LeaseBook<Revocation>();
+
+const ruleOf = (name: LimitName) => {
+  const { id, limit, windowMs } = LIMITS[name];
+  return { id, limit, windowMs };
+};
+
+/** Makes this isolate's leases for the user renew at their next request, asking the revocation again. */
+export function expireUserLeases(tenantId: string, userId: string | number): void {
+  userLeases.expire(`${userLimiterKey(tenantId, String(userId))}\n`);
+}
+
+/**
+ * Tells the user's limiter object that one of their tokens or sessions was just revoked (see `admitUser`), after
+ * making this isolate's leases for the user ask again. Other isolates' leases answer for at most their second.
+ */
 export async function forgetRevocations(c: Context<AppEnv>, tenantId: string, userId: string | number): Promise<void> {
+  expireUserLeases(tenantId, userId);
   try {
     await rateLimiterActor(c.env, userLimiterKey(tenantId, String(userId))).forgetRevocations();
   } catch (err) {
@@ -76,17 +98,26 @@ export async function spendLimits(c: Context<AppEnv>, names: LimitName[], by: Li
 
 /**
  * The user limits of an authenticated request and its token's revocation check in ONE call to the user's
- * limiter object (which caches the revocation answer; no D1 read per request). A revoked token is 401 and
- * counts nothing.
+ * limiter object (which caches the revocation answer; no D1 read per request), or, for the user limit alone, no
+ * call while this isolate's lease for the user and token lasts. A revoked token is 401 and counts nothing.
  */
 export async function admitUser(c: Context<AppEnv>, identity: Identity, names: LimitName[]): Promise<void> {
   const rules = names.map((n) => LIMITS[n]);
   const named = rules.map(({ id, limit, windowMs }) => ({ id, limit, windowMs }));
-  const actor = rateLimiterActor(c.env, userLimiterKey(identity.tenantId, identity.userId));
+  const key = userLimiterKey(identity.tenantId, identity.userId);
+  const actor = () => rateLimiterActor(c.env, key); // a stub only when called: naming one hashes the key
   const session = identity.sessionId ? { jti: identity.jti, sessionId: identity.sessionId } : { jti: identity.jti };
   let answer: { revoked: Revocation; decisions: RateDecision[] };
   try {
-    answer = await actor.admit(named, 1, session);
+    if (names.length === 1 && names[0] === 'USER') {
+      // The common case, the user limit alone: spent from this isolate's lease, renewed with the revocation answer.
+      const rule = ruleOf('USER');
+      const spent = await userLeases.spend(`${key}\n${identity.jti}`, rule, async (want, giveBack) => {
+        const { revoked, grant } = await actor().admitLease(rule, want, session, giveBack);
+        return { grant, extra: revoked };
+      });
+      answer = { revoked: spent.extra, decisions: spent.decision ? [spent.decision] : [] };
+    } else answer = await actor().admit(named, 1, session);
   } catch (err) {
     // The limiter is unreachable: the limits fail open, the revocation check must not, so ask D1 directly.
     console.error(`rate limiter ${names.join('+')} unavailable`, err);
@@ -144,8 +175,26 @@ const AUTH_PATH = /^\/api\/auth\/(register|login|refresh|logout)\/?$/;
  * counted in the same call to the IP's limiter object.
  */
 export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await spendLimits(c, AUTH_PATH.test(c.req.path) ? ['GLOBAL', 'AUTH'] : ['GLOBAL'], 'ip');
+  if (AUTH_PATH.test(c.req.path)) await spendLimits(c, ['GLOBAL', 'AUTH'], 'ip');
+  else await spendGlobalLease(c);
   await withRateLimitHeaders(c, next);
 };
+
+/** The global per-IP limit alone, spent from this isolate's lease for the IP (one object call per lease). */
+async function spendGlobalLease(c: Context<AppEnv>): Promise<void> {
+  const key = ipLimiterKey(clientIp(c.req.raw.headers));
+  const rule = ruleOf('GLOBAL');
+  let decisions: RateDecision[] = [];
+  try {
+    const { decision } = await ipLeases.spend(key, rule, async (want, giveBack) => ({
+      grant: await rateLimiterActor(c.env, key).lease(rule, want, giveBack),
+      extra: null,
+    }));
+    if (decision) decisions = [decision];
+  } catch (err) {
+    console.error('rate limiter global unavailable', err); // fail open, as spendLimits
+  }
+  refuseOver(c, [LIMITS.GLOBAL], decisions);
+}
 /** 500/min per authenticated user; mount after the auth middleware. */
 export const userRateLimit = rateLimitBy('USER', 'user');
