@@ -1,21 +1,11 @@
 import { DurableObject } from 'cloudflare:workers';
 import { CLOSE } from '../core/protocol';
 import { Scheduler } from '../core/scheduler';
-import {
-  decodeFrame,
-  decodePayload,
-  ENGINE_ERRORS,
-  ENGINE_IO_PROTOCOL,
-  type EngineError,
-  type EnginePacket,
-  encodeFrame,
-  encodePayload,
-  openPacket,
-} from '../dialects/engineio';
-import { planHeartbeat } from '../domain/engineio-heartbeat';
+import { decodeFrame, type EnginePacket, encodeFrame, openPacket } from '../dialects/engineio';
 import type { Env } from '../env';
-import { acceptAndClose, corsHeaders, postAccepted, refusal, statusAnswer, textAnswer } from './engineio-http';
-import { answerPoll, endPollForUpgrade, flushPoll, holdPoll, holdProbePoll, schedulePollingPing } from './engineio-polling';
+import { EngineLiveness } from './engineio-liveness';
+import { answerPoll, endPollForUpgrade, flushPoll, schedulePollingPing } from './engineio-polling';
+import { type EngineRoutes, routeEngineRequest } from './engineio-routing';
 import {
   adoptedSession,
   attachmentOf,
@@ -23,25 +13,26 @@ import {
   type EngineSettings,
   newSession,
   openPayload,
+  type PreparedMessages,
+  prepareMessages,
   type SocketAttachment,
 } from './engineio-session';
 
-export { DEFAULT_ENGINE_SETTINGS, type EngineSession, type EngineSettings } from './engineio-session';
+export {
+  DEFAULT_ENGINE_SETTINGS,
+  type EngineSession,
+  type EngineSettings,
+  type PreparedMessages,
+} from './engineio-session';
 
 const TIMER_HEARTBEAT = 'eio:heartbeat';
 
-/** Messages encoded once: the packets (polling queues them) and their WebSocket frames. */
 /**
  * The UTF-8 size of `text` where it matters for a `limit`: a UTF-16 unit takes at most 3 bytes, so a text of at
  * most limit/3 units is within it without encoding (its length stands in); longer ones are encoded and measured.
  */
 function utf8Bound(text: string, limit: number): number {
   return text.length * 3 <= limit ? text.length : new TextEncoder().encode(text).byteLength;
-}
-
-export interface PreparedMessages {
-  packets: EnginePacket[];
-  frames: Array<string | Uint8Array>;
 }
 
 /**
@@ -52,19 +43,15 @@ export interface PreparedMessages {
  * protocol's "Session ID unknown" and reconnects. The layer above (Socket.IO) implements the hooks.
  *
  * Beside it: the session model and its attachment (`engineio-session.ts`), the polling transport
- * (`engineio-polling.ts`) and the HTTP answers (`engineio-http.ts`); the WebSocket transport is the hibernation
- * handlers below, which must be the actor's own methods.
+ * (`engineio-polling.ts`), the HTTP routing (`engineio-routing.ts`) and its answers (`engineio-http.ts`); the
+ * WebSocket transport is the hibernation handlers below, which must be the actor's own methods.
  */
 export abstract class EngineIoActor<S> extends DurableObject<Env> {
   protected readonly sql: SqlStorage;
   protected readonly timers: Scheduler;
   private readonly sessions = new Map<string, EngineSession<S>>();
-  /** WebSocket sessions pinged by the last heartbeat and not answered yet, by sid (memory: a wake re-pings). */
-  private readonly awaitingPong = new Map<string, number>();
-  /** When each WebSocket session was last pinged (memory: after a wake, its open time stands in). */
-  private readonly lastPing = new Map<string, number>();
-  /** Bytes sent to each WebSocket session since its client last sent a packet (the slow-consumer bound). */
-  private readonly unread = new Map<string, number>();
+  /** Heartbeat and slow-consumer bookkeeping of the WebSocket sessions (memory). */
+  private readonly liveness = new EngineLiveness();
   private overrides: Partial<EngineSettings>;
   /** `settings()` computed once (every packet reads it), until `configureEngine` changes the overrides. */
   private merged: EngineSettings | undefined;
@@ -123,8 +110,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
    * the same frames instead of encoding per recipient.
    */
   protected prepareMessages(messages: Array<string | Uint8Array>): PreparedMessages {
-    const packets = messages.map((data): EnginePacket => ({ type: 'message', data }));
-    return { packets, frames: packets.map(encodeFrame) };
+    return prepareMessages(messages);
   }
 
   protected sendPrepared(session: EngineSession<S>, prepared: PreparedMessages): void {
@@ -148,25 +134,15 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     this.sendPrepared(session, { packets, frames: packets.map(encodeFrame) });
   }
 
-  /**
-   * The runtime buffers whatever a peer does not read, without limit and without telling (workerd has no
-   * `bufferedAmount` on this side), so a client that stops reading is found by its silence: past half of
-   * `maxUnreadBytes` sent since it last sent a packet, it is pinged at once (a reading client pongs, which resets
-   * the count); past all of it, the session ends with 4008. False when `frames` must not be sent.
-   */
+  /** The slow-consumer bound (`engineio-liveness.ts`): 4008 past `maxUnreadBytes`. False when `frames` must not be sent. */
   private withinUnread(session: EngineSession<S>, ws: WebSocket, frames: Array<string | Uint8Array>): boolean {
     const limit = this.settings().maxUnreadBytes;
-    let bytes = this.unread.get(session.sid) ?? 0;
-    for (const frame of frames) bytes += typeof frame === 'string' ? frame.length : frame.byteLength;
-    if (bytes > limit) {
+    const verdict = this.liveness.sending(session.sid, frames, limit, Date.now());
+    if (verdict === 'over') {
       void this.closeSession(session, `Slow consumer: over ${limit} bytes unread`, false, CLOSE.SLOW_CONSUMER);
       return false;
     }
-    this.unread.set(session.sid, bytes);
-    if (bytes > limit / 2 && !this.awaitingPong.has(session.sid)) {
-      const now = Date.now();
-      this.awaitingPong.set(session.sid, now);
-      this.lastPing.set(session.sid, now);
+    if (verdict === 'ping') {
       try {
         ws.send(encodeFrame({ type: 'ping' }));
       } catch {
@@ -217,9 +193,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     if (session.closed) return;
     session.closed = true;
     this.sessions.delete(session.sid);
-    this.awaitingPong.delete(session.sid);
-    this.lastPing.delete(session.sid);
-    this.unread.delete(session.sid);
+    this.liveness.forget(session.sid);
     if (session.timer) clearTimeout(session.timer);
     if (session.poll) {
       const answer = session.poll;
@@ -242,54 +216,29 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     }
   }
 
-  // ---- HTTP: handshake, polling, upgrade --------------------------------------------------------------------
+  // ---- HTTP: routed in engineio-routing.ts; the WebSocket handshake and upgrade probe are opened here --------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
-    const answer = await this.route(request);
+    const answer = await routeEngineRequest(request, this.routes);
     // A refused POST's body is never read: release it instead of leaving the stream half-consumed.
     if (request.body && !request.bodyUsed) await request.body.cancel().catch(() => {});
     return answer;
   }
 
-  private async route(request: Request): Promise<Response> {
-    const settings = this.settings();
-    const url = new URL(request.url);
-    const isUpgrade = request.headers.get('upgrade')?.toLowerCase() === 'websocket';
-    if (settings.cors && request.method === 'OPTIONS') return new Response(null, { status: 204, headers: corsHeaders(true) });
-    if (url.searchParams.get('EIO') !== String(ENGINE_IO_PROTOCOL))
-      return this.refuse(ENGINE_ERRORS.UNSUPPORTED_PROTOCOL_VERSION);
-    const transport = url.searchParams.get('transport');
-    if (transport !== 'polling' && transport !== 'websocket') return this.refuse(ENGINE_ERRORS.UNKNOWN_TRANSPORT);
-    const sid = url.searchParams.get('sid');
-
-    if (!sid) {
-      if (request.method !== 'GET') return this.refuse(ENGINE_ERRORS.BAD_HANDSHAKE_METHOD);
-      if (transport === 'websocket') {
-        if (!isUpgrade) return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
-        return this.openWebSocket(settings, url);
-      }
-      return this.openPolling(settings, url);
-    }
-
-    const session = this.session(sid);
-    if (!session) return this.refuse(ENGINE_ERRORS.UNKNOWN_SID);
-    if (transport === 'websocket') {
-      if (!isUpgrade) return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
-      // A second upgrade of the same session: accepted and closed at once, as the reference server does.
-      if (session.transport === 'websocket' || session.probe) return acceptAndClose();
-      return this.acceptProbe(session);
-    }
-    if (session.transport !== 'polling') return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
-    if (request.method === 'GET') return this.onPollRequest(session);
-    if (request.method === 'POST') return this.onDataRequest(session, request, settings);
-    return this.refuse(ENGINE_ERRORS.BAD_REQUEST);
-  }
-
-  private openPolling(settings: EngineSettings, url: URL): Response {
-    const session = this.createSession('polling', url);
-    this.schedulePollingPing(session, settings);
-    return this.text(encodePayload([openPacket(openPayload(session, settings, ['websocket']))]));
-  }
+  /** What HTTP routing (`engineio-routing.ts`) needs of this actor. */
+  private readonly routes: EngineRoutes<S> = {
+    settings: () => this.settings(),
+    session: (sid) => this.session(sid),
+    openPolling: (url) => {
+      const session = this.createSession('polling', url);
+      this.schedulePollingPing(session, this.settings());
+      return session;
+    },
+    openWebSocket: (settings, url) => this.openWebSocket(settings, url),
+    acceptProbe: (session) => this.acceptProbe(session),
+    closeSession: (session, reason) => this.closeSession(session, reason),
+    onPacket: (session, packet, settings) => this.onPacket(session, packet, settings),
+  };
 
   private openWebSocket(settings: EngineSettings, url: URL): Response {
     const pair = new WebSocketPair();
@@ -308,49 +257,6 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     this.ctx.acceptWebSocket(pair[1], [`probe:${session.sid}`]);
     pair[1].serializeAttachment(attachmentOf(session, true));
     return new Response(null, { status: 101, webSocket: pair[0] });
-  }
-
-  private onPollRequest(session: EngineSession<S>): Response | Promise<Response> {
-    if (session.poll) {
-      // One GET at a time: the reference server closes the session ("overlap from client"); the held GET gets
-      // the close packet.
-      void this.closeSession(session, 'transport error');
-      return this.status(400);
-    }
-    // While a WebSocket probes an upgrade, a poll ends soon with a noop so that the client can pause polling, or
-    // with a 400 if the upgrade completes first (it raced the probe's `5`).
-    const held = session.probe && session.queue.length === 0 ? holdProbePoll(session) : holdPoll(session);
-    return held.then((body) => (body === null ? this.refuse(ENGINE_ERRORS.BAD_REQUEST) : this.text(body)));
-  }
-
-  private async onDataRequest(session: EngineSession<S>, request: Request, settings: EngineSettings): Promise<Response> {
-    if (session.posting) {
-      await this.closeSession(session, 'transport error');
-      return this.status(400);
-    }
-    if (request.headers.get('content-type') === 'application/octet-stream') {
-      await this.closeSession(session, 'transport error');
-      return this.status(400);
-    }
-    const declared = Number(request.headers.get('content-length') ?? '0');
-    if (declared > settings.maxPayload) return this.status(413);
-    session.posting = true;
-    try {
-      const body = await request.text();
-      if (new TextEncoder().encode(body).byteLength > settings.maxPayload) return this.status(413);
-      const packets = decodePayload(body);
-      if (!packets) {
-        await this.closeSession(session, 'parse error');
-        return this.status(400);
-      }
-      for (const packet of packets) {
-        if (session.closed) break;
-        await this.onPacket(session, packet, settings);
-      }
-      return postAccepted(settings.cors);
-    } finally {
-      session.posting = false;
-    }
   }
 
   // ---- WebSocket handlers (hibernation API) -----------------------------------------------------------------
@@ -436,11 +342,10 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
   // ---- internals --------------------------------------------------------------------------------------------
 
   private async onPacket(session: EngineSession<S>, packet: EnginePacket, settings: EngineSettings): Promise<void> {
-    // The client spoke, so it reads: what was sent before no longer counts against it.
-    this.unread.delete(session.sid);
+    this.liveness.spoke(session.sid);
     switch (packet.type) {
       case 'pong':
-        this.awaitingPong.delete(session.sid);
+        this.liveness.ponged(session.sid);
         if (session.transport === 'polling') this.schedulePollingPing(session, settings);
         return;
       case 'ping':
@@ -467,7 +372,7 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     session.timer = undefined;
     endPollForUpgrade(session);
     const queued = session.queue.splice(0);
-    this.lastPing.set(session.sid, Date.now());
+    this.liveness.upgraded(session.sid, Date.now());
     this.persist(session);
     this.sendPackets(session, queued);
     void this.timers.scheduleNoLaterThan(TIMER_HEARTBEAT, Date.now() + settings.pingInterval);
@@ -493,51 +398,13 @@ export abstract class EngineIoActor<S> extends DurableObject<Env> {
     });
   }
 
-  /**
-   * WebSocket heartbeat, one alarm for all sessions (rules in `domain/engineio-heartbeat.ts`: batched sweeps, the
-   * server pings, a late pong ends the session). The layers above get their tick first (connect timeouts).
-   */
+  /** The WebSocket heartbeat (`engineio-liveness.ts`); the layers above get their tick first (connect timeouts). */
   private async heartbeat(now: number): Promise<void> {
-    const settings = this.settings();
-    const live = new Map<string, EngineSession<S>>();
-    for (const session of this.allSessions()) {
-      if (session.transport !== 'websocket') continue;
-      if (!this.awaitingPong.has(session.sid)) this.onEngineTick(session, now);
-      if (!session.closed) live.set(session.sid, session);
-    }
-    const plan = planHeartbeat(
-      [...live.values()].map((session) => ({
-        sid: session.sid,
-        openedAt: session.createdAt,
-        lastPingAt: this.lastPing.get(session.sid),
-        awaitingPongSince: this.awaitingPong.get(session.sid),
-      })),
-      now,
-      settings,
-    );
-    for (const sid of plan.timedOut) {
-      const session = live.get(sid);
-      if (session) await this.closeSession(session, 'ping timeout');
-    }
-    for (const sid of plan.ping) {
-      const session = live.get(sid);
-      if (!session || session.closed) continue;
-      this.awaitingPong.set(sid, now);
-      this.lastPing.set(sid, now);
-      this.sendPackets(session, [{ type: 'ping' }]);
-    }
-    if (plan.nextAt !== null) await this.timers.schedule(TIMER_HEARTBEAT, plan.nextAt);
-  }
-
-  private text(body: string): Response {
-    return textAnswer(body, this.settings().cors);
-  }
-
-  private status(status: number): Response {
-    return statusAnswer(status, this.settings().cors);
-  }
-
-  private refuse(error: EngineError): Response {
-    return refusal(error, this.settings().cors);
+    const nextAt = await this.liveness.sweep(this.allSessions(), now, this.settings(), {
+      tick: (session) => this.onEngineTick(session, now),
+      timeout: (session) => this.closeSession(session, 'ping timeout'),
+      ping: (session) => this.sendPackets(session, [{ type: 'ping' }]),
+    });
+    if (nextAt !== null) await this.timers.schedule(TIMER_HEARTBEAT, nextAt);
   }
 }

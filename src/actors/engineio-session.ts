@@ -2,7 +2,7 @@
  * An Engine.IO session as the Engine.IO actor keeps it: the settings it runs under, the in-memory session (either
  * transport), the attachment a WebSocket session carries through hibernation, and how each is built.
  */
-import type { EnginePacket } from '../dialects/engineio';
+import { type EnginePacket, encodeFrame } from '../dialects/engineio';
 
 /** Engine.IO server settings (the reference server's defaults; the conformance Worker uses the suites' values). */
 export interface EngineSettings {
@@ -98,4 +98,16 @@ export function openPayload(session: EngineSession<unknown>, settings: EngineSet
     pingTimeout: settings.pingTimeout,
     maxPayload: settings.maxPayload,
   };
+}
+
+/** Messages encoded once: the packets (polling queues them) and their WebSocket frames. */
+export interface PreparedMessages {
+  packets: EnginePacket[];
+  frames: Array<string | Uint8Array>;
+}
+
+/** Engine.IO `message` packets encoded once for many sessions (a broadcast), not once per recipient. */
+export function prepareMessages(messages: Array<string | Uint8Array>): PreparedMessages {
+  const packets = messages.map((data): EnginePacket => ({ type: 'message', data }));
+  return { packets, frames: packets.map(encodeFrame) };
 }

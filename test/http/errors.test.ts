@@ -65,6 +65,16 @@ describe('REST error model', () => {
     expect(body).toEqual({ error: 'INVALID_REQUEST', message: 'Malformed JSON in request body' });
   });
 
+  it('answers an empty body where one is required with 400 "Request body is required", not "Malformed JSON"', async () => {
+    const { status, body } = await postRegister('');
+    expect(status).toBe(400);
+    expect(body).toMatchObject({
+      error: 'INVALID_REQUEST',
+      message: 'Request body is required (Content-Type: application/json)',
+      details: { field: '(body)', issue: 'required' },
+    });
+  });
+
   it('turns an unexpected exception into 500 SERVER_ERROR with no stack or message leaked', async () => {
     const app = router();
     app.onError(handleError);

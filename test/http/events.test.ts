@@ -398,3 +398,42 @@ describe('OpenAPI', () => {
     );
   });
 });
+
+describe('an empty JSON body on the event bus', () => {
+  it('is no body where the body is optional (PUT group, replay, purge), and malformed JSON stays 400', async () => {
+    const fresh = await eventTenant();
+    const json = { 'Content-Type': 'application/json' };
+    const admin = fresh.admin.access_token;
+    // curl -X PUT -H 'Content-Type: application/json' URL: no body at all, and an explicit empty one.
+    const created = await call('/api/events/groups/empty-body', { method: 'PUT', token: fresh.service, headers: json });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ name: 'empty-body', kind: 'pull', pending: 0 });
+    const again = await call('/api/events/groups/empty-body', { method: 'PUT', token: fresh.service, headers: json, raw: '' });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    const replay = await call('/api/events/groups/empty-body/dead-letters/replay', { token: admin, headers: json });
+    expect(replay.status, JSON.stringify(replay.body)).toBe(200);
+    const purge = await call('/api/events/groups/empty-body/dead-letters/purge', { token: admin, headers: json, raw: '' });
+    expect(purge.status, JSON.stringify(purge.body)).toBe(200);
+    expect(purge.body).toEqual({ purged: 0 });
+
+    const malformed = await call('/api/events/groups/other-group', {
+      method: 'PUT',
+      token: fresh.service,
+      headers: json,
+      raw: '{"eventTypes": [',
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.message).toBe('Malformed JSON in request body');
+    const list = await call('/api/events/groups', { method: 'GET', token: fresh.service });
+    expect(list.body.map((g: { name: string }) => g.name)).toEqual(['empty-body']);
+  });
+
+  it('is a 400 "Request body is required" where the body is required (publish), and stores nothing', async () => {
+    const fresh = await eventTenant();
+    const empty = await call('/api/events', { token: fresh.service, headers: { 'Content-Type': 'application/json' }, raw: '' });
+    expect(empty.status).toBe(400);
+    expect(empty.body.message).toBe('Request body is required (Content-Type: application/json)');
+    const stream = await poll(fresh.service);
+    expect(stream.body.events).toEqual([]);
+  });
+});

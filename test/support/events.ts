@@ -38,11 +38,8 @@ export async function exhaust(key: string, name: LimitName, holdMs = 30_000): Pr
   const { id, limit } = LIMITS[name];
   const stub = env.RATE_LIMITER.getByName(key);
   await evictDurableObject(stub);
+  // The limiter keeps its budgets under `window|<id>` in its key-value storage (`Budgets` in src/core/budgets.ts).
   await runInDurableObject(stub, (_instance, state) => {
-    state.storage.sql.exec(
-      'INSERT INTO windows (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-      id,
-      JSON.stringify({ log: [[Date.now() + holdMs, limit]], reserve: 0 }),
-    );
+    state.storage.kv.put(`window|${id}`, { log: [[Date.now() + holdMs, limit]], reserve: 0 });
   });
 }
