@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { RateLimiter } from '../../src/actors/rate-limiter';
 import { Budgets } from '../../src/core/budgets';
 import { type GiveBack, grantLease, LEASE_MARGIN_MS, LEASE_MS, LeaseBook, maxLease } from '../../src/core/leases';
+import { maxInAnyWindow } from '../support/windows';
 
 const T0 = 1_700_000_000_123;
 const HUNDRED = { id: 'h', limit: 100, windowMs: 60_000 };
@@ -11,17 +12,6 @@ const freshLimiter = () => env.RATE_LIMITER.getByName(`test:${crypto.randomUUID(
 
 /** The rule's remaining in the object right now, without spending (a peek). */
 const remainingIn = async (stub: DurableObjectStub<RateLimiter>) => (await stub.hit([HUNDRED], 0))[0]?.remaining;
-
-/** The most hits in any span of `windowMs` among spend times `ts` (sorted). */
-function maxInAnyWindow(ts: number[], windowMs: number): number {
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < ts.length; end++) {
-    while ((ts[end] as number) - (ts[start] as number) >= windowMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
-}
 
 describe('limiter leases: the object grants a batch, counted as spent at once', () => {
   it('counts a lease as spent when granted, takes back what is given back, and grants no more than remains', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, type HitLog, hit, mostRestrictive, type RateDecision, type RateRule } from '../../src/core/limiter';
+import { maxInAnyWindow } from '../support/windows';
 
 const T0 = 1_700_000_000_123;
 const FIVE_PER_MIN: RateRule = { limit: 5, windowMs: 60_000 };
@@ -7,17 +8,6 @@ const FIVE_PER_MIN: RateRule = { limit: 5, windowMs: 60_000 };
 /** Hits `n` times at `now` on `log`; returns every decision. */
 function burst(rule: RateRule, n: number, now = T0, log: HitLog = []): RateDecision[] {
   return Array.from({ length: n }, () => hit(log, rule, now));
-}
-
-/** The most hits admitted in any span of `windowMs` among admission times `ts` (sorted). */
-function maxInAnyWindow(ts: number[], windowMs: number): number {
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < ts.length; end++) {
-    while ((ts[end] as number) - (ts[start] as number) >= windowMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
 }
 
 describe('sliding window limiter', () => {
