@@ -4,7 +4,7 @@
  * by scripts/build-web.mjs).
  */
 
-import { escapeHtml, pageShell } from './shell';
+import { documentHead, escapeHtml, pageShell } from './shell';
 
 const TOOLS = [
   { tool: 'pen', label: 'Pen', key: 'P', icon: '✎' },
@@ -82,15 +82,7 @@ export function demoPage(roomId: string, assetVersion: string): string {
  */
 export function demoErrorPage(status: number, title: string, detail: string, assetVersion: string): string {
   const v = encodeURIComponent(assetVersion);
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <link rel="icon" href="data:,">
-  <title>${escapeHtml(title)} · EdgeRooms</title>
-  <link rel="stylesheet" href="/demo/app.css?v=${v}">
-</head>
+  return `${documentHead(`${title} · EdgeRooms`, v)}
 <body>
   <header class="bar"><div class="brand">EdgeRooms <span class="muted">collaboration demo</span></div></header>
   <main>

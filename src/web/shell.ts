@@ -24,20 +24,24 @@ export interface PageShell {
   room: string;
 }
 
-export function pageShell(p: PageShell): string {
-  const room = escapeHtml(p.roomId);
-  const v = encodeURIComponent(p.assetVersion);
-  const placeholder = p.login.usernamePlaceholder ? ` placeholder="${escapeHtml(p.login.usernamePlaceholder)}"` : '';
+/** Every demo page's doctype and `<head>` (title, the shared stylesheet at asset version `v`, then `extra`). */
+export function documentHead(title: string, v: string, extra = ''): string {
   return `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <link rel="icon" href="data:,">
-  <title>${escapeHtml(p.title)}</title>
-  <link rel="stylesheet" href="/demo/app.css?v=${v}">
-  <script type="module" src="${p.script}?v=${v}"></script>
-</head>
+  <title>${escapeHtml(title)}</title>
+  <link rel="stylesheet" href="/demo/app.css?v=${v}">${extra}
+</head>`;
+}
+
+export function pageShell(p: PageShell): string {
+  const room = escapeHtml(p.roomId);
+  const v = encodeURIComponent(p.assetVersion);
+  const placeholder = p.login.usernamePlaceholder ? ` placeholder="${escapeHtml(p.login.usernamePlaceholder)}"` : '';
+  return `${documentHead(p.title, v, `\n  <script type="module" src="${p.script}?v=${v}"></script>`)}
 <body data-room="${room}">
   <header class="bar">
     <div class="brand">EdgeRooms <span class="muted">${escapeHtml(p.product)}</span></div>
